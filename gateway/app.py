@@ -1,0 +1,153 @@
+"""The data-plane ASGI entry: path hygiene, routing, the request context, then the API's chain.
+
+A raw ASGI callable on purpose: per request it does one snapshot read, two dict-driven matches and
+builds one RequestContext; no framework objects are created on the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+import orjson
+
+from gateway import errors
+from gateway.config.load import load_config
+from gateway.config.model import LoadedConfig
+from gateway.context import RequestContext
+from gateway.reload import Reloader
+from gateway.snapshot import SnapshotHolder, Upstreams, build_snapshot
+from gateway.types import Receive, Scope, Send
+from gateway.upstream.errors import ClientBodyAborted
+
+log = logging.getLogger("splp.gateway")
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_BAD_RAW = re.compile(rb"%(2f|5c|00)|\\|\x00", re.IGNORECASE)
+_JSON = [(b"content-type", b"application/json")]
+
+
+def _new_request_id() -> bytes:
+    return os.urandom(16).hex().encode()
+
+
+class GatewayApp:
+    def __init__(self, config: LoadedConfig) -> None:
+        self.config = config
+        self.upstreams = Upstreams(config.gateway.upstream)
+        self.holder = SnapshotHolder(build_snapshot(config, self.upstreams, version=1))
+        self.reloader = Reloader(self)
+        self.ready = False
+
+    @classmethod
+    def from_path(cls, path: str) -> GatewayApp:
+        return cls(load_config(path))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":  # no route declares websockets: refuse before accepting
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if path.startswith("/_"):
+            return await self._builtin(path, send)
+        request_id = b""
+        host = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                if _REQUEST_ID.match(value):
+                    request_id = value
+            elif name == b"host":
+                host = value
+        if not request_id:
+            request_id = _new_request_id()
+
+        raw: bytes = scope.get("raw_path") or path.encode("utf-8")
+        if _BAD_RAW.search(raw) or "/./" in f"{path}/" or "/../" in f"{path}/":
+            return await errors.send_problem(
+                send, errors.INVALID_PATH, "the path holds dot segments or encoded separators", request_id
+            )
+        snapshot = self.holder.current
+        found = snapshot.router.match(raw.decode("latin-1"))
+        if found is None:
+            return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", request_id)
+        api, rest = found
+        method: str = scope["method"]
+        resource, params, allowed = api.resources.match(method, rest)
+        extra = None
+        if resource is None:
+            if not allowed:
+                return await errors.send_problem(
+                    send, errors.NO_RESOURCE, f"{api.prefix} has no resource {method} {rest or '/'}", request_id
+                )
+            if method != "OPTIONS":
+                return await errors.send_problem(
+                    send, errors.METHOD_NOT_ALLOWED, f"{method} is not allowed for {rest or '/'}", request_id,
+                    headers=[(b"allow", ", ".join(sorted(allowed)).encode())],
+                )
+            extra = {"allow": allowed}  # preflight: a CORS policy answers it, else the proxy says 405
+        query: bytes = scope.get("query_string", b"")
+        upstream_path = raw[len(api.prefix) :] or b"/"
+        if query:
+            upstream_path = upstream_path + b"?" + query
+        client = scope.get("client")
+        ctx = RequestContext(
+            request_id, api, resource, params, upstream_path, client[0] if client else "", host, 0.0  # type: ignore[arg-type]
+        )
+        ctx.extra = extra
+        scope["gateway"] = ctx
+        try:
+            await api.app(scope, receive, send)
+        except ClientBodyAborted:
+            return  # the client is gone; the upstream request was reset
+        except Exception:
+            log.exception("request %s: internal error", request_id.decode())
+            try:
+                await errors.send_problem(send, errors.INTERNAL, "the gateway failed to handle the request", request_id)
+            except Exception:
+                pass  # the response had started: returning incomplete makes the server close the connection
+
+    async def _builtin(self, path: str, send: Send) -> None:
+        if path == "/_health":
+            status, body = 200, b'{"status":"ok"}'
+        elif path == "/_ready":
+            snapshot = self.holder.current
+            ok = self.ready
+            status = 200 if ok else 503
+            body = orjson.dumps(
+                {"status": "ready" if ok else "starting", "snapshot": snapshot.version, "apis": len(snapshot.apis)}
+            )
+        else:
+            return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", None)
+        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.reloader.start()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                self.ready = True
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                await self.reloader.stop()
+                await self.upstreams.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app() -> GatewayApp:
+    """uvicorn factory for worker processes: the config path comes from SPLP_CONFIG."""
+    return GatewayApp.from_path(os.environ.get("SPLP_CONFIG", "conf/gateway.yaml"))

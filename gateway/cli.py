@@ -1,0 +1,113 @@
+"""`splp`: serve, check, chain, version, sample-backend (and etl, from gateway.etl.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from gateway.config.errors import ConfigError, ConfigProblem
+from gateway.config.load import load_api_file, load_config
+from gateway.version import VERSION
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.server.run import ServeOptions, serve
+
+    return serve(
+        ServeOptions(
+            config_path=args.config, workers=args.workers, host=args.host, port=args.port, log_level=args.log_level
+        )
+    )
+
+
+def _check(args: argparse.Namespace) -> int:
+    problems: list[ConfigProblem] = []
+    checked = 0
+    for raw in args.paths:
+        path = Path(raw)
+        try:
+            if path.is_dir() or path.name in ("gateway.yaml", "gateway.yml") or not path.exists():
+                config = load_config(path)
+                checked += len(config.files)
+            else:
+                load_api_file(path)
+                checked += 1
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        print(ConfigError(problems).render(), file=sys.stderr)
+        return 1
+    print(f"ok: {checked} file{'s' if checked != 1 else ''} valid")
+    return 0
+
+
+def _chain(args: argparse.Namespace) -> int:
+    from gateway.chain import describe
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    for api in config.apis:
+        print(f"{api.config.prefix}  ({api.config.name}, {api.source})")
+        for line in describe(api.policies):
+            print(f"  {line}")
+    return 0
+
+
+def _sample_backend(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.sample_backend import create_sample_backend
+
+    uvicorn.run(create_sample_backend(), host=args.host, port=args.port, log_level="warning", loop="uvloop")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="splp", description="SPLP government service bus")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway (and its control API)")
+    serve.add_argument("--config", default="conf/gateway.yaml", help="gateway.yaml or a directory holding it")
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default: gateway.workers)")
+    serve.add_argument("--host", default=None, help="bind address (default: gateway.listen.host)")
+    serve.add_argument("--port", type=int, default=None, help="bind port (default: gateway.listen.port)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=_serve)
+
+    check = sub.add_parser("check", help="validate config files without side effects")
+    check.add_argument("paths", nargs="+", help="gateway.yaml, an API file, or a directory")
+    check.set_defaults(func=_check)
+
+    chain = sub.add_parser("chain", help="print each API's resolved policy chain, outermost first")
+    chain.add_argument("config", nargs="?", default="conf/gateway.yaml")
+    chain.set_defaults(func=_chain)
+
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(func=lambda args: print(f"splp {VERSION}") or 0)
+
+    backend = sub.add_parser("sample-backend", help="run the sample institution-users backend")
+    backend.add_argument("--host", default="127.0.0.1")
+    backend.add_argument("--port", type=int, default=9001)
+    backend.set_defaults(func=_sample_backend)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Reads conf/ once: YAML, `${ENV:-default}` interpolation, validation into frozen models.
+
+Every problem in every file is collected and raised together as one ConfigError, so an operator
+fixes a config in one pass; nothing half-loads.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from gateway.config.errors import ConfigError, ConfigProblem
+from gateway.config.model import ApiConfig, ApiDefinition, ApiFile, GatewayConfig, LoadedConfig, PolicySpec
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
+    """Loads gateway.yaml (or a directory holding one) and every API file it includes."""
+    main = Path(path)
+    if main.is_dir():
+        main = main / "gateway.yaml"
+    problems: list[ConfigProblem] = []
+    raw = _read_yaml(main, problems)
+    gateway = _validate(GatewayConfig, raw, str(main), problems) if raw is not None else None
+    if gateway is None:
+        raise ConfigError(problems)
+
+    files = [str(main)]
+    sourced: list[tuple[ApiConfig, str, str]] = [(api, str(main), f"apis[{i}]") for i, api in enumerate(gateway.apis)]
+    for pattern in gateway.include:
+        matches = sorted(glob.glob(str(main.parent / pattern)))
+        if not matches and not glob.has_magic(pattern):
+            problems.append(ConfigProblem(str(main), "include", f"{pattern!r} does not exist"))
+        for file in matches:
+            files.append(file)
+            data = _read_yaml(Path(file), problems)
+            if data is None:
+                continue
+            api_file = _validate(ApiFile, data, file, problems)
+            if api_file is not None:
+                sourced.extend((api, file, f"apis[{i}]") for i, api in enumerate(api_file.apis))
+
+    global_specs = _resolve_policies(gateway.policies, str(main), "policies", problems)
+    apis: list[ApiDefinition] = []
+    seen: dict[str, str] = {}
+    for api, file, where in sourced:
+        where_prefix = f"{file}:{where}"
+        if api.prefix in seen:
+            problems.append(
+                ConfigProblem(file, f"{where}.context", f"{api.prefix!r} is already defined by {seen[api.prefix]}")
+            )
+        seen[api.prefix] = where_prefix
+        own = _resolve_policies(api.policies, file, f"{where}.policies", problems)
+        own_names = {spec.name for spec in own}
+        merged = tuple(spec for spec in global_specs if spec.name not in own_names) + own
+        apis.append(ApiDefinition(config=api, policies=merged, source=file))
+
+    if problems:
+        raise ConfigError(problems)
+    return LoadedConfig(path=str(main), gateway=gateway, apis=tuple(apis), files=tuple(files))
+
+
+def load_api_file(path: str | os.PathLike[str]) -> tuple[ApiDefinition, ...]:
+    """Validates one included API file on its own (for `splp check FILE`)."""
+    file = str(path)
+    problems: list[ConfigProblem] = []
+    data = _read_yaml(Path(path), problems)
+    api_file = _validate(ApiFile, data, file, problems) if data is not None else None
+    apis: list[ApiDefinition] = []
+    if api_file is not None:
+        for i, api in enumerate(api_file.apis):
+            specs = _resolve_policies(api.policies, file, f"apis[{i}].policies", problems)
+            apis.append(ApiDefinition(config=api, policies=specs, source=file))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(apis)
+
+
+def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problems.append(ConfigProblem(str(path), "", "file does not exist"))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(ConfigProblem(str(path), "", f"cannot read file: {exc}"))
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problems.append(ConfigProblem(str(path), "", f"not valid YAML: {exc}".replace("\n", " ")))
+        return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem(str(path), "", f"expected a mapping at the top level, got {type(data).__name__}"))
+        return None
+    try:
+        return _interpolate(data)
+    except KeyError as exc:
+        problems.append(ConfigProblem(str(path), "", f"environment variable {exc.args[0]} is not set and has no default"))
+        return None
+
+
+def _interpolate(value: Any) -> Any:
+    """Replaces ${VAR} and ${VAR:-default} in every string value."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is None:
+                raise KeyError(name)
+            return default
+
+        return _ENV.sub(sub, value)
+    if isinstance(value, dict):
+        return {key: _interpolate(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(item) for item in value]
+    return value
+
+
+def _validate(model: type[BaseModel], data: Any, file: str, problems: list[ConfigProblem], prefix: str = "") -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(describe_validation_error(exc, file, model, prefix))
+        return None
+
+
+def describe_validation_error(
+    exc: ValidationError, file: str, model: type[BaseModel], prefix: str = ""
+) -> list[ConfigProblem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
+        path = _dotted(prefix, loc)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            allowed = _allowed_keys(model, loc[:-1])
+            hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+            message = f"unknown key {loc[-1]!r}{hint}"
+        elif kind == "missing":
+            message = "required key is missing"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if kind != "value_error":
+                message = f"{error['input']!r}: {message}" if _is_scalar(error.get("input")) else message
+        problems.append(ConfigProblem(file, path, message))
+    return problems
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def _dotted(prefix: str, loc: list[Any]) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: list[Any]) -> list[str]:
+    """Walks the model classes along `loc` to list the keys allowed where an unknown one was found."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = _model_in(fields[part].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _resolve_policies(
+    entries: tuple[dict[str, Any], ...], file: str, where: str, problems: list[ConfigProblem]
+) -> tuple[PolicySpec, ...]:
+    from policies import REGISTRY  # late: policies import gateway modules that import this package
+
+    specs: list[PolicySpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        ((name, raw),) = entry.items()
+        path = f"{where}[{i}].{name}"
+        policy_class = REGISTRY.get(name)
+        if policy_class is None:
+            problems.append(ConfigProblem(file, path, f"unknown policy; expected one of: {', '.join(sorted(REGISTRY))}"))
+            continue
+        if name in seen:
+            problems.append(ConfigProblem(file, path, "policy listed twice; merge its settings into one entry"))
+            continue
+        seen.add(name)
+        config = _validate(policy_class.Config, raw if raw is not None else {}, file, problems, prefix=path)
+        if config is not None:
+            specs.append(PolicySpec(name=name, policy_class=policy_class, config=config))
+    return tuple(specs)

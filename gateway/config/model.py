@@ -1,0 +1,257 @@
+"""The validated, frozen shape of conf/: gateway.yaml plus the API definition files it includes.
+
+Unknown keys are errors (extra="forbid"), so a typo never falls back silently to a default. Every
+field carries a description: `splp schema` prints them as the operator reference.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.config.units import Duration, Size
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+_CONTEXT = re.compile(r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TEMPLATE_SEGMENT = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@%-]+|\*)$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Listen(Strict):
+    host: str = Field("0.0.0.0", description="Address to bind.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to bind (0 picks a free port).")
+
+
+class ServerLimits(Strict):
+    header_timeout: Duration = Field(10.0, gt=0, description="Deadline for a request's whole header block.")
+    max_header_bytes: Size = Field(16384, ge=1024, description="Cap on request line + header bytes (431 past it).")
+    max_headers: int = Field(100, ge=8, le=10000, description="Cap on the number of request headers (431 past it).")
+    keepalive_timeout: Duration = Field(5.0, gt=0, description="Idle time before a client keep-alive connection closes.")
+    graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
+
+
+class GatewaySection(Strict):
+    listen: Listen = Field(default_factory=Listen, description="Data-plane listener (consumers call it).")
+    workers: int = Field(1, ge=1, le=256, description="Worker processes sharing the listener.")
+    group: str = Field("default", description="Gateway group label; an API is deployed to chosen groups only.")
+    limits: ServerLimits = Field(default_factory=ServerLimits, description="Protection against abusive clients.")
+    watch_config: bool = Field(True, description="Reload the snapshot when a config file changes.")
+    access_log: bool = Field(False, description="Log one line per request (batched, off the request path).")
+
+
+class ControlSection(Strict):
+    enabled: bool = Field(True, description="Serve the control API.")
+    listen: Listen = Field(
+        default_factory=lambda: Listen(host="127.0.0.1", port=8001),
+        description="Control-API listener; keep it on an admin network.",
+    )
+
+
+class StorageSection(Strict):
+    catalog: str = Field("sqlite:///var/splp/catalog.db", description="Catalog store URI (sqlite:/// or postgresql://).")
+    counters: str = Field("memory://", description="Throttling counter storage URI (memory:// or redis://).")
+
+
+class Timeouts(Strict):
+    connect: Duration = Field(5.0, gt=0, description="Time to open a backend connection.")
+    read: Duration = Field(30.0, gt=0, description="Longest silence while waiting for backend bytes.")
+    total: Duration = Field(60.0, gt=0, description="Connect + send request + receive response headers.")
+
+
+class PassiveHealth(Strict):
+    max_failures: int = Field(3, ge=1, description="Consecutive failures that take an endpoint out of rotation.")
+    cooldown: Duration = Field(10.0, gt=0, description="How long a failed endpoint is skipped before a retry.")
+
+
+class PoolSettings(Strict):
+    limit: int = Field(1000, ge=1, description="Open backend connections per worker, all hosts.")
+    limit_per_host: int = Field(100, ge=1, description="Open backend connections per worker and host.")
+    keepalive_timeout: Duration = Field(30.0, gt=0, description="Idle backend connection lifetime.")
+
+
+class UpstreamDefaults(Strict):
+    client: Literal["lean", "aiohttp"] = Field(
+        "aiohttp", description="HTTP client for plain-http backends; https backends always use aiohttp."
+    )
+    pool: PoolSettings = Field(default_factory=PoolSettings, description="Connection pool per worker.")
+    timeouts: Timeouts = Field(default_factory=Timeouts, description="Default backend timeouts.")
+    health: PassiveHealth = Field(default_factory=PassiveHealth, description="Default passive health check.")
+    retries: int = Field(1, ge=0, le=5, description="Retries of idempotent requests without a body.")
+
+
+class EndpointConfig(Strict):
+    url: str = Field(description="Backend base URL, http:// or https://, optionally with a base path.")
+    weight: int = Field(1, ge=1, le=1000, description="Share of traffic relative to the other endpoints.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not a backend URL; expected http://host[:port][/base-path]")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} has a query or fragment; expected http://host[:port][/base-path]")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"{value!r} has an invalid port") from exc
+        return value
+
+
+class BackendConfig(Strict):
+    endpoints: tuple[EndpointConfig, ...] = Field(min_length=1, description="Endpoints, load-balanced by weight.")
+    timeouts: Timeouts | None = Field(None, description="Overrides upstream.timeouts for this API.")
+    health: PassiveHealth | None = Field(None, description="Overrides upstream.health for this API.")
+    retries: int | None = Field(None, ge=0, le=5, description="Overrides upstream.retries for this API.")
+    preserve_host: bool = Field(False, description="Send the client's Host to the backend instead of the endpoint's.")
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """Allows `endpoints: [http://a:9000, http://b:9000]` as well as the mapping form."""
+        if isinstance(value, list | tuple):
+            return [{"url": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+class ResourceConfig(Strict):
+    methods: tuple[str, ...] = Field(description="HTTP methods, or ANY.")
+    path: str = Field(description="Path template below the API context, e.g. /pegawai/{nip}; a final /* matches the rest.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """Allows `GET /pegawai/{nip}` and `GET,POST /pegawai` strings."""
+        if isinstance(value, str):
+            method, _, path = value.strip().partition(" ")
+            return {"methods": method.split(","), "path": path.strip()}
+        if isinstance(value, dict) and isinstance(value.get("methods"), str):
+            return {**value, "methods": value["methods"].split(",")}
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        methods = tuple(m.strip().upper() for m in value)
+        for method in methods:
+            if method != "ANY" and method not in HTTP_METHODS:
+                raise ValueError(f"{method!r} is not an HTTP method; expected one of {', '.join(HTTP_METHODS)} or ANY")
+        if not methods:
+            raise ValueError("no method; expected at least one HTTP method or ANY")
+        return methods
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if value in ("", "/"):
+            return "/"
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} must start with '/'")
+        segments = value.rstrip("/").split("/")[1:]
+        for i, segment in enumerate(segments):
+            if segment in (".", "..") or not _TEMPLATE_SEGMENT.match(segment):
+                raise ValueError(f"{value!r}: segment {segment!r} is not a literal, a {{param}} or a final *")
+            if segment == "*" and i != len(segments) - 1:
+                raise ValueError(f"{value!r}: '*' may only be the last segment")
+        return value
+
+
+class ApiConfig(Strict):
+    name: str = Field(min_length=1, max_length=200, description="Human name of the API.")
+    context: str = Field(description="URL prefix, e.g. /bappenas/pegawai (without the version).")
+    version: str = Field(description="Version segment appended to the context, e.g. v1.")
+    tenant: str = Field(min_length=1, description="Owning institution (tenant) id.")
+    description: str = Field("", description="What the API offers.")
+    groups: tuple[str, ...] = Field(("default",), min_length=1, description="Gateway groups that serve this API.")
+    backend: BackendConfig = Field(description="Where calls are forwarded.")
+    resources: tuple[ResourceConfig, ...] = Field(
+        (ResourceConfig(methods=("ANY",), path="/*"),), description="Allowed method + path templates."
+    )
+    policies: tuple[dict[str, Any], ...] = Field(
+        (), description="Policies for this API: a list of {policy-name: {config}}; the chain orders them by PRIORITY."
+    )
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, value: str) -> str:
+        if not _CONTEXT.match(value) or any(seg in (".", "..") for seg in value.split("/")):
+            raise ValueError(f"{value!r} is not a context; expected /segment[/segment...] of letters, digits, ._~-")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.match(value) or value in (".", ".."):
+            raise ValueError(f"{value!r} is not a version; expected letters, digits, ._- such as v1 or 1.0.0")
+        return value
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policies(cls, value: Any) -> Any:
+        return _check_policy_list(value)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.context}/{self.version}"
+
+
+def _check_policy_list(value: Any) -> Any:
+    if not isinstance(value, list | tuple):
+        raise ValueError("expected a list of {policy-name: {config}} entries")
+    for item in value:
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ValueError(f"{item!r} is not a policy entry; expected a one-key mapping {{name: {{config}}}}")
+    return value
+
+
+class GatewayConfig(Strict):
+    gateway: GatewaySection = Field(default_factory=GatewaySection, description="Data plane.")
+    control: ControlSection = Field(default_factory=ControlSection, description="Control API.")
+    storage: StorageSection = Field(default_factory=StorageSection, description="Stores.")
+    upstream: UpstreamDefaults = Field(default_factory=UpstreamDefaults, description="Backend defaults.")
+    policies: tuple[dict[str, Any], ...] = Field((), description="Policies applied to every API (an API may override).")
+    include: tuple[str, ...] = Field((), description="Glob patterns, relative to this file, of API definition files.")
+    apis: tuple[ApiConfig, ...] = Field((), description="API definitions inline (see also include).")
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policies(cls, value: Any) -> Any:
+        return _check_policy_list(value)
+
+
+class ApiFile(Strict):
+    """An included file: a list of API definitions."""
+
+    apis: tuple[ApiConfig, ...] = Field(description="API definitions.")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    """One policy resolved against the registry, its config validated."""
+
+    name: str
+    policy_class: type
+    config: BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDefinition:
+    config: ApiConfig
+    policies: tuple[PolicySpec, ...]
+    source: str  # the file it came from
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    path: str
+    gateway: GatewayConfig
+    apis: tuple[ApiDefinition, ...]
+    files: tuple[str, ...] = field(default=())  # every file read, for the reload watcher

@@ -1,0 +1,50 @@
+"""Per-request context: one small object at scope["gateway"], built once at the chain entry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.router import Resource
+    from gateway.snapshot import ApiRuntime
+
+
+class RequestContext:
+    __slots__ = (
+        "request_id",
+        "api",
+        "resource",
+        "path_params",
+        "upstream_path",
+        "client_ip",
+        "host",
+        "started",
+        "principal",
+        "application",
+        "tenant",
+        "extra",
+    )
+
+    def __init__(
+        self,
+        request_id: bytes,
+        api: ApiRuntime,
+        resource: Resource,
+        path_params: dict[str, str] | None,
+        upstream_path: bytes,
+        client_ip: str,
+        host: bytes,
+        started: float,
+    ) -> None:
+        self.request_id = request_id
+        self.api = api
+        self.resource = resource
+        self.path_params = path_params
+        self.upstream_path = upstream_path  # raw path below the API prefix, with "?query"
+        self.client_ip = client_ip
+        self.host = host
+        self.started = started
+        self.principal: Any = None  # filled by authentication policies
+        self.application: Any = None
+        self.tenant: str | None = None
+        self.extra: dict[str, Any] | None = None  # for policies that need more; allocated on demand

@@ -1,0 +1,93 @@
+"""The immutable view every request reads: routes, compiled chains, endpoint pools.
+
+A config change builds a whole new Snapshot and swaps one reference (SnapshotHolder.current);
+requests already in flight finish on the snapshot they started with.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from gateway.chain import build_chain
+from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
+from gateway.proxy import ProxyApp, _timeouts
+from gateway.router import PrefixRouter, ResourceMatcher
+from gateway.types import ASGIApp, PolicyDeps
+from gateway.upstream.aio import AioClient
+from gateway.upstream.base import UpstreamClient
+from gateway.upstream.pool import EndpointPool, HealthRegistry, endpoint_from_config
+
+
+class Upstreams:
+    """Per-worker shared state that outlives snapshots: client connection pools and endpoint health."""
+
+    def __init__(self, defaults: UpstreamDefaults) -> None:
+        pool = defaults.pool
+        self.default = defaults.client
+        self.clients: dict[str, UpstreamClient] = {
+            "aiohttp": AioClient(limit=pool.limit, limit_per_host=pool.limit_per_host, keepalive_timeout=pool.keepalive_timeout)
+        }
+        if defaults.client == "lean":
+            from gateway.upstream.lean import LeanClient
+
+            self.clients["lean"] = LeanClient(
+                limit=pool.limit, limit_per_host=pool.limit_per_host, keepalive_timeout=pool.keepalive_timeout
+            )
+        self.health = HealthRegistry()
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRuntime:
+    definition: ApiDefinition
+    prefix: str
+    resources: ResourceMatcher
+    app: ASGIApp
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    config: LoadedConfig
+    router: PrefixRouter[ApiRuntime]
+    apis: tuple[ApiRuntime, ...]
+    built_at: float
+
+
+def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams) -> ApiRuntime:
+    defaults = config.gateway.upstream
+    backend = api.config.backend
+    endpoints = [endpoint_from_config(e) for e in backend.endpoints]
+    pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
+    client = upstreams.default if upstreams.default in upstreams.clients else "aiohttp"
+    proxy = ProxyApp(api, pool, upstreams.clients, client)
+    proxy.bind_defaults(_timeouts(defaults.timeouts), defaults.retries)
+    app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway))
+    return ApiRuntime(definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app)
+
+
+def build_snapshot(config: LoadedConfig, upstreams: Upstreams, version: int) -> Snapshot:
+    """Raises if any API's chain cannot be built; the caller then keeps the old snapshot."""
+    group = config.gateway.gateway.group
+    apis = tuple(build_api(api, config, upstreams) for api in config.apis if group in api.config.groups)
+    return Snapshot(
+        version=version,
+        config=config,
+        router=PrefixRouter({api.prefix: api for api in apis}),
+        apis=apis,
+        built_at=time.time(),
+    )
+
+
+class SnapshotHolder:
+    __slots__ = ("current",)
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.current = snapshot
+
+    def swap(self, snapshot: Snapshot) -> None:
+        self.current = snapshot  # one reference assignment: atomic for every coroutine on this loop

@@ -1,0 +1,48 @@
+"""ASGI aliases and the policy contract.
+
+A policy is a pure ASGI middleware declared like a Kong plugin:
+    NAME: str          the key used in config files
+    PRIORITY: int      higher runs first (outermost); ties broken by NAME
+    Config: type       a frozen pydantic model, extra="forbid", every field described
+    __init__(app, config, *, deps)   parses and precomputes everything
+    __call__(scope, receive, send)   request work only; either awaits `app` or answers itself
+A policy that answers itself sends one complete response and never calls receive() or `app`.
+After the response has started a policy may not send another one: it raises instead.
+Priority bands: 3000 observe, 2500 transport, 2000 authenticate, 1500 authorize, 1000 throttle,
+900 payload. The proxy is the terminal app, not a policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from gateway.config.model import ApiDefinition, GatewayConfig
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDeps:
+    """Shared resources a policy may need, handed to its constructor at snapshot build time."""
+
+    api: ApiDefinition
+    gateway: GatewayConfig
+
+
+class Policy(Protocol):
+    NAME: ClassVar[str]
+    PRIORITY: ClassVar[int]
+    Config: ClassVar[type[BaseModel]]
+
+    def __init__(self, app: ASGIApp, config: Any, *, deps: PolicyDeps) -> None: ...
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...

@@ -1,0 +1,11 @@
+"""Policy registry: config name -> policy class. An explicit dict, no directory scanning."""
+
+from __future__ import annotations
+
+from policies.cors.policy import CorsPolicy
+from policies.headers.policy import HeadersPolicy
+
+REGISTRY: dict[str, type] = {
+    CorsPolicy.NAME: CorsPolicy,
+    HeadersPolicy.NAME: HeadersPolicy,
+}
