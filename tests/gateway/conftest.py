@@ -1,0 +1,55 @@
+"""Fixtures for gateway tests: config files written per test, and a real gateway on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gateway.app import GatewayApp
+from gateway.config.load import load_config
+from gateway.server.run import ServeOptions, gateway_uvicorn_config
+from tests.servers import free_port, serve
+
+
+def api(name: str, endpoints: list[Any], *, context: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "context": context or f"/{name}",
+        "version": "v1",
+        "tenant": "test",
+        "backend": {"endpoints": endpoints, **extra.pop("backend", {})},
+        **extra,
+    }
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    def write(apis: list[dict[str, Any]], **sections: Any) -> Path:
+        data: dict[str, Any] = {
+            "gateway": {"watch_config": False, **sections.pop("gateway", {})},
+            "control": {"enabled": False},
+            "apis": apis,
+            **sections,
+        }
+        path = tmp_path / "gateway.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    return write
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(config_path: Path) -> AsyncIterator[tuple[str, GatewayApp]]:
+    """The real thing: GatewayApp behind uvicorn with the hardened protocol, on a free port."""
+    config = load_config(config_path)
+    app = GatewayApp(config)
+    uv_config = gateway_uvicorn_config(config, ServeOptions(str(config_path), host="127.0.0.1", port=free_port()), app)
+    uv_config.loop = "none"
+    uv_config.log_level = "warning"
+    async with serve(None, config=uv_config) as port:
+        yield f"http://127.0.0.1:{port}", app
