@@ -43,7 +43,7 @@ _SLOT = object()  # a waiter's result: a slot was reserved for it, go connect
 
 
 def _os_reason(error: OSError) -> str:
-    """"Connection refused (errno 111)" rather than asyncio's "Connect call failed ('1.2.3.4', 80)"."""
+    """ "Connection refused (errno 111)" rather than asyncio's "Connect call failed ('1.2.3.4', 80)"."""
     if isinstance(error, socket.gaierror) or not error.errno:
         return error.strerror or str(error)
     return f"{os.strerror(error.errno)} (errno {error.errno})"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -37,6 +39,7 @@ LOW_WATER = 64 * 1024
 
 _BAD_VALUE = re.compile(rb"[\r\n\x00]").search
 _CHUNK_END = b"\r\n"
+_LINGER_RESET = struct.pack("ii", 1, 0)
 _LAST_CHUNK = b"0\r\n\r\n"
 
 # phases of the exchange
@@ -380,9 +383,17 @@ class LeanConnection(asyncio.Protocol):
         self._forget()
 
     def abort(self) -> None:
+        """Ends the connection with a reset (RST), so the backend can never mistake a cut request for a
+        complete one: asyncio's transport.abort() alone closes with a FIN."""
         if not self.closed:
             self.closed = True
             self._cancel_timer()
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+                except OSError:
+                    pass
             self.transport.abort()
         self._forget()
 

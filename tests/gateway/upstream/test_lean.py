@@ -110,7 +110,9 @@ async def test_head_204_304_have_no_body(client: LeanClient, backend: Backend) -
 
 async def test_interim_responses_are_skipped(client: LeanClient, raw_server) -> None:  # type: ignore[no-untyped-def]
     server = await raw_server(
-        canned(b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\nx: y\r\n\r\nok")
+        canned(
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\nx: y\r\n\r\nok"
+        )
     )
     response = await client.send(request(server.endpoint))
     assert response.status == 200
