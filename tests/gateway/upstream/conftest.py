@@ -130,6 +130,9 @@ def backend_app(stats: BackendStats) -> web.Application:
         await response.write(b"67890")
         return response
 
+    async def peer(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=str(request.transport.get_extra_info("peername")[1]))  # type: ignore[union-attr]
+
     async def close(request: web.Request) -> web.StreamResponse:
         return web.Response(text="bye", headers={"connection": "close"})
 
@@ -145,6 +148,7 @@ def backend_app(stats: BackendStats) -> web.Application:
     app.router.add_get("/slow", slow)
     app.router.add_get("/slow-body", slow_body)
     app.router.add_get("/close", close)
+    app.router.add_get("/peer", peer)
     app.router.add_get("/status/{code}", status)
     return app
 
