@@ -22,6 +22,8 @@ from gateway.server.protocol import GatewayHttpToolsProtocol, ServerLimits, prot
 pytestmark = pytest.mark.timeout(20)
 
 GET = b"GET /ok HTTP/1.1\r\nHost: example.test\r\n\r\n"
+SLOW_GET = b"GET /slow HTTP/1.1\r\nHost: example.test\r\n\r\n"
+SLOW_APP_SECONDS = 1.5  # the app's delay on /slow
 
 
 @dataclass
@@ -60,6 +62,8 @@ class RecordingApp:
                 body += message.get("body", b"")
                 if not message.get("more_body", False):
                     break
+            if scope["path"] == "/slow":
+                await asyncio.sleep(SLOW_APP_SECONDS)
             payload = json.dumps(
                 {"method": scope["method"], "path": scope["path"], "body": body.decode("latin-1")}
             ).encode()
@@ -463,6 +467,60 @@ async def test_host_validity_is_checked_per_request_on_a_keep_alive_connection()
         writer.close()
         await writer.wait_closed()
     assert len(running.app.calls) == 2
+
+
+async def test_expect_100_continue_still_works() -> None:
+    async with serve() as running:
+        reader, writer = await running.connect()
+        writer.write(b"POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.write(b"hello")
+        response = await read_response(reader)
+        writer.close()
+        await writer.wait_closed()
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert response.json()["body"] == "hello"
+
+
+# A refusal never writes into a response in flight (pipelining)
+
+
+async def test_garbage_pipelined_behind_a_request_in_flight() -> None:
+    async with serve() as running:
+        reader, writer = await running.connect()
+        writer.write(SLOW_GET + b"GARBAGE\r\n\r\n")
+        data = await closed_by_server(reader)
+        writer.close()
+        await writer.wait_closed()
+    # The slow response arrives intact, then the connection closes: no 400 spliced into it or after it.
+    assert data.startswith(b"HTTP/1.1 200 ") and data.count(b"HTTP/1.1 ") == 1
+    assert data.endswith(b'"path": "/slow", "body": ""}')
+    assert len(running.app.calls) == 1
+
+
+async def test_header_deadline_while_a_response_is_in_flight() -> None:
+    async with serve(ServerLimits(header_timeout=1.0)) as running:
+        reader, writer = await running.connect()
+        writer.write(SLOW_GET + b"GET /next HTTP/1.1\r\n")  # the next head never completes
+        started = time.monotonic()
+        data = await closed_by_server(reader)
+        elapsed = time.monotonic() - started
+        writer.close()
+        await writer.wait_closed()
+    assert data.startswith(b"HTTP/1.1 200 ") and data.count(b"HTTP/1.1 ") == 1
+    assert SLOW_APP_SECONDS - 0.2 <= elapsed < SLOW_APP_SECONDS + 1
+    assert [call.scope["path"] for call in running.app.calls] == ["/slow"]
+
+
+async def test_bad_body_of_a_pipelined_request_does_not_touch_the_one_in_flight() -> None:
+    async with serve() as running:
+        reader, writer = await running.connect()
+        writer.write(SLOW_GET + b"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        data = await closed_by_server(reader)
+        writer.close()
+        await writer.wait_closed()
+    assert data.startswith(b"HTTP/1.1 200 ") and data.count(b"HTTP/1.1 ") == 1
+    assert [call.scope["path"] for call in running.app.calls] == ["/slow"]
 
 
 # No protocol switch
