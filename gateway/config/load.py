@@ -29,12 +29,17 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     problems: list[ConfigProblem] = []
     raw = _read_yaml(main, problems)
     gateway = _validate(GatewayConfig, raw, str(main), problems) if raw is not None else None
-    if gateway is None:
-        raise ConfigError(problems)
+    if gateway is not None:
+        includes: tuple[str, ...] = gateway.include
+    else:  # still check the API files, so one pass reports everything
+        listed = raw.get("include") if isinstance(raw, dict) else None
+        includes = tuple(p for p in listed if isinstance(p, str)) if isinstance(listed, list) else ()
 
     files = [str(main)]
-    sourced: list[tuple[ApiConfig, str, str]] = [(api, str(main), f"apis[{i}]") for i, api in enumerate(gateway.apis)]
-    for pattern in gateway.include:
+    sourced: list[tuple[ApiConfig, str, str]] = [
+        (api, str(main), f"apis[{i}]") for i, api in enumerate(gateway.apis if gateway else ())
+    ]
+    for pattern in includes:
         matches = sorted(glob.glob(str(main.parent / pattern)))
         if not matches and not glob.has_magic(pattern):
             problems.append(ConfigProblem(str(main), "include", f"{pattern!r} does not exist"))
@@ -47,7 +52,7 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
             if api_file is not None:
                 sourced.extend((api, file, f"apis[{i}]") for i, api in enumerate(api_file.apis))
 
-    global_specs = _resolve_policies(gateway.policies, str(main), "policies", problems)
+    global_specs = _resolve_policies(gateway.policies if gateway else (), str(main), "policies", problems)
     apis: list[ApiDefinition] = []
     seen: dict[str, str] = {}
     for api, file, where in sourced:
@@ -62,7 +67,7 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
         merged = tuple(spec for spec in global_specs if spec.name not in own_names) + own
         apis.append(ApiDefinition(config=api, policies=merged, source=file))
 
-    if problems:
+    if problems or gateway is None:
         raise ConfigError(problems)
     return LoadedConfig(path=str(main), gateway=gateway, apis=tuple(apis), files=tuple(files))
 
@@ -143,7 +148,12 @@ def describe_validation_error(
     exc: ValidationError, file: str, model: type[BaseModel], prefix: str = ""
 ) -> list[ConfigProblem]:
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    item_locs = [tuple(e["loc"]) for e in errors]
+    for error in errors:
+        here = tuple(error["loc"])
+        if error["type"] == "too_short" and any(len(o) > len(here) and o[: len(here)] == here for o in item_locs):
+            continue  # a list emptied by its own failing items: the item errors say it better
         loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
         path = _dotted(prefix, loc)
         kind = error["type"]

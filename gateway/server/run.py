@@ -48,15 +48,23 @@ def http_protocol(config: LoadedConfig) -> Any:
     )
 
 
+def __getattr__(name: str) -> Any:
+    """`WorkerProtocol`: what spawned workers import (a class built in a function cannot be pickled)."""
+    if name == "WorkerProtocol":
+        return http_protocol(load_config(os.environ["SPLP_CONFIG"]))
+    raise AttributeError(name)
+
+
 def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any) -> uvicorn.Config:
     section = config.gateway.gateway
+    in_workers = isinstance(app, str)
     return uvicorn.Config(
         app,
-        factory=isinstance(app, str),
+        factory=in_workers,
         host=options.host or section.listen.host,
         port=options.port if options.port is not None else section.listen.port,
         loop="uvloop",
-        http=http_protocol(config),
+        http="gateway.server.run:WorkerProtocol" if in_workers else http_protocol(config),
         ws="none",
         lifespan="on",
         workers=options.workers or section.workers,
@@ -111,7 +119,7 @@ def serve(options: ServeOptions) -> int:
         control = _spawn_control(options)
     try:
         socket = uv_config.bind_socket()
-        GatewaySupervisor(uv_config, target=uvicorn.Server(uv_config).run, sockets=[socket]).run()
+        GatewaySupervisor(uv_config, sockets=[socket]).run()
     finally:
         if control is not None and control.is_alive():
             control.terminate()
@@ -149,5 +157,5 @@ class GatewaySupervisor(Multiprocess):
     def handle_hup(self) -> None:
         log.info("SIGHUP: asking %d workers to reload the config", len(self.processes))
         for process in self.processes:
-            if process.process.pid is not None:
-                os.kill(process.process.pid, signal.SIGHUP)
+            if process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)

@@ -1,0 +1,100 @@
+"""The `splp` command as operators run it: real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from tests.gateway.conftest import api
+from tests.servers import EchoUpstream, free_port, serve
+
+SPLP = [sys.executable, "-m", "gateway.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SPLP, *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def test_version_and_check_ok():
+    assert run("version").stdout.startswith("splp ")
+    result = run("check", "conf/")
+    assert result.returncode == 0 and result.stdout.startswith("ok: ")
+
+
+def test_check_reports_file_path_and_expectation(tmp_path):
+    bad = tmp_path / "gateway.yaml"
+    bad.write_text("gateway:\n  workers: many\n  listen: {port: 99999}\n")
+    result = run("check", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{bad}: 2 errors",
+        "  gateway.listen.port: 99999: Input should be less than or equal to 65535",
+        "  gateway.workers: 'many': Input should be a valid integer, unable to parse string as an integer",
+    ]
+
+
+async def _wait_ready(url: str, deadline: float) -> None:
+    async with aiohttp.ClientSession() as client:
+        while time.monotonic() < deadline:
+            try:
+                async with client.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never became ready")
+
+
+async def test_serve_two_workers_sighup_reload_and_graceful_sigterm(tmp_path):
+    upstream = EchoUpstream()
+    async with serve(upstream) as up_port:
+        port = free_port()
+        config = {
+            "gateway": {"workers": 2, "watch_config": False, "limits": {"graceful_timeout": "10s"}},
+            "control": {"enabled": False},
+            "apis": [api("svc", [f"http://127.0.0.1:{up_port}"])],
+        }
+        path = tmp_path / "gateway.yaml"
+        path.write_text(yaml.safe_dump(config))
+        process = subprocess.Popen(
+            [*SPLP, "serve", "--config", str(path), "--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"],
+            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await _wait_ready(f"{base}/_ready", time.monotonic() + 30)
+            async with aiohttp.ClientSession() as client:
+                async with client.get(f"{base}/added/v1/x") as response:
+                    assert response.status == 404
+                config["apis"].append(api("added", [f"http://127.0.0.1:{up_port}"]))
+                path.write_text(yaml.safe_dump(config))
+                process.send_signal(signal.SIGHUP)
+                # both workers must serve the new API: ask several times over fresh connections
+                deadline = time.monotonic() + 10
+                ok = 0
+                while ok < 10 and time.monotonic() < deadline:
+                    async with aiohttp.ClientSession() as fresh, fresh.get(f"{base}/added/v1/x") as response:
+                        ok = ok + 1 if response.status == 200 else 0
+                    await asyncio.sleep(0.05)
+                assert ok >= 10, "new API not served by every worker after SIGHUP"
+
+                slow = asyncio.create_task(client.get(f"{base}/svc/v1/slow/1500"))
+                await asyncio.sleep(0.4)
+                process.send_signal(signal.SIGTERM)
+                response = await slow
+                assert response.status == 200  # in flight at SIGTERM: allowed to finish
+                response.release()
+            assert await asyncio.to_thread(process.wait, 20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
