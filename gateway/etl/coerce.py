@@ -1,0 +1,340 @@
+"""Convert values to what a target column accepts, row by row, with reasons a person can act on.
+
+Types are read as families ("int", "bool", "decimal", "text", "timestamptz"...). The MySQL -> PostgreSQL
+rules live here: tinyint(1) is boolean, zero dates are NULL (or a rejection in NOT NULL columns), naive
+DATETIME values are wall-clock time in the source connection's zone, TIMESTAMP values are UTC, enums and
+sets are text, NUL characters are refused (PostgreSQL text cannot hold them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from .errors import RowError
+from .metadata import Column
+
+Converter = Callable[[Any], Any]
+
+_INT_BITS = {"smallint": 16, "int2": 16, "integer": 32, "int": 32, "int4": 32, "mediumint": 32, "bigint": 64,
+             "int8": 64, "serial": 32, "bigserial": 64, "smallserial": 16, "tinyint": 16, "year": 32}
+_ZERO_DATES = ("0000-00-00", "0000-00-00 00:00:00")
+_TRUE = {"1", "true", "t", "yes", "y", "on"}
+_FALSE = {"0", "false", "f", "no", "n", "off"}
+
+
+def family(type_: str) -> str:
+    t = type_.lower().strip()
+    base = re.split(r"[\s(]", t, maxsplit=1)[0]
+    if t.startswith("tinyint(1)") or base in ("boolean", "bool") or t in ("bit", "bit(1)"):
+        return "bool"
+    if base in _INT_BITS or base == "integer":
+        return "int"
+    if base in ("numeric", "decimal", "dec", "fixed", "money"):
+        return "decimal"
+    if base in ("real", "double", "float", "float4", "float8"):
+        return "float"
+    if t.startswith("timestamp with time zone") or base == "timestamptz":
+        return "timestamptz"
+    if base in ("timestamp", "datetime"):
+        return "timestamp"
+    if base == "date":
+        return "date"
+    if base in ("time",):
+        return "time"
+    if base in ("json", "jsonb"):
+        return "json"
+    if base in ("bytea", "blob", "tinyblob", "mediumblob", "longblob", "binary", "varbinary"):
+        return "bytes"
+    if base == "uuid":
+        return "uuid"
+    if base in ("character", "char", "varchar", "text", "tinytext", "mediumtext", "longtext", "enum", "set",
+                "citext", "clob", "nvarchar", "nchar", "string", "bpchar") or t.startswith("character varying"):
+        return "text"
+    return "other"
+
+
+def _length(type_: str) -> int | None:
+    m = re.search(r"(?:char|varchar|character varying|character)\s*\((\d+)\)", type_.lower())
+    return int(m.group(1)) if m else None
+
+
+def _precision(type_: str) -> tuple[int, int] | None:
+    m = re.search(r"\((\d+)\s*(?:,\s*(\d+))?\)", type_)
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else None
+
+
+def source_zone(source_type: str | None, source_dialect: str, zone: str) -> dt.tzinfo:
+    """The zone a naive datetime read from this source column is in."""
+    if source_dialect == "mysql" and source_type and source_type.lower().startswith("timestamp"):
+        return dt.UTC  # the MySQL session runs with time_zone '+00:00'
+    return ZoneInfo(zone) if zone != "UTC" else dt.UTC
+
+
+def _parse_datetime(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+
+
+def converter(target: Column, *, zone: dt.tzinfo = dt.UTC, target_dialect: str = "postgres") -> Converter:
+    """A function value -> value for this column; raises RowError(reason, column) when it cannot."""
+    fam = family(target.type)
+    name = target.name
+    nullable = target.nullable
+    inner = _BUILDERS.get(fam, _passthrough)(target, zone, target_dialect)
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and not value.strip() and fam not in ("text", "json", "bytes", "other"):
+            value = None  # an empty CSV/XLSX cell in a typed column is NULL
+        if value is None or (isinstance(value, str) and value in _ZERO_DATES and fam in _DATEISH):
+            if not nullable:
+                what = "zero date" if value is not None else "NULL"
+                raise RowError(f"{what} in NOT NULL column of type {target.type}", name)
+            return None
+        try:
+            return inner(value)
+        except RowError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, InvalidOperation, orjson.JSONDecodeError) as exc:
+            shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
+            raise RowError(f"cannot convert {shown} to {target.type}: {exc}", name) from None
+
+    return convert
+
+
+_DATEISH = ("date", "timestamp", "timestamptz")
+
+
+def _passthrough(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    return lambda v: v
+
+
+def _int(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    base = re.split(r"[\s(]", col.type.lower(), maxsplit=1)[0]
+    bits = _INT_BITS.get(base, 64)
+    unsigned = "unsigned" in col.type.lower()
+    lo, hi = (0, (1 << bits) - 1) if unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+
+    def conv(v: Any) -> int:
+        if isinstance(v, bool):
+            out = int(v)
+        elif isinstance(v, int):
+            out = v
+        elif isinstance(v, float | Decimal):
+            if v != int(v):
+                raise ValueError("not a whole number")
+            out = int(v)
+        elif isinstance(v, str):
+            out = int(v.strip())
+        else:
+            raise TypeError(f"{type(v).__name__} is not a number")
+        if not lo <= out <= hi:
+            raise ValueError(f"out of range for {col.type}")
+        return out
+
+    return conv
+
+
+def _bool(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    as_int = dialect != "postgres"
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, bool):
+            out = v
+        elif isinstance(v, int | Decimal):
+            out = v != 0
+        elif isinstance(v, bytes) and len(v) == 1:  # MySQL BIT(1)
+            out = v != b"\x00"
+        elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+            out = v.strip().lower() in _TRUE
+        else:
+            raise ValueError("not a boolean (expected true/false, 1/0, yes/no)")
+        return int(out) if as_int else out
+
+    return conv
+
+
+def _decimal(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    prec = _precision(col.type)
+
+    def conv(v: Any) -> Decimal:
+        if isinstance(v, bool):
+            raise TypeError("boolean is not a decimal")
+        d = v if isinstance(v, Decimal) else Decimal(str(v).strip()) if isinstance(v, str) else Decimal(str(v))
+        if not d.is_finite():
+            raise ValueError("not a finite number")
+        if prec is not None:
+            p, s = prec
+            q = d.quantize(Decimal(1).scaleb(-s))
+            if q != 0 and q.adjusted() + 1 > p - s:
+                raise ValueError(f"more than {p - s} digits before the decimal point")
+        return d
+
+    return conv
+
+
+def _float(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> float:
+        if isinstance(v, bool):
+            raise TypeError("boolean is not a number")
+        return float(v.strip() if isinstance(v, str) else v)
+
+    return conv
+
+
+def _text(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    limit = _length(col.type)
+
+    def conv(v: Any) -> str:
+        if isinstance(v, str):
+            out = v
+        elif isinstance(v, bytes):
+            out = v.decode("utf-8")
+        elif isinstance(v, dt.datetime | dt.date | dt.time):
+            out = v.isoformat()
+        elif isinstance(v, dict | list):
+            out = orjson.dumps(v).decode()
+        else:
+            out = str(v)
+        if dialect == "postgres" and "\x00" in out:
+            raise ValueError("text contains a NUL character, which PostgreSQL text cannot store")
+        if limit is not None and len(out) > limit:
+            raise ValueError(f"{len(out)} characters, longer than {limit}")
+        return out
+
+    return conv
+
+
+def _date(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> dt.date:
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        if isinstance(v, str):
+            s = v.strip()
+            return dt.date.fromisoformat(s[:10]) if len(s) > 10 and s[10] in " T" else dt.date.fromisoformat(s)
+        raise TypeError(f"{type(v).__name__} is not a date")
+
+    return conv
+
+
+def _to_datetime(v: Any) -> dt.datetime:
+    if isinstance(v, dt.datetime):
+        return v
+    if isinstance(v, dt.date):
+        return dt.datetime(v.year, v.month, v.day)
+    if isinstance(v, str):
+        return _parse_datetime(v)
+    raise TypeError(f"{type(v).__name__} is not a datetime")
+
+
+def _timestamptz(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> dt.datetime:
+        d = _to_datetime(v)
+        return d.replace(tzinfo=zone) if d.tzinfo is None else d
+
+    return conv
+
+
+def _timestamp(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> dt.datetime:
+        d = _to_datetime(v)
+        # An aware value becomes wall-clock time in the source zone; a naive one is kept as written.
+        return d.astimezone(zone).replace(tzinfo=None) if d.tzinfo is not None else d
+
+    return conv
+
+
+def _json(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> str:
+        if isinstance(v, str | bytes):
+            orjson.loads(v)
+            return v if isinstance(v, str) else v.decode()
+        return orjson.dumps(v).decode()
+
+    return conv
+
+
+def _bytes(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> bytes:
+        if isinstance(v, bytes | bytearray | memoryview):
+            return bytes(v)
+        if isinstance(v, str):
+            return v.encode("utf-8")
+        raise TypeError(f"{type(v).__name__} is not binary data")
+
+    return conv
+
+
+def _uuid(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> uuid.UUID:
+        return v if isinstance(v, uuid.UUID) else uuid.UUID(str(v).strip())
+
+    return conv
+
+
+def _time(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
+    def conv(v: Any) -> Any:
+        if isinstance(v, dt.time):
+            return v
+        if isinstance(v, dt.timedelta):  # MySQL TIME arrives as a timedelta
+            return (dt.datetime.min + v).time()
+        if isinstance(v, str):
+            return dt.time.fromisoformat(v.strip())
+        raise TypeError(f"{type(v).__name__} is not a time")
+
+    return conv
+
+
+_BUILDERS: dict[str, Callable[[Column, dt.tzinfo, str], Converter]] = {
+    "int": _int, "bool": _bool, "decimal": _decimal, "float": _float, "text": _text, "date": _date,
+    "timestamptz": _timestamptz, "timestamp": _timestamp, "json": _json, "bytes": _bytes, "uuid": _uuid,
+    "time": _time,
+}
+
+
+def mysql_to_postgres(column_type: str) -> str:
+    """The PostgreSQL type for a MySQL/MariaDB column type (information_schema.columns.column_type)."""
+    t = column_type.lower().strip()
+    unsigned = "unsigned" in t
+    base = re.split(r"[\s(]", t, maxsplit=1)[0]
+    if t.startswith("tinyint(1)") or t == "bit(1)" or base == "boolean" or base == "bool":
+        return "boolean"
+    if base in ("tinyint", "smallint"):
+        return "integer" if unsigned and base == "smallint" else "smallint"
+    if base in ("mediumint", "int", "integer"):
+        return "bigint" if unsigned and base != "mediumint" else "integer"
+    if base == "bigint":
+        return "numeric(20,0)" if unsigned else "bigint"
+    if base in ("decimal", "numeric", "dec", "fixed"):
+        p = _precision(t)
+        return f"numeric({p[0]},{p[1]})" if p else "numeric"
+    if base == "float":
+        return "real"
+    if base in ("double", "real"):
+        return "double precision"
+    if base == "datetime":
+        return "timestamp without time zone"
+    if base == "timestamp":
+        return "timestamp with time zone"
+    if base in ("date", "time"):
+        return base
+    if base == "year":
+        return "smallint"
+    if base in ("char", "varchar"):
+        n = _length(t)
+        return f"{'character varying' if base == 'varchar' else 'character'}({n})" if n else "text"
+    if base in ("tinytext", "text", "mediumtext", "longtext", "enum", "set"):
+        return "text"
+    if base == "json":
+        return "jsonb"
+    if base in ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"):
+        return "bytea"
+    return "text"

@@ -1,0 +1,1 @@
+"""Connectors: sources read rows in batches, targets write them in transactions with their checkpoint."""

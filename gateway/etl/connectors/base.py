@@ -1,0 +1,147 @@
+"""What the engine needs from a source and from a target; one implementation per database or file format.
+
+Sources yield batches of SourceRow. A row's `position` is its resume token: the key values of a table row
+(keyset pagination) or the record number in a file. The engine stores the last position of a committed batch
+and hands it back as `after` on resume.
+
+A target opens one connection per run. `session()` is one transaction: everything a batch changes (rows,
+IDMap pairs, rejected rows, the checkpoint) goes through the session and commits together.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from ..metadata import TableInfo
+
+CONTROL_TABLES = ("splp_etl_idmap", "splp_etl_checkpoint", "splp_etl_watermark", "splp_etl_rejected")
+
+
+class SourceRow:
+    """One record read from a source, or the reason it could not be read (`error`)."""
+
+    __slots__ = ("position", "label", "data", "error", "column")
+
+    def __init__(self, position: Any, label: str, data: dict[str, Any] | None, error: str | None = None,
+                 column: str | None = None) -> None:
+        self.position = position
+        self.label = label  # "row 12" / "line 12" / "key 12": how an operator finds it in the input
+        self.data = data
+        self.error = error
+        self.column = column
+
+
+Batch = list[SourceRow]
+
+
+class Source(ABC):
+    dialect = "file"
+    zone = "UTC"
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @abstractmethod
+    async def describe(self) -> TableInfo: ...
+
+    @abstractmethod
+    def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
+        """Rows after position `after`; `since` is the lowest watermark value to read (incremental)."""
+
+    def position_of(self, row: dict[str, Any]) -> Any:  # pragma: no cover - tables override
+        raise NotImplementedError
+
+
+class IdScope:
+    """Rows of `table` that belong to a job: those whose `key` is in the job's IDMap for `map_name`."""
+
+    def __init__(self, job: str, map_name: str, key: str) -> None:
+        self.job = job
+        self.map_name = map_name
+        self.key = key
+
+
+class Session(ABC):
+    """One open transaction on the target."""
+
+    @abstractmethod
+    async def lookup_ids(self, job: str, map_name: str, keys: Sequence[str]) -> dict[str, int]: ...
+
+    @abstractmethod
+    async def insert_new(self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+                         ) -> list[int]:
+        """Inserts rows without their key; returns the keys the target generated, in order."""
+
+    @abstractmethod
+    async def write(self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
+                    conflict: Sequence[str] | None = None) -> None:
+        """Append (conflict None) or upsert on the `conflict` columns."""
+
+    @abstractmethod
+    async def put_ids(self, job: str, map_name: str, pairs: Sequence[tuple[str, int]]) -> None: ...
+
+    @abstractmethod
+    async def put_rejects(self, records: Sequence[tuple[Any, ...]]) -> None:
+        """(run_id, job, step, row label, column, reason, data json)."""
+
+    @abstractmethod
+    async def put_checkpoint(self, run_id: str, job: str, step: str, state: str) -> None: ...
+
+    @abstractmethod
+    async def put_watermark(self, job: str, step: str, value: str) -> None: ...
+
+    @abstractmethod
+    async def update_column(self, table: str, key: str, column: str, pairs: Sequence[tuple[int, Any]]) -> None:
+        """UPDATE table SET column = value WHERE key = k, for (k, value) pairs."""
+
+    @abstractmethod
+    def savepoint(self) -> AbstractAsyncContextManager[None]: ...
+
+
+class Target(ABC):
+    dialect = "postgres"
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def setup(self) -> None:
+        """Creates the control tables (IDMap, checkpoints, watermarks, rejected rows) if missing."""
+
+    @abstractmethod
+    async def describe(self, table: str) -> TableInfo | None: ...
+
+    @abstractmethod
+    def session(self) -> AbstractAsyncContextManager[Session]: ...
+
+    @abstractmethod
+    async def get_checkpoint(self, run_id: str, step: str) -> str | None: ...
+
+    @abstractmethod
+    async def get_watermark(self, job: str, step: str) -> str | None: ...
+
+    @abstractmethod
+    async def prepare_replace(self, table: str, fresh: bool) -> str:
+        """Creates (or, on resume, keeps) an empty copy of `table`; returns its name."""
+
+    @abstractmethod
+    async def swap(self, table: str, new: str) -> None: ...
+
+    @abstractmethod
+    def scan(self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
+             ) -> AsyncIterator[list[tuple[Any, ...]]]: ...
+
+    @abstractmethod
+    async def count(self, table: str, scope: IdScope | None) -> int: ...
+
+    @abstractmethod
+    async def rejected(self, run_id: str) -> list[dict[str, Any]]: ...

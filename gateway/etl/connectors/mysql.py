@@ -1,0 +1,250 @@
+"""MySQL / MariaDB through asyncmy.
+
+Source: an unbuffered server-side cursor (SSDictCursor) on its own connection, inside a consistent-snapshot
+read-only transaction, keyset-started after the last committed key. The session runs with time_zone '+00:00'
+so TIMESTAMP columns arrive in UTC; DATETIME columns are wall-clock values in the connection's `timezone`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncmy
+import asyncmy.cursors
+import asyncmy.errors
+
+from ..errors import ConnectorError, RowError
+from ..metadata import Column, ForeignKey, TableInfo
+from .base import Batch, Source, SourceRow
+from .sqlbase import SqlConn, SqlTarget
+
+_ROW_ERRORS = (asyncmy.errors.IntegrityError, asyncmy.errors.DataError)
+
+
+async def connect(params: dict[str, Any]) -> Any:
+    try:
+        conn = await asyncmy.connect(charset="utf8mb4", autocommit=False, **params)
+    except (OSError, asyncmy.errors.Error) as exc:
+        raise ConnectorError(f"cannot connect to MySQL ({params.get('host')}:{params.get('port')}): {exc}") from None
+    async with conn.cursor() as cur:
+        await cur.execute("SET time_zone = '+00:00'")
+    return conn
+
+
+def _split(table: str) -> tuple[str | None, str]:
+    schema, _, name = table.rpartition(".")
+    return (schema or None), name
+
+
+async def describe(conn: Any, table: str) -> TableInfo | None:
+    schema, name = _split(table)
+    async with conn.cursor() as cur:
+        await cur.execute(
+            """SELECT column_name, column_type, is_nullable, extra, column_default FROM information_schema.columns
+               WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s ORDER BY ordinal_position""",
+            (schema, name))
+        cols = await cur.fetchall()
+        if not cols:
+            return None
+        await cur.execute(
+            """SELECT k.constraint_name, k.column_name, k.referenced_table_name, k.referenced_column_name
+               FROM information_schema.key_column_usage k
+               WHERE k.table_schema = COALESCE(%s, DATABASE()) AND k.table_name = %s
+               ORDER BY k.constraint_name, k.ordinal_position""", (schema, name))
+        keys = await cur.fetchall()
+    pk = tuple(k[1] for k in keys if k[0] == "PRIMARY")
+    fks: dict[str, list[tuple[str, str, str]]] = {}
+    for cname, col, ref_table, ref_col in keys:
+        if cname != "PRIMARY" and ref_table:
+            fks.setdefault(cname, []).append((col, ref_table, ref_col))
+    return TableInfo(
+        name=table,
+        columns=tuple(Column(c[0], str(c[1]).lower(), c[2] == "YES", "auto_increment" in (c[3] or ""),
+                             c[4] is not None or "auto_increment" in (c[3] or "")) for c in cols),
+        primary_key=pk,
+        foreign_keys=tuple(ForeignKey(tuple(p[0] for p in parts), parts[0][1], tuple(p[2] for p in parts))
+                           for parts in fks.values()),
+        dialect="mysql",
+    )
+
+
+def q(name: str) -> str:
+    return ".".join("`" + p.replace("`", "``") + "`" for p in name.split("."))
+
+
+class MysqlSource(Source):
+    dialect = "mysql"
+
+    def __init__(self, params: dict[str, Any], zone: str, table: str, key: Sequence[str] | None,
+                 where: str | None, watermark: str | None = None) -> None:
+        self._params = params
+        self.zone = zone
+        self.table = table
+        self._key = list(key or ())
+        self._where = where
+        self._watermark = watermark
+        self._conn: Any = None
+
+    async def open(self) -> None:
+        self._conn = await connect(self._params)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def describe(self) -> TableInfo:
+        info = await describe(self._conn, self.table)
+        await self._conn.commit()
+        if info is None:
+            raise ConnectorError(f"source table {self.table} does not exist")
+        if not self._key:
+            self._key = list(info.primary_key)
+        return info
+
+    @property
+    def order(self) -> list[str]:
+        return ([self._watermark] if self._watermark else []) + self._key
+
+    def position_of(self, row: dict[str, Any]) -> Any:
+        return [row[c] for c in self.order]
+
+    def _select(self, what: str, after: Any, since: Any, ordered: bool = True) -> tuple[str, list[Any]]:
+        where, args = [], []
+        if self._where:
+            where.append(f"({self._where})")
+        if since is not None and self._watermark:
+            where.append(f"{q(self._watermark)} >= %s")
+            args.append(since)
+        if after is not None:
+            if len(self.order) == 1:
+                where.append(f"{q(self.order[0])} > %s")
+            else:
+                where.append(f"({', '.join(q(c) for c in self.order)}) > ({', '.join(['%s'] * len(after))})")
+            args.extend(after)
+        sql = f"SELECT {what} FROM {q(self.table)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if ordered:
+            sql += " ORDER BY " + ", ".join(q(c) for c in self.order)
+        return sql, args
+
+    async def count(self, since: Any = None) -> int:
+        sql, args = self._select("count(*)", None, since, ordered=False)
+        async with self._conn.cursor() as cur:
+            await cur.execute(sql, args)
+            (n,) = await cur.fetchone()
+        await self._conn.commit()
+        return int(n)
+
+    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
+        if not self.order:
+            raise ConnectorError(f"source table {self.table} has no primary key; set source.key")
+        sql, args = self._select("*", after, since)
+        order, nkey = self.order, len(self._key)
+        async with self._conn.cursor() as plain:
+            await plain.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        cur = self._conn.cursor(asyncmy.cursors.SSDictCursor)
+        try:
+            await cur.execute(sql, args)
+            while rows := await cur.fetchmany(size):
+                batch = []
+                for row in rows:
+                    pos = [row[c] for c in order]
+                    batch.append(SourceRow(pos, "key " + ",".join(str(v) for v in pos[-nkey:]), row))
+                yield batch
+        finally:
+            await cur.close()
+            await self._conn.commit()
+
+
+class MysqlConn(SqlConn):
+    paramstyle = "%s"
+    quote_char = "`"
+
+    def __init__(self, conn: Any, params: dict[str, Any]) -> None:
+        self._conn = conn
+        self._params = params
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int | None:
+        try:
+            async with self._conn.cursor() as cur:
+                await cur.execute(sql, tuple(args))
+                return int(cur.lastrowid) if cur.lastrowid else None
+        except _ROW_ERRORS as exc:
+            raise RowError(f"{type(exc).__name__}: {exc.args[-1] if exc.args else exc}") from None
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            async with self._conn.cursor() as cur:
+                await cur.executemany(sql, [tuple(r) for r in rows])
+        except _ROW_ERRORS as exc:
+            raise RowError(f"{type(exc).__name__}: {exc.args[-1] if exc.args else exc}") from None
+
+    async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self._conn.cursor() as cur:
+            await cur.execute(sql, tuple(args))
+            return list(await cur.fetchall())
+
+    async def begin(self) -> None:
+        await self._conn.begin()
+
+    async def commit(self) -> None:
+        await self._conn.commit()
+
+    async def rollback(self) -> None:
+        await self._conn.rollback()
+
+    def upsert_clause(self, columns: Sequence[str], conflict: Sequence[str]) -> str:
+        updates = [c for c in columns if c not in conflict] or list(conflict[:1])
+        return "ON DUPLICATE KEY UPDATE " + ", ".join(f"{q(c)} = VALUES({q(c)})" for c in updates)
+
+    def control_ddl(self) -> list[str]:
+        return [
+            """CREATE TABLE IF NOT EXISTS splp_etl_idmap (job VARCHAR(128) NOT NULL, tbl VARCHAR(128) NOT NULL,
+               src_key VARCHAR(255) NOT NULL, tgt_key BIGINT NOT NULL, PRIMARY KEY (job, tbl, src_key))
+               CHARACTER SET utf8mb4 COLLATE utf8mb4_bin""",
+            """CREATE TABLE IF NOT EXISTS splp_etl_checkpoint (run_id VARCHAR(64) NOT NULL, step VARCHAR(160) NOT NULL,
+               job VARCHAR(128) NOT NULL, state LONGTEXT NOT NULL, PRIMARY KEY (run_id, step))
+               CHARACTER SET utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS splp_etl_watermark (job VARCHAR(128) NOT NULL, step VARCHAR(160) NOT NULL,
+               value TEXT NOT NULL, PRIMARY KEY (job, step)) CHARACTER SET utf8mb4""",
+            """CREATE TABLE IF NOT EXISTS splp_etl_rejected (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+               run_id VARCHAR(64) NOT NULL, job VARCHAR(128) NOT NULL, step VARCHAR(160) NOT NULL, row_label TEXT,
+               column_name TEXT, reason TEXT NOT NULL, data LONGTEXT) CHARACTER SET utf8mb4""",
+        ]
+
+    async def describe(self, table: str) -> TableInfo | None:
+        return await describe(self._conn, table)
+
+    async def stream(self, sql: str, args: Sequence[Any], size: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        conn = await connect(self._params)  # an unbuffered result blocks its connection until read to the end
+        try:
+            cur = conn.cursor(asyncmy.cursors.SSCursor)
+            await cur.execute(sql, tuple(args))
+            while rows := await cur.fetchmany(size):
+                yield [tuple(r) for r in rows]
+            await cur.close()
+        finally:
+            conn.close()
+
+    async def close(self) -> None:
+        self._conn.close()
+
+    async def create_like(self, new: str, table: str) -> None:
+        await self.execute(f"CREATE TABLE {q(new)} LIKE {q(table)}")
+
+    async def swap(self, table: str, new: str, old: str) -> None:
+        await self.execute(f"RENAME TABLE {q(table)} TO {q(old)}, {q(new)} TO {q(table)}")
+        await self.execute(f"DROP TABLE {q(old)}")
+        await self.commit()
+
+
+class MysqlTarget(SqlTarget):
+    def __init__(self, params: dict[str, Any]) -> None:
+        super().__init__("mysql")
+        self._params = params
+
+    async def connect(self) -> SqlConn:
+        return MysqlConn(await connect(self._params), self._params)

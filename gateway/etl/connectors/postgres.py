@@ -1,0 +1,350 @@
+"""PostgreSQL through asyncpg.
+
+Source: a server-side cursor inside a read-only REPEATABLE READ transaction, started after the last committed
+key (keyset), so a resumed read never rescans what was loaded.
+Target: appends go straight through COPY (copy_records_to_table); upserts and IDMap rows are COPYed into a
+temporary staging table and moved with INSERT ... SELECT ... ON CONFLICT. IDMap keys are drawn from the target
+column's own sequence before the insert, so the (source key -> target key) pairs are known without RETURNING
+order guarantees and are written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from ..errors import ConnectorError, RowError
+from ..metadata import Column, ForeignKey, TableInfo
+from .base import Batch, IdScope, Session, Source, SourceRow, Target
+
+
+def qident(name: str) -> str:
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def _split(name: str) -> tuple[str | None, str]:
+    schema, _, table = name.rpartition(".")
+    return (schema or None), table
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise ConnectorError(f"cannot connect to PostgreSQL ({dsn.split('@')[-1]}): {exc}") from None
+
+
+async def describe(conn: asyncpg.Connection, table: str) -> TableInfo | None:
+    oid = await conn.fetchval("SELECT to_regclass($1)::oid", qident(table))
+    if oid is None:
+        return None
+    cols = await conn.fetch(
+        """SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+                  (a.attidentity <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid), '') LIKE 'nextval(%') AS serial,
+                  (d.adbin IS NOT NULL OR a.attidentity <> '') AS has_default
+           FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+           WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", oid)
+    names = {r["attnum"]: r["attname"] for r in cols}
+    pk = await conn.fetchval(
+        "SELECT conkey FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'", oid)
+    fks = await conn.fetch(
+        """SELECT conkey, confkey, confrelid::regclass::text AS ref, confrelid FROM pg_constraint
+           WHERE conrelid = $1 AND contype = 'f' ORDER BY conname""", oid)
+    foreign = []
+    for fk in fks:
+        ref_names = {r["attnum"]: r["attname"] for r in await conn.fetch(
+            "SELECT attnum, attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0", fk["confrelid"])}
+        foreign.append(ForeignKey(tuple(names[n] for n in fk["conkey"]), fk["ref"].replace('"', ""),
+                                  tuple(ref_names[n] for n in fk["confkey"])))
+    return TableInfo(
+        name=table,
+        columns=tuple(Column(r["attname"], r["type"], r["nullable"], r["serial"], r["has_default"]) for r in cols),
+        primary_key=tuple(names[n] for n in pk or ()),
+        foreign_keys=tuple(foreign),
+        dialect="postgres",
+    )
+
+
+class PostgresSource(Source):
+    dialect = "postgres"
+
+    def __init__(self, dsn: str, table: str, key: Sequence[str] | None, where: str | None,
+                 watermark: str | None = None) -> None:
+        self._dsn = dsn
+        self.table = table
+        self._key = list(key or ())
+        self._where = where
+        self._watermark = watermark
+        self._conn: asyncpg.Connection | None = None
+
+    async def open(self) -> None:
+        self._conn = await connect(self._dsn)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def describe(self) -> TableInfo:
+        assert self._conn is not None
+        info = await describe(self._conn, self.table)
+        if info is None:
+            raise ConnectorError(f"source table {self.table} does not exist")
+        if not self._key:
+            self._key = list(info.primary_key)
+        return info
+
+    @property
+    def order(self) -> list[str]:
+        return ([self._watermark] if self._watermark else []) + self._key
+
+    def position_of(self, row: dict[str, Any]) -> Any:
+        return [row[c] for c in self.order]
+
+    async def count(self, since: Any = None) -> int:
+        assert self._conn is not None
+        sql, args = self._select("count(*)", None, since, ordered=False)
+        return int(await self._conn.fetchval(sql, *args))
+
+    def _select(self, what: str, after: Any, since: Any, ordered: bool = True) -> tuple[str, list[Any]]:
+        where, args = [], []
+        if self._where:
+            where.append(f"({self._where})")
+        if since is not None and self._watermark:
+            args.append(since)
+            where.append(f"{qident(self._watermark)} >= ${len(args)}")
+        if after is not None:
+            cols = ", ".join(qident(c) for c in self.order)
+            marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(after)))
+            args.extend(after)
+            where.append(f"({cols}) > ({marks})")
+        sql = f"SELECT {what} FROM {qident(self.table)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if ordered:
+            sql += " ORDER BY " + ", ".join(qident(c) for c in self.order)
+        return sql, args
+
+    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
+        assert self._conn is not None
+        if not self.order:
+            raise ConnectorError(f"source table {self.table} has no primary key; set source.key")
+        sql, args = self._select("*", after, since)
+        order = self.order
+        async with self._conn.transaction(isolation="repeatable_read", readonly=True):
+            cursor = await self._conn.cursor(sql, *args)
+            while True:
+                records = await cursor.fetch(size)
+                if not records:
+                    return
+                batch = []
+                for r in records:
+                    row = dict(r)
+                    pos = [row[c] for c in order]
+                    batch.append(SourceRow(pos, "key " + ",".join(str(v) for v in pos[-len(self._key):]), row))
+                yield batch
+
+
+_CONTROL_DDL = [
+    """CREATE TABLE IF NOT EXISTS splp_etl_idmap (
+        job text NOT NULL, tbl text NOT NULL, src_key text NOT NULL, tgt_key bigint NOT NULL,
+        PRIMARY KEY (job, tbl, src_key))""",
+    """CREATE TABLE IF NOT EXISTS splp_etl_checkpoint (
+        run_id text NOT NULL, step text NOT NULL, job text NOT NULL, state text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, step))""",
+    """CREATE TABLE IF NOT EXISTS splp_etl_watermark (
+        job text NOT NULL, step text NOT NULL, value text NOT NULL, PRIMARY KEY (job, step))""",
+    """CREATE TABLE IF NOT EXISTS splp_etl_rejected (
+        id bigserial PRIMARY KEY, run_id text NOT NULL, job text NOT NULL, step text NOT NULL, row_label text,
+        column_name text, reason text NOT NULL, data text, created_at timestamptz NOT NULL DEFAULT now())""",
+]
+
+
+class PostgresSession(Session):
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._sequences: dict[tuple[str, str], str] = {}
+
+    async def lookup_ids(self, job: str, map_name: str, keys: Sequence[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        rows = await self._conn.fetch(
+            "SELECT src_key, tgt_key FROM splp_etl_idmap WHERE job = $1 AND tbl = $2 AND src_key = ANY($3::text[])",
+            job, map_name, list(keys))
+        return {r[0]: r[1] for r in rows}
+
+    async def _sequence(self, table: str, key: str) -> str:
+        if (table, key) not in self._sequences:
+            seq = await self._conn.fetchval("SELECT pg_get_serial_sequence($1, $2)", qident(table), key)
+            if seq is None:
+                raise ConnectorError(f"IDMap key {table}.{key} is not generated by a sequence (serial or identity)")
+            self._sequences[(table, key)] = seq
+        return self._sequences[(table, key)]
+
+    async def insert_new(self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+                         ) -> list[int]:
+        if not records:
+            return []
+        seq = await self._sequence(table, key)
+        ids = [r[0] for r in await self._conn.fetch(
+            "SELECT nextval($1::regclass) FROM generate_series(1, $2)", seq, len(records))]
+        await self.write(table, [key, *columns], [(i, *r) for i, r in zip(ids, records, strict=True)], [key])
+        return ids
+
+    async def write(self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
+                    conflict: Sequence[str] | None = None) -> None:
+        if not records:
+            return
+        try:
+            if conflict is None:
+                schema, name = _split(table)
+                await self._conn.copy_records_to_table(name, schema_name=schema, columns=list(columns),
+                                                       records=records)
+                return
+            stage = "_splp_stage_" + hashlib.blake2b(f"{table}|{'|'.join(columns)}".encode(), digest_size=6).hexdigest()
+            cols = ", ".join(qident(c) for c in columns)
+            await self._conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {qident(table)} WITH NO DATA")
+            await self._conn.execute(f"DELETE FROM {stage}")
+            await self._conn.copy_records_to_table(stage, columns=list(columns), records=records)
+            updates = [c for c in columns if c not in conflict]
+            action = ("DO UPDATE SET " + ", ".join(f"{qident(c)} = EXCLUDED.{qident(c)}" for c in updates)
+                      if updates else "DO NOTHING")
+            await self._conn.execute(
+                f"INSERT INTO {qident(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {stage} "
+                f"ON CONFLICT ({', '.join(qident(c) for c in conflict)}) {action}")
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.CardinalityViolationError
+                ) as exc:
+            raise RowError(f"{type(exc).__name__}: {exc}") from None
+
+    async def put_ids(self, job: str, map_name: str, pairs: Sequence[tuple[str, int]]) -> None:
+        if pairs:
+            await self._conn.copy_records_to_table(
+                "splp_etl_idmap", columns=["job", "tbl", "src_key", "tgt_key"],
+                records=[(job, map_name, s, t) for s, t in pairs])
+
+    async def put_rejects(self, records: Sequence[tuple[Any, ...]]) -> None:
+        if records:
+            await self._conn.copy_records_to_table(
+                "splp_etl_rejected", columns=["run_id", "job", "step", "row_label", "column_name", "reason", "data"],
+                records=records)
+
+    async def put_checkpoint(self, run_id: str, job: str, step: str, state: str) -> None:
+        await self._conn.execute(
+            """INSERT INTO splp_etl_checkpoint (run_id, step, job, state) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (run_id, step) DO UPDATE SET state = EXCLUDED.state, updated_at = now()""",
+            run_id, step, job, state)
+
+    async def put_watermark(self, job: str, step: str, value: str) -> None:
+        await self._conn.execute(
+            """INSERT INTO splp_etl_watermark (job, step, value) VALUES ($1, $2, $3)
+               ON CONFLICT (job, step) DO UPDATE SET value = EXCLUDED.value""", job, step, value)
+
+    async def update_column(self, table: str, key: str, column: str, pairs: Sequence[tuple[int, Any]]) -> None:
+        if pairs:
+            await self._conn.executemany(
+                f"UPDATE {qident(table)} SET {qident(column)} = $2 WHERE {qident(key)} = $1", list(pairs))
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self._conn.transaction():
+            yield
+
+
+class PostgresTarget(Target):
+    dialect = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: asyncpg.Connection | None = None
+
+    @property
+    def conn(self) -> asyncpg.Connection:
+        assert self._conn is not None, "target is not open"
+        return self._conn
+
+    async def open(self) -> None:
+        self._conn = await connect(self._dsn)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def setup(self) -> None:
+        for ddl in _CONTROL_DDL:
+            try:
+                await self.conn.execute(ddl)
+            except asyncpg.UniqueViolationError:  # two runs creating the same table at once
+                pass
+
+    async def describe(self, table: str) -> TableInfo | None:
+        return await describe(self.conn, table)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        async with self.conn.transaction():
+            yield PostgresSession(self.conn)
+
+    async def get_checkpoint(self, run_id: str, step: str) -> str | None:
+        return await self.conn.fetchval(
+            "SELECT state FROM splp_etl_checkpoint WHERE run_id = $1 AND step = $2", run_id, step)
+
+    async def get_watermark(self, job: str, step: str) -> str | None:
+        return await self.conn.fetchval("SELECT value FROM splp_etl_watermark WHERE job = $1 AND step = $2", job, step)
+
+    async def prepare_replace(self, table: str, fresh: bool) -> str:
+        new = table + "__splp_new"
+        if fresh:
+            await self.conn.execute(f"DROP TABLE IF EXISTS {qident(new)}")
+        await self.conn.execute(f"CREATE TABLE IF NOT EXISTS {qident(new)} (LIKE {qident(table)} INCLUDING ALL)")
+        return new
+
+    async def swap(self, table: str, new: str) -> None:
+        _, name = _split(table)
+        old = table + "__splp_old"
+        async with self.conn.transaction():
+            info = await describe(self.conn, table)
+            assert info is not None
+            for col in info.columns:  # sequences owned by the old table move to the new one before the drop
+                seq = await self.conn.fetchval("SELECT pg_get_serial_sequence($1, $2)", qident(table), col.name)
+                if seq and not await self.conn.fetchval(
+                        "SELECT attidentity <> '' FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+                        qident(table), col.name):
+                    await self.conn.execute(f"ALTER SEQUENCE {seq} OWNED BY {qident(new)}.{qident(col.name)}")
+            await self.conn.execute(f"ALTER TABLE {qident(table)} RENAME TO {qident(_split(old)[1])}")
+            await self.conn.execute(f"ALTER TABLE {qident(new)} RENAME TO {qident(name)}")
+            try:
+                await self.conn.execute(f"DROP TABLE {qident(old)}")
+            except asyncpg.DependentObjectsStillExistError as exc:
+                raise ConnectorError(f"cannot replace {table}: other objects depend on it ({exc.detail or exc})"
+                                     ) from None
+
+    def _scoped(self, what: str, table: str, scope: IdScope | None) -> tuple[str, list[Any]]:
+        sql = f"SELECT {what} FROM {qident(table)}"
+        if scope is None:
+            return sql, []
+        return (sql + f" WHERE {qident(scope.key)} IN (SELECT tgt_key FROM splp_etl_idmap WHERE job = $1 AND tbl = $2)",
+                [scope.job, scope.map_name])
+
+    async def scan(self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
+                   ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        sql, args = self._scoped(", ".join(qident(c) for c in columns), table, scope)
+        async with self.conn.transaction(readonly=True):
+            cursor = await self.conn.cursor(sql, *args)
+            while records := await cursor.fetch(size):
+                yield [tuple(r) for r in records]
+
+    async def count(self, table: str, scope: IdScope | None) -> int:
+        sql, args = self._scoped("count(*)", table, scope)
+        return int(await self.conn.fetchval(sql, *args))
+
+    async def rejected(self, run_id: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch(
+            "SELECT step, row_label, column_name, reason, data FROM splp_etl_rejected WHERE run_id = $1 ORDER BY id",
+            run_id)
+        return [dict(r) for r in rows]

@@ -1,0 +1,153 @@
+"""Execute one run of a job: plan, load every step, fill deferred columns, swap replaced tables, reconcile.
+
+The state store holds the run record; the target databases hold everything that must survive a crash with
+the data (checkpoints, IDMap, watermarks, rejected rows). Resuming a run re-plans the job with the variables
+of its first start and continues every step from its last committed checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from . import values as V
+from .connectors.base import Target
+from .connectors.factory import make_target
+from .errors import Cancelled, EtlError, RunStateError
+from .model import JobConfig
+from .plan import JobPlan, build_plan
+from .reconcile import reconcile_step
+from .runner import RunContext, StepCounts, fill_deferred, run_step
+from .state import StateStore, now
+
+log = logging.getLogger("splp.etl")
+
+Progress = Callable[[str, StepCounts], Awaitable[None] | None]
+
+
+def run_variables(job: JobConfig, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(job.params))
+    if unknown:
+        raise EtlError(f"job {job.name}: unknown parameter(s) {', '.join(unknown)}; declared: "
+                       f"{', '.join(sorted(job.params)) or '(none)'}")
+    return {"run_date": dt.date.today().isoformat(), "run_id": run_id, "job": job.name, **job.params, **params}
+
+
+async def open_targets(job: JobConfig, job_dir: Path) -> dict[str, Target]:
+    targets: dict[str, Target] = {}
+    try:
+        for name in dict.fromkeys(s.target.connection for s in job.steps):
+            t = make_target(job, job_dir, name)
+            await t.open()
+            targets[name] = t
+            await t.setup()
+    except BaseException:
+        for t in targets.values():
+            await t.close()
+        raise
+    return targets
+
+
+async def close_targets(targets: dict[str, Target]) -> None:
+    for t in targets.values():
+        try:
+            await t.close()
+        except Exception:  # closing a broken connection must not hide the run's own error
+            log.debug("closing a target failed", exc_info=True)
+
+
+async def execute(job: JobConfig, job_dir: Path, run_id: str, store: StateStore, *, resume: bool = False,
+                  progress: Progress | None = None, cancel: asyncio.Event | None = None) -> str:
+    """Runs (or resumes) `run_id` to its end; returns the final state. Errors end up in the run record."""
+    record = await store.get_run(run_id)
+    if resume and record.state == "succeeded":
+        raise RunStateError(f"run {run_id} already succeeded; nothing to resume")
+    variables = record.variables or run_variables(job, run_id, record.params)
+    steps_report: dict[str, dict[str, Any]] = dict(record.steps) if resume else {}
+    await store.update_run(run_id, state="running", started_at=now(), finished_at=None, error=None,
+                           variables=variables, attempts=record.attempts + 1, steps=steps_report)
+    last_flush = 0.0
+
+    async def log_line(level: str, message: str) -> None:
+        await store.log(run_id, level, message)
+
+    async def on_progress(step: str, counts: StepCounts) -> None:
+        nonlocal last_flush
+        steps_report[step] = counts.as_dict()
+        if progress is not None:
+            res = progress(step, counts)
+            if res is not None:
+                await res
+        if counts.state != "running" or time.monotonic() - last_flush > 0.5:
+            last_flush = time.monotonic()
+            await store.update_run(run_id, steps=steps_report)
+
+    await log_line("info", f"{'resuming' if resume else 'starting'} job {job.name} (attempt {record.attempts + 1})")
+    targets: dict[str, Target] = {}
+    state, error = "failed", None
+    try:
+        targets = await open_targets(job, job_dir)
+        plan = await build_plan(job, job_dir, variables, targets)
+        ctx = RunContext(run_id, job.name, targets, variables, job.error_budget, log_line, on_progress,
+                         cancel or asyncio.Event())
+        await log_line("info", "order: " + " -> ".join(plan.order.steps) + (
+            "; deferred: " + ", ".join(f"{e.child}.{e.column}" for e in plan.order.deferred)
+            if plan.order.deferred else ""))
+        await _load(plan, ctx)
+        if job.reconcile != "off":
+            report = {}
+            for sp in plan.ordered():
+                report[sp.name] = await reconcile_step(sp, ctx, job.reconcile)
+                if not report[sp.name]["match"]:
+                    await log_line("warning", f"reconcile {sp.name}: {report[sp.name]}")
+            await store.update_run(run_id, reconcile=report)
+        state = "succeeded"
+    except Cancelled as exc:
+        state, error = "cancelled", str(exc)
+    except EtlError as exc:
+        error = str(exc)
+    except asyncio.CancelledError:
+        state, error = "cancelled", "the run's task was cancelled"
+        raise
+    except Exception as exc:  # an unexpected failure is still recorded with the run, with its traceback
+        error = f"{type(exc).__name__}: {exc}"
+        await log_line("error", traceback.format_exc())
+    finally:
+        await close_targets(targets)
+        if error:
+            await log_line("error", error)
+        await store.update_run(run_id, state=state, error=error, finished_at=now(), steps=steps_report)
+    return state
+
+
+async def _load(plan: JobPlan, ctx: RunContext) -> None:
+    tables: dict[str, str] = {}
+    for sp in plan.ordered():
+        target = ctx.targets[sp.step.target.connection]
+        table = sp.table
+        if sp.step.mode == "replace":
+            raw = await target.get_checkpoint(ctx.run_id, sp.name)
+            swapped = raw is not None and V.loads(raw).get("done") and \
+                await target.describe(sp.table + "__splp_new") is None
+            if not swapped:  # a resumed run whose swap already happened keeps the swapped table
+                table = await target.prepare_replace(sp.table, fresh=raw is None)
+        tables[sp.name] = table
+        counts = await run_step(sp, ctx, table)
+        await ctx.log("info", f"step {sp.name}: read {counts.read}, written {counts.written}, skipped "
+                              f"{counts.skipped}, rejected {counts.rejected} in {counts.seconds:.2f}s")
+    for sp in plan.ordered():
+        if sp.deferred:
+            n = await fill_deferred(sp, ctx, tables[sp.name])
+            await ctx.log("info", f"step {sp.name}: filled {', '.join(c.name for c in sp.deferred)} on {n} rows")
+    for sp in plan.ordered():
+        if sp.step.mode == "replace":
+            target = ctx.targets[sp.step.target.connection]
+            if tables[sp.name] != sp.table and await target.describe(tables[sp.name]) is not None:
+                await target.swap(sp.table, tables[sp.name])
+                await ctx.log("info", f"step {sp.name}: swapped the new {sp.table} in")

@@ -1,0 +1,79 @@
+"""Read a job file: YAML -> ${ENV} interpolation -> JobConfig, with every problem named by dotted path."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import JobConfigError
+from .model import JobConfig
+
+_ENV = re.compile(r"\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UNION_TAGS = {"postgres", "mysql", "sqlite", "file", "table"}
+
+
+def _interpolate(value: Any) -> Any:
+    """`${ENV:NAME}` / `${ENV:NAME:-default}` from the environment; `${name}` is left for run variables."""
+    if isinstance(value, str):
+        return _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v) for v in value]
+    return value
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and i > 0 and (part in _UNION_TAGS or part.startswith("function-")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _problem(err: dict[str, Any]) -> str:
+    path = dotted(tuple(err["loc"]))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    value = err.get("input")
+    if err["type"] not in ("missing", "model_type") and isinstance(value, (str, int, float, bool)):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        return f"{path}: {shown}: {msg}"
+    return f"{path}: {msg}"
+
+
+def parse_job(data: Any, file: str) -> JobConfig:
+    if not isinstance(data, dict):
+        raise JobConfigError(file, ["(top level): expected a mapping of job keys"])
+    try:
+        return JobConfig.model_validate(_interpolate(data))
+    except ValidationError as exc:
+        raise JobConfigError(file, [_problem(e) for e in exc.errors()]) from None
+
+
+def load_job(path: str | os.PathLike[str]) -> JobConfig:
+    """Load and validate a job; relative file paths in it stay relative to the job file (see job_dir)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise JobConfigError(str(p), [f"(file): cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise JobConfigError(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_job(data, str(p))

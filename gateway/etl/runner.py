@@ -1,0 +1,322 @@
+"""Run one step: read a batch, map it, write it with its checkpoint in one transaction, repeat.
+
+A batch either commits whole (rows, IDMap pairs, rejected rows, checkpoint) or not at all, so a run killed at
+any moment resumes from the last committed batch. When the target refuses a batch (a constraint, a value the
+database rejects), the batch is retried row by row under savepoints and only the refused rows are rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import values as V
+from .connectors.base import Session, SourceRow, Target
+from .errors import BudgetExceeded, Cancelled, EtlError, RowError
+from .plan import StepPlan
+
+REJECT_DATA_LIMIT = 4000
+
+
+@dataclass
+class StepCounts:
+    read: int = 0
+    written: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    state: str = "pending"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TransformContext:
+    """What a custom transform sees besides the row."""
+
+    job: str
+    step: str
+    variables: dict[str, Any]
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    job: str
+    targets: dict[str, Target]
+    variables: dict[str, Any]
+    budget: int
+    log: Callable[[str, str], Awaitable[None]]
+    progress: Callable[[str, StepCounts], Awaitable[None]]
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    rejected_total: int = 0
+
+
+class Prepared:
+    __slots__ = ("src", "data", "values", "key")
+
+    def __init__(self, src: SourceRow, data: dict[str, Any], values: list[Any], key: str | None) -> None:
+        self.src = src
+        self.data = data
+        self.values = values
+        self.key = key
+
+
+class Rejects:
+    def __init__(self, ctx: RunContext, step: str) -> None:
+        self.ctx = ctx
+        self.step = step
+        self.records: list[tuple[Any, ...]] = []
+
+    def add(self, row: SourceRow, reason: str, column: str | None, data: Any) -> None:
+        try:
+            text = V.dumps(data) if data is not None else None
+        except TypeError:
+            text = repr(data)
+        if text and len(text) > REJECT_DATA_LIMIT:
+            text = text[:REJECT_DATA_LIMIT] + "..."
+        self.records.append((self.ctx.run_id, self.ctx.job, self.step, row.label, column, reason, text))
+
+    def message(self, i: int = -1) -> str:
+        r = self.records[i]
+        col = f" column {r[4]}:" if r[4] else ":"
+        return f"step {r[2]} {r[3]}{col} {r[5]}"
+
+
+def _state(raw: str | None) -> dict[str, Any]:
+    base = {"position": None, "read": 0, "written": 0, "skipped": 0, "rejected": 0, "done": False, "wm": None}
+    if raw:
+        base.update(V.loads(raw))
+    return base
+
+
+async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], session: Session,
+                  rejects: Rejects, *, columns: Sequence[Any], counts: StepCounts | None = None
+                  ) -> list[Prepared]:
+    """Source rows -> converted target values (lookups resolved); bad rows go to `rejects`."""
+    tctx = TransformContext(ctx.job, plan.name, ctx.variables)
+    rows: list[tuple[SourceRow, dict[str, Any]]] = []
+    for r in batch:
+        if r.error is not None or r.data is None:
+            rejects.add(r, r.error or "unreadable record", r.column, None)
+            continue
+        data = r.data
+        if plan.row_fn is not None:
+            try:
+                data = plan.row_fn(data, tctx)
+            except Exception as exc:  # user code: any failure rejects this row only
+                rejects.add(r, f"transform {plan.step.transform} raised {type(exc).__name__}: {exc}", None, r.data)
+                continue
+            if data is None:
+                if counts:
+                    counts.skipped += 1
+                continue
+        rows.append((r, data))
+    if plan.batch_fn is not None and rows:
+        try:
+            out = plan.batch_fn([d for _, d in rows], tctx)
+        except Exception as exc:
+            raise EtlError(f"job {ctx.job}, step {plan.name}: transform_batch {plan.step.transform_batch} raised "
+                           f"{type(exc).__name__}: {exc}") from None
+        if len(out) != len(rows):
+            raise EtlError(f"job {ctx.job}, step {plan.name}: transform_batch must return one row (or None) per "
+                           f"input row; got {len(out)} for {len(rows)}")
+        kept = []
+        for (r, _), d in zip(rows, out, strict=True):
+            if d is None:
+                if counts:
+                    counts.skipped += 1
+            else:
+                kept.append((r, d))
+        rows = kept
+
+    prepared: list[Prepared] = []
+    raw_lookups: list[list[Any]] = []
+    lookup_idx = [i for i, c in enumerate(columns) if c.lookup is not None]
+    key_cols = plan.source_key
+    for r, data in rows:
+        vals: list[Any] = []
+        try:
+            for c in columns:
+                try:
+                    v = c.getter(data)
+                    vals.append(v if c.lookup is not None else c.convert(v))
+                except RowError as exc:
+                    raise RowError(exc.reason, exc.column or c.name) from None
+            key = V.key_text([data.get(k) for k in key_cols]) if plan.step.idmap else None
+        except RowError as exc:
+            rejects.add(r, exc.reason, exc.column, data)
+            continue
+        prepared.append(Prepared(r, data, vals, key))
+        raw_lookups.append([vals[i] for i in lookup_idx])
+
+    for j, i in enumerate(lookup_idx):
+        col = columns[i]
+        wanted = {V.scalar_text(p.values[i]) for p in prepared if p.values[i] is not None}
+        found = await session.lookup_ids(col.lookup.job, col.lookup.map_name, sorted(wanted)) if wanted else {}
+        kept_rows = []
+        for p in prepared:
+            raw = p.values[i]
+            try:
+                if raw is None:
+                    p.values[i] = col.convert(None)
+                else:
+                    tk = found.get(V.scalar_text(raw))
+                    if tk is None and col.lookup.on_missing == "reject":
+                        raise RowError(f"no IDMap entry for {col.lookup.map_name} key {raw!r} "
+                                       f"(step {col.lookup.step})", col.name)
+                    p.values[i] = col.convert(tk)
+            except RowError as exc:
+                rejects.add(p.src, exc.reason, exc.column or col.name, p.data)
+                continue
+            kept_rows.append(p)
+        prepared = kept_rows
+    return prepared
+
+
+async def write(plan: StepPlan, ctx: RunContext, session: Session, rows: Sequence[Prepared], table: str) -> None:
+    names = [c.name for c in plan.written]
+    key = plan.step.idmap
+    if not key:
+        await session.write(table, names, [tuple(p.values) for p in rows], plan.conflict)
+        return
+    existing = await session.lookup_ids(ctx.job, plan.table, [p.key for p in rows if p.key is not None])
+    update = [(existing[p.key], *p.values) for p in rows if p.key in existing]
+    new = [p for p in rows if p.key not in existing]
+    if update:  # IDMap Sync: a row loaded before is updated in place, never inserted twice
+        await session.write(table, [key, *names], update, [key])
+    ids = await session.insert_new(table, key, names, [tuple(p.values) for p in new])
+    await session.put_ids(ctx.job, plan.table, [(p.key, i) for p, i in zip(new, ids, strict=True) if p.key])
+
+
+async def _write_batch(plan: StepPlan, ctx: RunContext, session: Session, rows: list[Prepared], table: str,
+                       rejects: Rejects) -> int:
+    try:
+        async with session.savepoint():
+            await write(plan, ctx, session, rows, table)
+        return len(rows)
+    except RowError:
+        pass
+    written = 0
+    for p in rows:  # find the rows the target refuses; keep the rest
+        try:
+            async with session.savepoint():
+                await write(plan, ctx, session, [p], table)
+            written += 1
+        except RowError as exc:
+            rejects.add(p.src, exc.reason, exc.column, p.data)
+    return written
+
+
+def _check_budget(ctx: RunContext, rejects: Rejects) -> None:
+    if rejects.records and ctx.rejected_total + len(rejects.records) > ctx.budget:
+        total = ctx.rejected_total + len(rejects.records)
+        raise BudgetExceeded(f"job {ctx.job}: error budget exceeded: {total} rows rejected, budget {ctx.budget}; "
+                             f"first in this batch: {rejects.message(0)}")
+
+
+async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
+    """The main pass of a step into `table` (the target, or the new table of a replace)."""
+    target = ctx.targets[plan.step.target.connection]
+    state = _state(await target.get_checkpoint(ctx.run_id, plan.name))
+    counts = StepCounts(state["read"], state["written"], state["skipped"], state["rejected"], state="running")
+    if state["done"]:
+        counts.state = "succeeded"
+        return counts
+    since = None
+    if plan.step.mode == "incremental":
+        since = V.loads(await target.get_watermark(ctx.job, plan.name))
+    if state["position"] is not None:
+        await ctx.log("info", f"step {plan.name}: resuming after position {state['position']!r} "
+                              f"({state['read']} rows read before)")
+    started = time.monotonic()
+    wm_col = plan.step.watermark if plan.step.mode == "incremental" else None
+    source = plan.new_source()
+    await source.open()
+    try:
+        await source.describe()
+        async with aclosing(source.batches(plan.batch_size, after=state["position"], since=since)) as batches:
+            async for batch in batches:
+                if ctx.cancel.is_set():
+                    raise Cancelled(f"run {ctx.run_id} cancelled during step {plan.name}")
+                rejects = Rejects(ctx, plan.name)
+                async with target.session() as session:
+                    rows = await prepare(plan, ctx, batch, session, rejects, columns=plan.written, counts=counts)
+                    written = await _write_batch(plan, ctx, session, rows, table, rejects) if rows else 0
+                    _check_budget(ctx, rejects)
+                    await session.put_rejects(rejects.records)
+                    if wm_col:
+                        seen = [r.data[wm_col] for r in batch if r.data and r.data.get(wm_col) is not None]
+                        if seen:
+                            top = max(seen)
+                            state["wm"] = top if state["wm"] is None or top > state["wm"] else state["wm"]
+                    state.update(position=batch[-1].position, read=counts.read + len(batch),
+                                 written=counts.written + written, skipped=counts.skipped,
+                                 rejected=counts.rejected + len(rejects.records))
+                    await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
+                # committed: only now do the counters move
+                counts.read, counts.written, counts.rejected = state["read"], state["written"], state["rejected"]
+                ctx.rejected_total += len(rejects.records)
+                for i in range(min(len(rejects.records), 3)):
+                    await ctx.log("warning", f"rejected: {rejects.message(i)}")
+                counts.seconds = time.monotonic() - started
+                await ctx.progress(plan.name, counts)
+    finally:
+        await source.close()
+    async with target.session() as session:
+        state["done"] = True
+        if wm_col and state["wm"] is not None:
+            await session.put_watermark(ctx.job, plan.name, V.dumps(state["wm"]))
+        await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
+    counts.seconds = time.monotonic() - started
+    counts.state = "succeeded"
+    await ctx.progress(plan.name, counts)
+    return counts
+
+
+async def fill_deferred(plan: StepPlan, ctx: RunContext, table: str) -> int:
+    """Second pass for cycle-breaking columns: now every IDMap is complete, set them by target key."""
+    target = ctx.targets[plan.step.target.connection]
+    name = f"{plan.name}#fill"
+    state = _state(await target.get_checkpoint(ctx.run_id, name))
+    if state["done"]:
+        return int(state["written"])
+    deferred = plan.deferred
+    key_plan = next((c for c in plan.columns if c.name == plan.update_key), None)
+    source = plan.new_source()
+    await source.open()
+    try:
+        await source.describe()
+        async with aclosing(source.batches(plan.batch_size, after=state["position"])) as batches:
+            async for batch in batches:
+                if ctx.cancel.is_set():
+                    raise Cancelled(f"run {ctx.run_id} cancelled while filling step {plan.name}")
+                rejects = Rejects(ctx, name)
+                async with target.session() as session:
+                    cols = deferred + ([key_plan] if key_plan else [])
+                    rows = await prepare(plan, ctx, batch, session, rejects, columns=cols)
+                    if plan.step.idmap:
+                        ids = await session.lookup_ids(ctx.job, plan.table, [p.key for p in rows if p.key])
+                        keyed = [(ids[p.key], p) for p in rows if p.key in ids]
+                    else:
+                        keyed = [(p.values[-1], p) for p in rows]
+                    for i, col in enumerate(deferred):
+                        pairs = [(k, p.values[i]) for k, p in keyed if p.values[i] is not None]
+                        await session.update_column(table, plan.update_key or "", col.name, pairs)
+                    _check_budget(ctx, rejects)
+                    await session.put_rejects(rejects.records)
+                    state.update(position=batch[-1].position, written=state["written"] + len(keyed),
+                                 rejected=state["rejected"] + len(rejects.records))
+                    await session.put_checkpoint(ctx.run_id, ctx.job, name, V.dumps(state))
+                ctx.rejected_total += len(rejects.records)
+    finally:
+        await source.close()
+    async with target.session() as session:
+        state["done"] = True
+        await session.put_checkpoint(ctx.run_id, ctx.job, name, V.dumps(state))
+    return int(state["written"])

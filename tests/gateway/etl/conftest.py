@@ -1,0 +1,70 @@
+"""Per-test databases on the real services (tests/services.py) and small helpers for job files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncmy
+import asyncpg
+import pytest
+import yaml
+
+from gateway.etl.state import SQLiteStateStore
+from tests.services import require_service, unique_name
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    host, port = require_service("postgres")
+    name = unique_name("etl_pg")
+    admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@{host}:{port}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def maria() -> AsyncIterator[dict[str, Any]]:
+    host, port = require_service("mariadb")
+    name = unique_name("etl_my")
+    conn = await asyncmy.connect(host=host, port=port, user="root", password="", autocommit=True)
+    async with conn.cursor() as cur:
+        await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield {"host": host, "port": port, "user": "root", "password": "", "database": name}
+    finally:
+        async with conn.cursor() as cur:
+            await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStateStore]:
+    s = await SQLiteStateStore.open(tmp_path / "state.sqlite")
+    yield s
+    await s.close()
+
+
+def write_job(directory: Path, job: dict[str, Any], name: str = "job.yaml") -> Path:
+    path = directory / name
+    path.write_text(yaml.safe_dump(job, sort_keys=False), encoding="utf-8")
+    return path
+
+
+async def maria_exec(params: dict[str, Any], *statements: str, rows: list[tuple[str, list[Any]]] | None = None
+                     ) -> None:
+    conn = await asyncmy.connect(autocommit=True, charset="utf8mb4", **params)
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
+            for s in statements:
+                await cur.execute(s)
+            for sql, data in rows or []:
+                await cur.executemany(sql, data)
+    finally:
+        conn.close()
