@@ -1,0 +1,1 @@
+"""SPLP benchmark runner: `python -m bench --scenario passthrough` (see bench/runner.py)."""

@@ -1,0 +1,69 @@
+"""Scenario registry: name -> how the gateway is configured and what request the load generators send.
+
+A later scenario (jwt, throttle-memory, throttle-redis, upload/download) plugs in by adding a
+bench/conf/<name>/gateway.yaml and one `Scenario(...)` entry below. Every target receives the same URL
+(`api_prefix + path`): the gateway strips its API prefix, the references forward the path unchanged, and
+the bench upstream answers any path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.upstream.server import BODY as UPSTREAM_BODY
+
+CONF_DIR = Path(__file__).parent / "conf"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    conf: Path  # a bench/conf/<name>/ directory holding gateway.yaml; `splp check` validates it
+    path: str = "/hello"  # below the API prefix
+    method: str = "GET"
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    api_prefix: str = "/bench/v1"  # context/version of the API in the scenario's gateway.yaml
+    expect_status: int = 200
+    expect_body: bytes = UPSTREAM_BODY
+
+    @property
+    def url_path(self) -> str:
+        return self.api_prefix + self.path
+
+    def wrk_lua(self) -> str | None:
+        """A wrk script for requests a plain `wrk URL` cannot send (a method other than GET, a body, headers)."""
+        if self.method == "GET" and not self.body and not self.headers:
+            return None
+        lines = [f'wrk.method = "{self.method}"']
+        if self.body:
+            lines.append(f"wrk.body = {_lua_string(self.body)}")
+        for name, value in self.headers:
+            lines.append(f"wrk.headers[{_lua_string(name.encode())}] = {_lua_string(value.encode())}")
+        return "\n".join(lines) + "\n"
+
+
+def _lua_string(data: bytes) -> str:
+    return '"' + "".join(f"\\{byte}" if byte < 32 or byte > 126 or byte in b'"\\' else chr(byte) for byte in data) + '"'
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario(
+            name="passthrough",
+            description="GET through one API with no policies: the proxy's own cost",
+            conf=CONF_DIR / "passthrough",
+        ),
+    )
+}
+
+
+def get(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        known = ", ".join(sorted(SCENARIOS)) or "none"
+        raise KeyError(f"unknown scenario {name!r}; known: {known} (and etl-* from bench.etl)") from None
