@@ -82,8 +82,9 @@ _STRICT_PARSING: dict[str, bool] = dict.fromkeys(
     False,
 )
 
-# host[:port]: a DNS-ish name or IPv4 literal, or a bracketed IPv6 literal; port digits.
-_HOST_RE = re.compile(rb"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+# host[:port]: a DNS-ish name or IPv4 literal, or a bracketed IPv6 literal; port digits. llhttp keeps
+# trailing whitespace in values, and RFC 9112 allows it there (OWS), so it is accepted.
+_HOST_RE = re.compile(rb"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?[ \t]*")
 # Stand-ins in the per-request Host slot: b"" fails _HOST_RE (so a second Host is rejected), b"\x00" can
 # never be a header value (llhttp refuses NUL), so it is a safe "nothing validated yet" marker.
 _DUPLICATE_HOST = b""

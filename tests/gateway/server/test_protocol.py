@@ -456,6 +456,16 @@ async def test_bad_host_is_refused_before_the_app(host_headers: bytes) -> None:
     assert running.app.calls == []
 
 
+@pytest.mark.parametrize(
+    "host",
+    [b"example.test", b"example.test:8080", b"10.0.0.1", b"[::1]:8000", b"my_host.internal.", b"a.b \t"],
+)
+async def test_valid_hosts(host: bytes) -> None:
+    async with serve() as running:
+        response, _ = await exchange(running, b"GET /ok HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert response.status == 200
+
+
 async def test_host_validity_is_checked_per_request_on_a_keep_alive_connection() -> None:
     async with serve() as running:
         reader, writer = await running.connect()
