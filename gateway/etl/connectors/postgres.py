@@ -26,6 +26,11 @@ def qident(name: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
 
+def _row_reason(exc: asyncpg.PostgresError) -> str:
+    detail = getattr(exc, "detail", None)
+    return f"{type(exc).__name__}: {getattr(exc, 'message', exc)}" + (f" ({detail})" if detail else "")
+
+
 def _split(name: str) -> tuple[str | None, str]:
     schema, _, table = name.rpartition(".")
     return (schema or None), table
@@ -219,13 +224,16 @@ class PostgresSession(Session):
                 f"ON CONFLICT ({', '.join(qident(c) for c in conflict)}) {action}")
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.CardinalityViolationError
                 ) as exc:
-            raise RowError(f"{type(exc).__name__}: {exc}") from None
+            raise RowError(_row_reason(exc)) from None
 
     async def put_ids(self, job: str, map_name: str, pairs: Sequence[tuple[str, int]]) -> None:
         if pairs:
-            await self._conn.copy_records_to_table(
-                "splp_etl_idmap", columns=["job", "tbl", "src_key", "tgt_key"],
-                records=[(job, map_name, s, t) for s, t in pairs])
+            try:
+                await self._conn.copy_records_to_table(
+                    "splp_etl_idmap", columns=["job", "tbl", "src_key", "tgt_key"],
+                    records=[(job, map_name, s, t) for s, t in pairs])
+            except asyncpg.UniqueViolationError as exc:  # the same source key twice in one batch
+                raise RowError(_row_reason(exc)) from None
 
     async def put_rejects(self, records: Sequence[tuple[Any, ...]]) -> None:
         if records:
