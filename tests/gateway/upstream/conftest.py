@@ -2,19 +2,27 @@
 
 `backend` is an aiohttp.web app for the normal paths (it counts connections and concurrency);
 `raw_server` starts an asyncio server whose handler writes hand-made bytes, for the bad-framing cases.
+Every test runs on both loops: asyncio's own and uvloop (the one the gateway is deployed with).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import pytest
+import uvloop
 from aiohttp import web
+from pytest_asyncio.plugin import LoopFactory
 
 from gateway.upstream.base import Endpoint, Timeouts, UpstreamRequest
 from gateway.upstream.lean import LeanClient
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, LoopFactory]:
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
 
 BLOCK = bytes(range(256)) * 256  # 64 KiB
 

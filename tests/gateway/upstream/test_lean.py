@@ -284,7 +284,7 @@ async def test_dns_failure(client: LeanClient) -> None:
 async def test_read_timeout_waiting_for_headers(client: LeanClient, backend: Backend) -> None:
     timeouts = Timeouts(connect=1, read=0.2, total=5)
     with pytest.raises(UpstreamTimeout) as caught:
-        await client.send(request(backend.endpoint, target=b"/slow?delay=2", timeouts=timeouts))
+        await client.send(request(backend.endpoint, target=b"/slow?delay=0.6", timeouts=timeouts))
     assert caught.value.phase == "read"
     assert client._total == 0
 
@@ -292,13 +292,13 @@ async def test_read_timeout_waiting_for_headers(client: LeanClient, backend: Bac
 async def test_total_timeout_waiting_for_headers(client: LeanClient, backend: Backend) -> None:
     timeouts = Timeouts(connect=1, read=5, total=0.3)
     with pytest.raises(UpstreamTimeout) as caught:
-        await client.send(request(backend.endpoint, target=b"/slow?delay=2", timeouts=timeouts))
+        await client.send(request(backend.endpoint, target=b"/slow?delay=0.6", timeouts=timeouts))
     assert caught.value.phase == "total"
 
 
 async def test_read_timeout_in_body(client: LeanClient, backend: Backend) -> None:
     timeouts = Timeouts(connect=1, read=0.2, total=0.5)
-    response = await client.send(request(backend.endpoint, target=b"/slow-body?delay=2", timeouts=timeouts))
+    response = await client.send(request(backend.endpoint, target=b"/slow-body?delay=1", timeouts=timeouts))
     received = b""
     with pytest.raises(UpstreamTimeout) as caught:
         async for chunk in response.iter_body():
