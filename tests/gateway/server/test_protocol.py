@@ -171,6 +171,7 @@ def assert_problem(response: Response, status: int) -> dict[str, Any]:
 
 
 async def test_get() -> None:
+    assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")  # conftest's loop factory
     async with serve() as running:
         response, _ = await exchange(
             running, b"GET /ok?x=1 HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n"
