@@ -102,6 +102,10 @@ def render_table(rows: list[dict], *, header: str = "") -> str:
                 lines.append("  ".join(cells).rstrip())
                 if i == 0:
                     lines.append("  ".join("-" * w for w in widths))
+        for row in load_rows:
+            if row.get("errors"):
+                errors = row["errors"]
+                lines.append(f"  WARNING {row['target']}: {errors} non-2xx responses or socket errors under load")
         for row in etl_rows:
             lines.append(f"[{scenario}] {row['target']}: {_fmt(row['rows_per_s'])} rows/s, "
                          f"peak RSS {_fmt(row.get('peak_rss_mb'), 1)} MB")  # fmt: skip

@@ -238,3 +238,13 @@ def test_upstream_response_is_a_complete_keep_alive_answer():
     head, _, body = RESPONSE.partition(b"\r\n\r\n")
     assert body == BODY
     assert f"content-length: {len(BODY)}".encode() in head and head.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_profile_summary_own_and_total_time():
+    from bench.profile import summarise
+
+    raw = "main (a.py:1);run (b.py:2);send (c.py:3) 6\nmain (a.py:1);run (b.py:2) 3\nmain (a.py:1);parse (d.py:4) 1\n"
+    own, total, samples = summarise(raw, top=2)
+    assert samples == 10
+    assert own == [("send (c.py:3)", 6), ("run (b.py:2)", 3)]
+    assert total[0] == ("main (a.py:1)", 10) and total[1] == ("run (b.py:2)", 9)
