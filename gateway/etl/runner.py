@@ -72,6 +72,16 @@ class Rejects:
         self.ctx = ctx
         self.step = step
         self.records: list[tuple[Any, ...]] = []
+        self._positions: list[Any] = []
+
+    def in_input_order(self) -> None:
+        """Rejects are found in several passes over a batch; report them in the order of the input."""
+        try:
+            order = sorted(range(len(self.records)), key=lambda i: self._positions[i])
+        except TypeError:  # positions that do not compare (NULL in a key): keep discovery order
+            return
+        self.records = [self.records[i] for i in order]
+        self._positions = [self._positions[i] for i in order]
 
     def add(self, row: SourceRow, reason: str, column: str | None, data: Any) -> None:
         try:
@@ -81,11 +91,12 @@ class Rejects:
         if text and len(text) > REJECT_DATA_LIMIT:
             text = text[:REJECT_DATA_LIMIT] + "..."
         self.records.append((self.ctx.run_id, self.ctx.job, self.step, row.label, column, reason, text))
+        self._positions.append(row.position)
 
     def message(self, i: int = -1) -> str:
         r = self.records[i]
-        col = f" column {r[4]}:" if r[4] else ":"
-        return f"step {r[2]} {r[3]}{col} {r[5]}"
+        col = f", column {r[4]}" if r[4] else ""
+        return f"step {r[2]}, {r[3]}{col}: {r[5]}"
 
 
 def _state(raw: str | None) -> dict[str, Any]:
@@ -214,6 +225,7 @@ async def _write_batch(plan: StepPlan, ctx: RunContext, session: Session, rows: 
 
 
 def _check_budget(ctx: RunContext, rejects: Rejects) -> None:
+    rejects.in_input_order()
     if rejects.records and ctx.rejected_total + len(rejects.records) > ctx.budget:
         total = ctx.rejected_total + len(rejects.records)
         raise BudgetExceeded(f"job {ctx.job}: error budget exceeded: {total} rows rejected, budget {ctx.budget}; "

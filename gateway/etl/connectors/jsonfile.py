@@ -42,7 +42,7 @@ class JsonLinesSource(FileSource):
                         continue
                     n += 1
                     try:
-                        value = json.loads(line)
+                        value = json.loads(line.rstrip("\r\n"))
                     except json.JSONDecodeError as exc:
                         yield SourceRow(n, f"line {line_no}", None, f"invalid JSON: {exc.msg} at column {exc.colno}")
                         continue

@@ -56,5 +56,6 @@ class XmlSource(FileSource):
                 yield SourceRow(n, label, row)
         except etree.XMLSyntaxError as exc:
             line, col = exc.position if exc.position else (exc.lineno, 0)
-            raise SourceError(f"{self.path}: line {line}, column {col}: XML is not well-formed: {exc.msg}",
+            msg = str(exc.msg).removesuffix(f", line {line}, column {col}")
+            raise SourceError(f"{self.path}: line {line}, column {col}: XML is not well-formed: {msg}",
                               row=line) from None

@@ -70,7 +70,7 @@ async def test_append_twice_is_refused_by_the_key_and_budget(tmp_path: Path, sto
     again = await _run(tmp_path, store, _job(pg_dsn))
     assert again.state == "failed"
     assert again.error == ("job items: error budget exceeded: 2 rows rejected, budget 0; first in this batch: "
-                           "step items key 1: UniqueViolationError: duplicate key value violates unique constraint "
+                           "step items, key 1: UniqueViolationError: duplicate key value violates unique constraint "
                            '"items_pkey" (Key (id)=(1) already exists.)')
 
 
