@@ -27,7 +27,8 @@ from collections import deque
 
 from .base import Timeouts, UpstreamRequest
 from .errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
-from .lean_conn import BodyWriter, LeanConnection, LeanResponse
+from .lean_body import BodyWriter, LeanResponse
+from .lean_conn import LeanConnection
 
 Key = tuple[str, int]
 
@@ -154,7 +155,10 @@ class LeanClient:
         for conn in list(self._conns):
             if conn.writer_task is not None:
                 conn.writer_task.cancel()
-            conn.close()
+            if conn.idle:
+                conn.close()
+            else:
+                conn.abort()  # an exchange in flight: its request may be incomplete
         while self._waiters:
             _, waiter = self._waiters.popleft()
             if not waiter.done():

@@ -16,14 +16,12 @@ import re
 import socket
 import struct
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import httptools
 
 from .base import Headers, Timeouts
 from .errors import (
-    ClientBodyAborted,
     UpstreamBodyError,
     UpstreamError,
     UpstreamProtocolError,
@@ -38,9 +36,7 @@ HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
 
 _BAD_VALUE = re.compile(rb"[\r\n\x00]").search
-_CHUNK_END = b"\r\n"
 _LINGER_RESET = struct.pack("ii", 1, 0)
-_LAST_CHUNK = b"0\r\n\r\n"
 
 # phases of the exchange
 IDLE = 0  # in the pool or just connected
@@ -58,7 +54,7 @@ class LeanConnection(asyncio.Protocol):
         # identity, set once
         "key", "hostport", "_client", "_loop", "transport", "_parser", "_max_head",
         # connection state
-        "closed", "idle", "idle_since", "_forgotten", "_write_paused", "_drain_waiter", "writer_task",
+        "closed", "idle", "idle_since", "_forgotten", "write_paused", "_drain_waiter", "writer_task",
         "inline_writing",
         # per-exchange state, reset by begin()
         "_phase", "_head_request", "_timeouts", "_total_deadline", "_timer", "_activity", "got_bytes",
@@ -67,6 +63,26 @@ class LeanConnection(asyncio.Protocol):
         "_buf", "_buffered", "_reading_paused", "_read_waiter", "peak_buffered",
     )
     # fmt: on
+
+    # per-exchange state, typed here and set by begin()
+    _head_request: bool
+    _timeouts: Timeouts
+    _total_deadline: float
+    _activity: float
+    got_bytes: bool  # any response byte arrived
+    request_sent: bool  # the whole request (head + body) is written
+    lost_early: bool  # closed before any response byte: the keep-alive race
+    status: int
+    headers: Headers
+    _head_size: int
+    _head_fed: int
+    _cl: bytes | None
+    _te: bytes | None
+    _conn_close: bool
+    _conn_ka: bool
+    _interim: bool
+    _eof_body: bool  # no content-length, not chunked: the body ends with the connection
+    keep_alive: bool
 
     def __init__(self, client: LeanClient, key: tuple[str, int], loop: asyncio.AbstractEventLoop, max_head: int):
         self.key = key
@@ -81,7 +97,7 @@ class LeanConnection(asyncio.Protocol):
         self.idle = False
         self.idle_since = 0.0
         self._forgotten = False
-        self._write_paused = False
+        self.write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self.writer_task: asyncio.Task[None] | None = None
         self.inline_writing = False
@@ -103,10 +119,10 @@ class LeanConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        self._write_paused = False
+        self.write_paused = False
         self._wake_drain()
 
     def eof_received(self) -> bool:
@@ -332,7 +348,7 @@ class LeanConnection(asyncio.Protocol):
         """Waits while the transport's write buffer is above its high-water mark. During the inline
         write it also returns once the response head is in, so the caller can hand the rest of the
         body to a task and return the response (full duplex, e.g. an echoing backend)."""
-        while self._write_paused and not self.closed:
+        while self.write_paused and not self.closed:
             if self.inline_writing and self.head_done:
                 return
             waiter = self._loop.create_future()
@@ -465,107 +481,3 @@ class LeanConnection(asyncio.Protocol):
 
     def _too_large(self) -> UpstreamProtocolError:
         return UpstreamProtocolError(f"response headers from upstream {self.hostport} exceed {self._max_head} bytes")
-
-
-class LeanResponse:
-    """UpstreamResponse of LeanClient; it is its own body iterator."""
-
-    __slots__ = ("status", "headers", "_conn")
-
-    def __init__(self, conn: LeanConnection) -> None:
-        self.status: int = conn.status
-        self.headers: Headers = conn.headers
-        self._conn: LeanConnection | None = conn
-
-    def iter_body(self) -> AsyncIterator[bytes]:
-        return self
-
-    def __aiter__(self) -> LeanResponse:
-        return self
-
-    async def __anext__(self) -> bytes:
-        conn = self._conn
-        if conn is None:
-            raise StopAsyncIteration
-        chunk = await conn.read_chunk()
-        if chunk is None:
-            raise StopAsyncIteration
-        return chunk
-
-    @property
-    def peak_buffered(self) -> int:
-        """Most body bytes this response held at once (for tests and metrics)."""
-        conn = self._conn
-        return conn.peak_buffered if conn is not None else 0
-
-    async def release(self) -> None:
-        conn = self._conn
-        if conn is not None:
-            self._conn = None
-            conn.finish()
-
-
-class BodyWriter:
-    """Streams a request body onto a connection: inline in send(), then (if the response head
-    arrives first) in a task, so a backend answering while it reads cannot deadlock us."""
-
-    __slots__ = ("conn", "body", "remaining")
-
-    def __init__(self, conn: LeanConnection, body: AsyncIterator[bytes], content_length: int | None) -> None:
-        self.conn = conn
-        self.body = body
-        self.remaining = content_length  # None: chunked
-
-    async def write(self, inline: bool) -> bool:
-        """True when the body is written (or writing must stop because the connection ended after
-        the response head came); False when inline and the head came first: continue in a task."""
-        conn = self.conn
-        transport = conn.transport
-        conn.inline_writing = inline
-        try:
-            async for chunk in self.body:
-                if conn.closed:
-                    if conn.head_done:
-                        return True  # the backend answered and closed; the response is what counts
-                    raise conn.exc or UpstreamProtocolError(
-                        f"upstream {conn.hostport} closed the connection while the request was sent"
-                    )
-                if not chunk:
-                    continue  # an empty chunk would be the chunked terminator
-                remaining = self.remaining
-                if remaining is None:
-                    transport.writelines((b"%x\r\n" % len(chunk), chunk, _CHUNK_END))
-                else:
-                    remaining -= len(chunk)
-                    if remaining < 0:
-                        raise ClientBodyAborted("request body longer than its content-length")
-                    self.remaining = remaining
-                    transport.write(chunk)
-                if conn._write_paused:
-                    await conn.drain()
-                if inline and conn.head_done and not conn.closed:
-                    return False
-            if conn.closed:
-                if conn.head_done:
-                    return True
-                raise conn.exc or UpstreamProtocolError(
-                    f"upstream {conn.hostport} closed the connection while the request was sent"
-                )
-            if self.remaining is None:
-                transport.write(_LAST_CHUNK)
-            elif self.remaining:
-                raise ClientBodyAborted("request body shorter than its content-length")
-            conn.sent()
-            return True
-        except BaseException:
-            conn.abort()  # a reset: the backend must never see a complete request
-            raise
-        finally:
-            conn.inline_writing = False
-
-    async def run(self) -> None:
-        """The task half: errors end here; the aborted connection breaks the response body."""
-        try:
-            await self.write(False)
-        except (Exception, asyncio.CancelledError):
-            pass
