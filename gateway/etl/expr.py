@@ -102,7 +102,7 @@ def compile_expr(text: str, variables: Mapping[str, Any], columns: set[str] | No
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"expression {text!r}: syntax error at column {exc.offset}: {exc.msg}") from None
+        raise ExpressionError(f"expression {text!r}: syntax error: {exc.msg}") from None
     try:
         return _build(tree.body, columns)
     except ExpressionError as exc:
