@@ -89,7 +89,10 @@ class GatewayApp:
                 )
             if method != "OPTIONS":
                 return await errors.send_problem(
-                    send, errors.METHOD_NOT_ALLOWED, f"{method} is not allowed for {rest or '/'}", request_id,
+                    send,
+                    errors.METHOD_NOT_ALLOWED,
+                    f"{method} is not allowed for {rest or '/'}",
+                    request_id,
                     headers=[(b"allow", ", ".join(sorted(allowed)).encode())],
                 )
             extra = {"allow": allowed}  # preflight: a CORS policy answers it, else the proxy says 405
@@ -98,9 +101,7 @@ class GatewayApp:
         if query:
             upstream_path = upstream_path + b"?" + query
         client = scope.get("client")
-        ctx = RequestContext(
-            request_id, api, resource, params, upstream_path, client[0] if client else "", host, 0.0  # type: ignore[arg-type]
-        )
+        ctx = RequestContext(request_id, api, resource, params, upstream_path, client[0] if client else "", host)
         ctx.extra = extra
         scope["gateway"] = ctx
         try:

@@ -18,7 +18,6 @@ class RequestContext:
         "upstream_path",
         "client_ip",
         "host",
-        "started",
         "principal",
         "application",
         "tenant",
@@ -34,7 +33,6 @@ class RequestContext:
         upstream_path: bytes,
         client_ip: str,
         host: bytes,
-        started: float,
     ) -> None:
         self.request_id = request_id
         self.api = api
@@ -43,7 +41,6 @@ class RequestContext:
         self.upstream_path = upstream_path  # raw path below the API prefix, with "?query"
         self.client_ip = client_ip
         self.host = host
-        self.started = started
         self.principal: Any = None  # filled by authentication policies
         self.application: Any = None
         self.tenant: str | None = None

@@ -14,7 +14,8 @@ import logging
 from collections.abc import AsyncIterator
 
 from gateway import errors
-from gateway.config.model import ApiDefinition, Timeouts as TimeoutsConfig
+from gateway.config.model import ApiDefinition
+from gateway.config.model import Timeouts as TimeoutsConfig
 from gateway.context import RequestContext
 from gateway.headers import HOP_BY_HOP, connection_listed
 from gateway.types import Receive, Scope, Send
@@ -59,12 +60,14 @@ class RequestBody:
                 return
 
 
-def _timeouts(config: TimeoutsConfig) -> Timeouts:
+def timeouts_from_config(config: TimeoutsConfig) -> Timeouts:
     return Timeouts(connect=config.connect, read=config.read, total=config.total)
 
 
 class ProxyApp:
-    def __init__(self, api: ApiDefinition, pool: EndpointPool, clients: dict[str, UpstreamClient], default: str) -> None:
+    def __init__(
+        self, api: ApiDefinition, pool: EndpointPool, clients: dict[str, UpstreamClient], default: str
+    ) -> None:
         # config-derived
         backend = api.config.backend
         self._pool = pool
@@ -73,7 +76,7 @@ class ProxyApp:
         )
         self._retries = backend.retries
         self._preserve_host = backend.preserve_host
-        self._timeouts = _timeouts(backend.timeouts) if backend.timeouts else None
+        self._timeouts = timeouts_from_config(backend.timeouts) if backend.timeouts else None
         self._prefix = api.config.prefix
 
     def bind_defaults(self, timeouts: Timeouts, retries: int) -> None:
@@ -87,7 +90,10 @@ class ProxyApp:
         ctx: RequestContext = scope["gateway"]
         if ctx.resource is None:  # OPTIONS on a path without it, not answered by a CORS policy
             return await errors.send_problem(
-                send, errors.METHOD_NOT_ALLOWED, "OPTIONS is not allowed for this resource", ctx.request_id,
+                send,
+                errors.METHOD_NOT_ALLOWED,
+                "OPTIONS is not allowed for this resource",
+                ctx.request_id,
                 headers=[(b"allow", ", ".join(sorted(ctx.extra["allow"])).encode())] if ctx.extra else None,
             )
         method: str = scope["method"]
@@ -153,8 +159,11 @@ class ProxyApp:
             if index is None:
                 if not tried:
                     await errors.send_problem(
-                        send, errors.BACKENDS_UNHEALTHY, "every backend endpoint of this API is suspended after failures",
-                        ctx.request_id, headers=[(b"retry-after", str(pool.retry_after()).encode())],
+                        send,
+                        errors.BACKENDS_UNHEALTHY,
+                        "every backend endpoint of this API is suspended after failures",
+                        ctx.request_id,
+                        headers=[(b"retry-after", str(pool.retry_after()).encode())],
                     )
                 else:
                     await errors.send_problem(send, errors.BACKEND_UNREACHABLE, last_error, ctx.request_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gateway.chain import build_chain
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
-from gateway.proxy import ProxyApp, _timeouts
+from gateway.proxy import ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
 from gateway.types import ASGIApp, PolicyDeps
 from gateway.upstream.aio import AioClient
@@ -26,7 +26,9 @@ class Upstreams:
         pool = defaults.pool
         self.default = defaults.client
         self.clients: dict[str, UpstreamClient] = {
-            "aiohttp": AioClient(limit=pool.limit, limit_per_host=pool.limit_per_host, keepalive_timeout=pool.keepalive_timeout)
+            "aiohttp": AioClient(
+                limit=pool.limit, limit_per_host=pool.limit_per_host, keepalive_timeout=pool.keepalive_timeout
+            )
         }
         if defaults.client == "lean":
             from gateway.upstream.lean import LeanClient
@@ -65,9 +67,11 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams) ->
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     client = upstreams.default if upstreams.default in upstreams.clients else "aiohttp"
     proxy = ProxyApp(api, pool, upstreams.clients, client)
-    proxy.bind_defaults(_timeouts(defaults.timeouts), defaults.retries)
+    proxy.bind_defaults(timeouts_from_config(defaults.timeouts), defaults.retries)
     app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway))
-    return ApiRuntime(definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app)
+    return ApiRuntime(
+        definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
+    )
 
 
 def build_snapshot(config: LoadedConfig, upstreams: Upstreams, version: int) -> Snapshot:

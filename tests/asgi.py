@@ -7,12 +7,20 @@ from typing import Any
 from gateway.context import RequestContext
 
 
-def make_scope(method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None, path: str = "/x") -> dict[str, Any]:
+def make_scope(
+    method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None, path: str = "/x"
+) -> dict[str, Any]:
     scope: dict[str, Any] = {
-        "type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
-        "headers": headers or [], "scheme": "http", "client": ("127.0.0.1", 5000),
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers or [],
+        "scheme": "http",
+        "client": ("127.0.0.1", 5000),
     }
-    scope["gateway"] = RequestContext(b"rid-1", None, None, None, b"/x", "127.0.0.1", b"gw", 0.0)  # type: ignore[arg-type]
+    scope["gateway"] = RequestContext(b"rid-1", None, None, None, b"/x", "127.0.0.1", b"gw")  # type: ignore[arg-type]
     return scope
 
 

@@ -25,8 +25,14 @@ async def serve(app: Any, *, port: int | None = None, config: uvicorn.Config | N
     """Serves `app` (or a prepared uvicorn.Config) until the block ends; yields the port."""
     if config is None:
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port or free_port(), loop="none", lifespan="auto", log_level="warning",
-            access_log=False, ws="none",
+            app,
+            host="127.0.0.1",
+            port=port or free_port(),
+            loop="none",
+            lifespan="auto",
+            log_level="warning",
+            access_log=False,
+            ws="none",
         )
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign] - the test owns signals
@@ -110,7 +116,9 @@ class EchoUpstream:
             return
         if parts[0] == "cut":
             n = int(parts[1])
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(n).encode())]})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(n).encode())]}
+            )
             await send({"type": "http.response.body", "body": b"y" * (n // 2), "more_body": True})
             raise RuntimeError("backend dies mid-body (on purpose)")
         status = 200

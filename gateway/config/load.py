@@ -110,7 +110,9 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
     try:
         return _interpolate(data)
     except KeyError as exc:
-        problems.append(ConfigProblem(str(path), "", f"environment variable {exc.args[0]} is not set and has no default"))
+        problems.append(
+            ConfigProblem(str(path), "", f"environment variable {exc.args[0]} is not set and has no default")
+        )
         return None
 
 
@@ -223,7 +225,9 @@ def _resolve_policies(
         path = f"{where}[{i}].{name}"
         policy_class = REGISTRY.get(name)
         if policy_class is None:
-            problems.append(ConfigProblem(file, path, f"unknown policy; expected one of: {', '.join(sorted(REGISTRY))}"))
+            problems.append(
+                ConfigProblem(file, path, f"unknown policy; expected one of: {', '.join(sorted(REGISTRY))}")
+            )
             continue
         if name in seen:
             problems.append(ConfigProblem(file, path, "policy listed twice; merge its settings into one entry"))

@@ -34,7 +34,9 @@ class ServerLimits(Strict):
     header_timeout: Duration = Field(10.0, gt=0, description="Deadline for a request's whole header block.")
     max_header_bytes: Size = Field(16384, ge=1024, description="Cap on request line + header bytes (431 past it).")
     max_headers: int = Field(100, ge=8, le=10000, description="Cap on the number of request headers (431 past it).")
-    keepalive_timeout: Duration = Field(5.0, gt=0, description="Idle time before a client keep-alive connection closes.")
+    keepalive_timeout: Duration = Field(
+        5.0, gt=0, description="Idle time before a client keep-alive connection closes."
+    )
     graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
 
 
@@ -56,7 +58,9 @@ class ControlSection(Strict):
 
 
 class StorageSection(Strict):
-    catalog: str = Field("sqlite:///var/splp/catalog.db", description="Catalog store URI (sqlite:/// or postgresql://).")
+    catalog: str = Field(
+        "sqlite:///var/splp/catalog.db", description="Catalog store URI (sqlite:/// or postgresql://)."
+    )
     counters: str = Field("memory://", description="Throttling counter storage URI (memory:// or redis://).")
 
 
@@ -124,7 +128,9 @@ class BackendConfig(Strict):
 
 class ResourceConfig(Strict):
     methods: tuple[str, ...] = Field(description="HTTP methods, or ANY.")
-    path: str = Field(description="Path template below the API context, e.g. /pegawai/{nip}; a final /* matches the rest.")
+    path: str = Field(
+        description="Path template below the API context, e.g. /pegawai/{nip}; a final /* matches the rest."
+    )
 
     @model_validator(mode="before")
     @classmethod

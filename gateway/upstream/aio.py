@@ -73,7 +73,11 @@ class AioResponse:
 
 class AioClient:
     def __init__(self, *, limit: int = 1000, limit_per_host: int = 100, keepalive_timeout: float = 30.0) -> None:
-        self._connector_args = {"limit": limit, "limit_per_host": limit_per_host, "keepalive_timeout": keepalive_timeout}
+        self._connector_args = {
+            "limit": limit,
+            "limit_per_host": limit_per_host,
+            "keepalive_timeout": keepalive_timeout,
+        }
         self._session: aiohttp.ClientSession | None = None
         self._bases: dict[Endpoint, str] = {}
 
@@ -118,9 +122,13 @@ class AioClient:
         except ClientBodyAborted:
             raise
         except aiohttp.ClientConnectorError as exc:
-            raise UpstreamConnectError(f"cannot connect to {request.endpoint.host}:{request.endpoint.port}: {exc.os_error}") from exc
+            raise UpstreamConnectError(
+                f"cannot connect to {request.endpoint.host}:{request.endpoint.port}: {exc.os_error}"
+            ) from exc
         except aiohttp.ConnectionTimeoutError as exc:
-            raise UpstreamTimeout(f"connecting to {request.endpoint.host}:{request.endpoint.port} timed out", "connect") from exc
+            raise UpstreamTimeout(
+                f"connecting to {request.endpoint.host}:{request.endpoint.port} timed out", "connect"
+            ) from exc
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             raise UpstreamTimeout("backend did not answer in time", "total") from exc
         except aiohttp.ClientResponseError as exc:

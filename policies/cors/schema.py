@@ -9,7 +9,9 @@ class CorsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     allow_origins: tuple[str, ...] = Field(("*",), description="Allowed origins, or * for any.")
-    allow_methods: tuple[str, ...] = Field(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"), description="Methods a preflight may ask for.")
+    allow_methods: tuple[str, ...] = Field(
+        ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"), description="Methods a preflight may ask for."
+    )
     allow_headers: tuple[str, ...] = Field(("*",), description="Request headers a preflight may ask for, or * for any.")
     expose_headers: tuple[str, ...] = Field((), description="Response headers the browser may read.")
     allow_credentials: bool = Field(False, description="Allow cookies/authorization; requires explicit origins.")

@@ -7,8 +7,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Framing and connection headers belong to the gateway: letting config touch them invites smuggling.
 PROTECTED = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
-     "proxy-connection"}
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+    }
 )
 
 

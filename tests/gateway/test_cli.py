@@ -66,9 +66,21 @@ async def test_serve_two_workers_sighup_reload_and_graceful_sigterm(tmp_path):
         }
         path = tmp_path / "gateway.yaml"
         path.write_text(yaml.safe_dump(config))
-        process = subprocess.Popen(
-            [*SPLP, "serve", "--config", str(path), "--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"],
-            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant; waits are off-loop
+            [
+                *SPLP,
+                "serve",
+                "--config",
+                str(path),
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
             base = f"http://127.0.0.1:{port}"

@@ -90,7 +90,9 @@ async def test_404_and_405_are_problem_json(write_config):
     assert set(bodies[1]) >= {"type", "title", "status", "detail", "code", "request_id"}
 
 
-@pytest.mark.parametrize("raw", ["/svc/v1/..%2f..%2fadmin", "/svc/v1/a/../../admin", "/svc/v1/%2e%2e/x", "/svc/v1/a%5cb"])
+@pytest.mark.parametrize(
+    "raw", ["/svc/v1/..%2f..%2fadmin", "/svc/v1/a/../../admin", "/svc/v1/%2e%2e/x", "/svc/v1/a%5cb"]
+)
 async def test_traversal_never_reaches_another_api(write_config, raw):
     async with serve(EchoUpstream()) as port:
         path = write_config([api("svc", [f"http://127.0.0.1:{port}"]), api("admin", [f"http://127.0.0.1:{port}"])])
@@ -138,7 +140,13 @@ async def test_all_endpoints_down(write_config):
 async def test_slow_backend_gives_504(write_config):
     async with serve(EchoUpstream()) as port:
         path = write_config(
-            [api("svc", [f"http://127.0.0.1:{port}"], backend={"timeouts": {"connect": "1s", "read": "300ms", "total": "300ms"}, "retries": 0})]
+            [
+                api(
+                    "svc",
+                    [f"http://127.0.0.1:{port}"],
+                    backend={"timeouts": {"connect": "1s", "read": "300ms", "total": "300ms"}, "retries": 0},
+                )
+            ]
         )
         async with running_gateway(path) as (base, _), session() as client:
             response = await client.get(f"{base}/svc/v1/slow/2000")
@@ -150,7 +158,15 @@ async def test_weighted_round_robin(write_config):
     a, b = EchoUpstream("a"), EchoUpstream("b")
     async with serve(a) as port_a, serve(b) as port_b:
         path = write_config(
-            [api("svc", [{"url": f"http://127.0.0.1:{port_a}", "weight": 3}, {"url": f"http://127.0.0.1:{port_b}", "weight": 1}])]
+            [
+                api(
+                    "svc",
+                    [
+                        {"url": f"http://127.0.0.1:{port_a}", "weight": 3},
+                        {"url": f"http://127.0.0.1:{port_b}", "weight": 1},
+                    ],
+                )
+            ]
         )
         async with running_gateway(path) as (base, _), session() as client:
             for _ in range(40):

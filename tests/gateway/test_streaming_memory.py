@@ -43,10 +43,23 @@ async def test_100_mib_both_ways_in_bounded_memory(tmp_path, client):
                 }
             )
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(path), "--port", str(port),
-             "--host", "127.0.0.1", "--log-level", "warning"],
-            cwd=ROOT, env={**os.environ},
+        process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant; waits are off-loop
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "serve",
+                "--config",
+                str(path),
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ},
         )
         try:
             base = f"http://127.0.0.1:{port}/media/v1"

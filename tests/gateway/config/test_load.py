@@ -54,16 +54,20 @@ def test_all_errors_at_once_with_values(tmp_path):
     path = write(
         tmp_path,
         "upstream:\n  timeouts: {connect: 5 minits}\n  retries: -1\ninclude: ['apis.yaml']\n",
-        **{
-            "apis.yaml": GOOD_API.replace("http://127.0.0.1:9000", "ftp://x").replace("GET /pegawai", "FETCH /pegawai")
-        },
+        **{"apis.yaml": GOOD_API.replace("http://127.0.0.1:9000", "ftp://x").replace("GET /pegawai", "FETCH /pegawai")},
     )
     message = errors_of(path)
     assert f"{path}: 2 errors" in message
-    assert "upstream.timeouts.connect: '5 minits' is not a duration; expected a number of seconds or e.g. '500ms', '30s', '2m'" in message
+    assert (
+        "upstream.timeouts.connect: '5 minits' is not a duration; "
+        "expected a number of seconds or e.g. '500ms', '30s', '2m'" in message
+    )
     assert "upstream.retries: -1: Input should be greater than or equal to 0" in message
     assert f"{tmp_path / 'apis.yaml'}: 2 errors" in message
-    assert "apis[0].backend.endpoints[0].url: 'ftp://x' is not a backend URL; expected http://host[:port][/base-path]" in message
+    assert (
+        "apis[0].backend.endpoints[0].url: 'ftp://x' is not a backend URL; expected http://host[:port][/base-path]"
+        in message
+    )
     assert "apis[0].resources[0].methods: 'FETCH' is not an HTTP method" in message
 
 
@@ -75,7 +79,11 @@ def test_duplicate_context_and_version(tmp_path):
 
 def test_policy_errors_are_located(tmp_path):
     api = GOOD_API + "    policies:\n      - headers: {request: {set: {Content-Length: '1'}}}\n      - nosuch: {}\n"
-    path = write(tmp_path, "include: ['a.yaml']\npolicies:\n  - cors: {allow_origins: ['*'], allow_credentials: true}\n", **{"a.yaml": api})
+    path = write(
+        tmp_path,
+        "include: ['a.yaml']\npolicies:\n  - cors: {allow_origins: ['*'], allow_credentials: true}\n",
+        **{"a.yaml": api},
+    )
     message = errors_of(path)
     assert "policies[0].cors.allow_credentials: allow_credentials requires explicit allow_origins, not *" in message
     assert "apis[0].policies[0].headers.request.set: 'Content-Length' is managed by the gateway" in message

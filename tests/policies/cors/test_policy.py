@@ -17,8 +17,11 @@ def policy(**config):
 async def test_preflight_answered_without_downstream_or_body():
     cors, app = policy(allow_origins=["https://portal.go.id"], allow_headers=["authorization"])
     send = SendRecorder()
-    headers = [(b"origin", b"https://portal.go.id"), (b"access-control-request-method", b"PUT"),
-               (b"access-control-request-headers", b"Authorization")]
+    headers = [
+        (b"origin", b"https://portal.go.id"),
+        (b"access-control-request-method", b"PUT"),
+        (b"access-control-request-headers", b"Authorization"),
+    ]
     await cors(make_scope("OPTIONS", headers), receive_never, send)
     assert send.status == 204 and not app.called
     assert send.headers[b"access-control-allow-origin"] == b"https://portal.go.id"

@@ -11,7 +11,12 @@ from tests.asgi import Downstream, SendRecorder, make_scope, receive_never
 async def test_request_and_response_edits_in_order():
     config = HeadersConfig.model_validate(
         {
-            "request": {"remove": ["X-Internal"], "rename": {"X-Old": "X-New"}, "set": {"X-Gw": "splp"}, "add": {"X-Tag": "a"}},
+            "request": {
+                "remove": ["X-Internal"],
+                "rename": {"X-Old": "X-New"},
+                "set": {"X-Gw": "splp"},
+                "add": {"X-Tag": "a"},
+            },
             "response": {"remove": ["Server"], "set": {"X-A": "2"}},
         }
     )
