@@ -1,0 +1,156 @@
+"""The async API (start/get/cancel/preview) and the `etl` CLI subcommands, on SQLite files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from gateway.etl.cli import add_subcommands
+from gateway.etl.errors import JobConfigError, RunNotFound
+from gateway.etl.service import EtlService
+from gateway.etl.state import SQLiteStateStore
+
+from .conftest import write_job
+
+N = 500
+
+
+async def _databases(tmp_path: Path, trigger: bool = False) -> None:
+    async with aiosqlite.connect(tmp_path / "src.db") as db:
+        await db.execute("CREATE TABLE warga (nik TEXT PRIMARY KEY, nama TEXT NOT NULL, lahir TEXT, rt INTEGER)")
+        await db.executemany("INSERT INTO warga VALUES (?, ?, ?, ?)",
+                             [(f"32{i:014d}", f"  warga   {i} ", f"19{50 + i % 50}-01-0{1 + i % 9}", i % 12)
+                              for i in range(N)])
+        await db.commit()
+    async with aiosqlite.connect(tmp_path / "dst.db") as db:
+        await db.execute("CREATE TABLE penduduk (id INTEGER PRIMARY KEY AUTOINCREMENT, nik TEXT NOT NULL UNIQUE, "
+                         "nama TEXT NOT NULL, lahir DATE, rt INTEGER, kode TEXT)")
+        if trigger:  # the target changes what it stores: counts agree, the checksum must not
+            await db.execute("CREATE TRIGGER shout AFTER INSERT ON penduduk BEGIN UPDATE penduduk SET nama = "
+                             "upper(nama) WHERE id = new.id; END")
+        await db.commit()
+
+
+def _job(tmp_path: Path, **extra: object) -> Path:
+    return write_job(tmp_path, {
+        "name": "warga", "batch_size": 50,
+        "connections": {"src": {"kind": "sqlite", "path": "src.db"}, "dst": {"kind": "sqlite", "path": "dst.db"}},
+        "params": {"kode": "X"},
+        "steps": [{"name": "warga", "source": {"connection": "src", "table": "warga"},
+                   "target": {"connection": "dst", "table": "penduduk"}, "idmap": "id",
+                   "transform": "gateway.etl.transforms:strip_strings",
+                   "columns": {"kode": {"expr": "${kode} + '-' + str(rt)"}}}],
+        **extra})
+
+
+@pytest.fixture
+async def service(tmp_path: Path):  # type: ignore[no-untyped-def]
+    store = await SQLiteStateStore.open(tmp_path / "state.sqlite")
+    svc = EtlService(store, max_concurrent=1)
+    yield svc
+    await svc.close()
+    await store.close()
+
+
+async def test_start_returns_at_once_and_runs_in_background(tmp_path: Path, service: EtlService) -> None:
+    await _databases(tmp_path)
+    path = _job(tmp_path)
+    first = await service.start_run(path, {"kode": "Y"})
+    second = await service.start_run(path)
+    assert (await service.get_run(second)).state == "queued"  # one slot: the second waits
+    done = await service.wait(first)
+    assert done.state == "succeeded", done.error
+    assert done.steps["warga"]["written"] == N and done.reconcile["warga"]["match"] is True
+    again = await service.wait(second)
+    assert again.state == "succeeded" and again.steps["warga"]["written"] == N
+    async with aiosqlite.connect(tmp_path / "dst.db") as db, db.execute(
+            "SELECT count(*), min(nama), max(kode) FROM penduduk") as cur:
+        # the second run updated the rows of the first through the IDMap; the transform trimmed the names
+        assert tuple(await cur.fetchone()) == (N, "warga 0", "X-9")
+
+
+async def test_cancel_stops_after_the_current_batch(tmp_path: Path, service: EtlService) -> None:
+    await _databases(tmp_path)
+    run_id = await service.start_run(_job(tmp_path, batch_size=1))
+    while (await service.get_run(run_id)).state != "running":
+        await asyncio.sleep(0.01)
+    assert await service.cancel(run_id) is True
+    record = await service.wait(run_id)
+    assert record.state == "cancelled" and record.error.startswith(f"run {run_id} cancelled during step warga")
+    resumed = await service.start_run(None, resume=run_id)  # type: ignore[arg-type]
+    record = await service.wait(resumed)
+    assert record.state == "succeeded" and record.steps["warga"]["written"] == N and record.attempts == 2
+
+
+async def test_checksum_catches_a_target_that_changes_values(tmp_path: Path, service: EtlService) -> None:
+    await _databases(tmp_path, trigger=True)
+    record = await service.wait(await service.start_run(_job(tmp_path)))
+    rec = record.reconcile["warga"]
+    assert record.state == "succeeded"
+    assert rec["source_rows"] == rec["target_rows"] == N
+    assert rec["source_checksum"] != rec["target_checksum"] and rec["match"] is False
+
+
+async def test_errors_surface_to_the_caller(tmp_path: Path, service: EtlService) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    with pytest.raises(JobConfigError):
+        await service.start_run(bad)
+    with pytest.raises(RunNotFound):
+        await service.get_run("nope")
+
+
+async def test_preview_shows_mapping_and_sample(tmp_path: Path, service: EtlService) -> None:
+    await _databases(tmp_path)
+    result = await service.preview(_job(tmp_path), rows=2)
+    step = result["steps"][0]
+    assert result["order"] == ["warga"]
+    assert [(c["target"], c["origin"]) for c in step["columns"]] == [
+        ("nik", "from nik (auto)"), ("nama", "from nama (auto)"), ("lahir", "from lahir (auto)"),
+        ("rt", "from rt (auto)"), ("kode", "expr ${kode} + '-' + str(rt)")]
+    assert step["sample"][0] == {"nik": "3200000000000000", "nama": "warga 0", "lahir": __import__("datetime").date(
+        1950, 1, 1), "rt": 0, "kode": "X-0"}
+    async with aiosqlite.connect(tmp_path / "dst.db") as db, db.execute("SELECT count(*) FROM penduduk") as cur:
+        assert (await cur.fetchone())[0] == 0  # preview never writes
+
+
+def _cli(*argv: str) -> tuple[argparse.Namespace, int]:
+    parser = argparse.ArgumentParser(prog="splp")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return args, args.func(args)
+
+
+def test_cli_run_status_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    asyncio.run(_databases(tmp_path))
+    path = _job(tmp_path)
+    state = str(tmp_path / "cli-state.sqlite")
+    _, code = _cli("etl", "--state", state, "run", str(path), "--param", "kode=Z")
+    out = capsys.readouterr()
+    assert code == 0, out
+    report = json.loads(out.out)
+    assert report["state"] == "succeeded" and report["steps"]["warga"]["written"] == N
+    run_id = out.err.split()[1]
+
+    _, code = _cli("etl", "--state", state, "status", run_id, "--log")
+    status = json.loads(capsys.readouterr().out)
+    assert code == 0 and status["id"] == run_id and status["params"] == {"kode": "Z"}
+    assert any(line["message"].startswith("step warga: read 500, written 500") for line in status["log"])
+
+    _, code = _cli("etl", "--state", state, "preview", str(path), "--rows", "1")
+    assert code == 0 and json.loads(capsys.readouterr().out)["steps"][0]["sample"][0]["kode"] == "X-0"
+
+    _, code = _cli("etl", "--state", state, "run", str(path), "--param", "nope=1")
+    assert code == 2
+    assert capsys.readouterr().err == "error: job warga: unknown parameter(s) nope; declared: kode\n"
+
+    _, code = _cli("etl", "--state", state, "status", "missing")
+    assert code == 2 and capsys.readouterr().err == "error: no run missing\n"
+
+    _, code = _cli("etl", "--state", state, "run", "--resume", run_id)
+    assert code == 2 and capsys.readouterr().err == f"error: run {run_id} already succeeded; nothing to resume\n"
