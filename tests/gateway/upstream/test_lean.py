@@ -396,3 +396,22 @@ async def test_aclose_closes_everything(backend: Backend) -> None:
     await held.release()
     with pytest.raises(UpstreamConnectError, match="closed"):
         await lean.send(request(backend.endpoint))
+
+
+async def test_total_timeout_while_upload_stalls(client: LeanClient, raw_server) -> None:  # type: ignore[no-untyped-def]
+    """The backend stops reading: the writer waits on drain until the total deadline resets it."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        await asyncio.sleep(3)  # never reads the body
+
+    async def big():  # type: ignore[no-untyped-def]
+        while True:
+            yield b"z" * 65536
+
+    server = await raw_server(handler)
+    timeouts = Timeouts(connect=1, read=5, total=0.3)
+    with pytest.raises(UpstreamTimeout) as caught:
+        await client.send(request(server.endpoint, "POST", b"/up", big(), timeouts=timeouts))
+    assert caught.value.phase == "total"
+    assert client._total == 0
