@@ -26,8 +26,8 @@ Converter = Callable[[Any], Any]
 _INT_BITS = {"smallint": 16, "int2": 16, "integer": 32, "int": 32, "int4": 32, "mediumint": 32, "bigint": 64,
              "int8": 64, "serial": 32, "bigserial": 64, "smallserial": 16, "tinyint": 16, "year": 32}
 _ZERO_DATES = ("0000-00-00", "0000-00-00 00:00:00")
-_TRUE = {"1", "true", "t", "yes", "y", "on"}
-_FALSE = {"0", "false", "f", "no", "n", "off"}
+_TRUE = {"1", "true", "t", "yes", "y", "on", "ya"}
+_FALSE = {"0", "false", "f", "no", "n", "off", "tidak"}
 
 
 def family(type_: str) -> str:
@@ -154,7 +154,7 @@ def _bool(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
         elif isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
             out = v.strip().lower() in _TRUE
         else:
-            raise ValueError("not a boolean (expected true/false, 1/0, yes/no)")
+            raise ValueError("not a boolean (expected true/false, 1/0, yes/no, ya/tidak)")
         return int(out) if as_int else out
 
     return conv

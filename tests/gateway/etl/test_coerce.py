@@ -55,7 +55,7 @@ def test_values() -> None:
      "text cannot store"),
     ("date", "0000-00-00", False, "zero date in NOT NULL column of type date"),
     ("text", None, False, "NULL in NOT NULL column of type text"),
-    ("boolean", "maybe", True, "cannot convert 'maybe' to boolean: not a boolean (expected true/false, 1/0, yes/no)"),
+    ("boolean", "maybe", True, "cannot convert 'maybe' to boolean: not a boolean (expected true/false, 1/0, yes/no, ya/tidak)"),
     ("jsonb", "{bad", True, "cannot convert '{bad' to jsonb: unexpected character, expected a string key: line 1 "
      "column 2 (char 1)"),
 ])
