@@ -16,6 +16,7 @@ from gateway.router import PrefixRouter, ResourceMatcher
 from gateway.types import ASGIApp, PolicyDeps
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
+from gateway.upstream.lean import LeanClient
 from gateway.upstream.pool import EndpointPool, HealthRegistry, endpoint_from_config
 
 
@@ -24,18 +25,13 @@ class Upstreams:
 
     def __init__(self, defaults: UpstreamDefaults) -> None:
         pool = defaults.pool
-        self.default = defaults.client
-        self.clients: dict[str, UpstreamClient] = {
-            "aiohttp": AioClient(
-                limit=pool.limit, limit_per_host=pool.limit_per_host, keepalive_timeout=pool.keepalive_timeout
-            )
+        sizes = {
+            "limit": pool.limit,
+            "limit_per_host": pool.limit_per_host,
+            "keepalive_timeout": pool.keepalive_timeout,
         }
-        if defaults.client == "lean":
-            from gateway.upstream.lean import LeanClient
-
-            self.clients["lean"] = LeanClient(
-                limit=pool.limit, limit_per_host=pool.limit_per_host, keepalive_timeout=pool.keepalive_timeout
-            )
+        # Both exist (connections open lazily): https endpoints always need aiohttp, and a reload may switch.
+        self.clients: dict[str, UpstreamClient] = {"aiohttp": AioClient(**sizes), "lean": LeanClient(**sizes)}
         self.health = HealthRegistry()
 
     async def aclose(self) -> None:
@@ -65,8 +61,7 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams) ->
     backend = api.config.backend
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
-    client = upstreams.default if upstreams.default in upstreams.clients else "aiohttp"
-    proxy = ProxyApp(api, pool, upstreams.clients, client)
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client)
     proxy.bind_defaults(timeouts_from_config(defaults.timeouts), defaults.retries)
     app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway))
     return ApiRuntime(

@@ -83,7 +83,7 @@ class PoolSettings(Strict):
 
 class UpstreamDefaults(Strict):
     client: Literal["lean", "aiohttp"] = Field(
-        "aiohttp", description="HTTP client for plain-http backends; https backends always use aiohttp."
+        "lean", description="HTTP client for plain-http backends; https backends always use aiohttp."
     )
     pool: PoolSettings = Field(default_factory=PoolSettings, description="Connection pool per worker.")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Default backend timeouts.")
