@@ -177,8 +177,11 @@ class PostgresSession(Session):
     async def lookup_ids(self, job: str, map_name: str, keys: Sequence[str]) -> dict[str, int]:
         if not keys:
             return {}
+        # A join on unnest() keeps one index probe per key even under a generic plan on a map that grew from
+        # empty since its last ANALYZE (`src_key = ANY($3)` degrades to scanning the job's whole map there).
         rows = await self._conn.fetch(
-            "SELECT src_key, tgt_key FROM splp_etl_idmap WHERE job = $1 AND tbl = $2 AND src_key = ANY($3::text[])",
+            """SELECT m.src_key, m.tgt_key FROM unnest($3::text[]) AS k(src_key)
+               JOIN splp_etl_idmap m ON m.job = $1 AND m.tbl = $2 AND m.src_key = k.src_key""",
             job, map_name, list(keys))
         return {r[0]: r[1] for r in rows}
 
