@@ -66,10 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     raw_path = RESULTS / f"profile-{args.target}-{scenario.name}.txt"
     with tempfile.TemporaryDirectory(prefix="splp-profile-") as tmp, ExitStack() as stack:
         ctx = Context(workdir=Path(tmp), scenario=scenario, tools=found)
-        upstream = start_upstream(ctx)
-        stack.callback(upstream.stop)
+        stack.callback(ctx.stop_all)
+        start_upstream(ctx)
         target = TARGETS[args.target].start(ctx)
-        stack.callback(target.server.stop)
         verify(target, scenario)
         run_wrk(found["wrk"], target.base_url, scenario, connections=50, duration=2, cpus=LOAD_CPU)  # warm-up
         load = threading.Thread(

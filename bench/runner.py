@@ -69,8 +69,8 @@ def run_load_scenario(scenario: scenarios.Scenario, args: argparse.Namespace, fo
         workdir = Path(tmp)
         workdir.chmod(0o755)
         ctx = Context(workdir=workdir, scenario=scenario, tools=found, log=log)
+        stack.callback(ctx.stop_all)  # kills every server started, on success, error or Ctrl-C
         upstream = start_upstream(ctx)
-        stack.callback(upstream.stop)
         log(f"{scenario.name}: upstream {upstream.name} at {ctx.upstream_url} (core {LOAD_CPU})")
 
         running: list[Running] = []
@@ -81,8 +81,6 @@ def run_load_scenario(scenario: scenarios.Scenario, args: argparse.Namespace, fo
                 log(f"{scenario.name}: target {name} skipped: {reason}")
                 continue
             target = spec.start(ctx)
-            if target.server:
-                stack.callback(target.server.stop)
             verify(target, scenario)
             running.append(target)
             measured[name] = Measurements(proxy_cores=target.proxy_cores)
@@ -131,7 +129,10 @@ async def run_etl_scenario(name: str, rows: int) -> list[dict]:
     if run_scenario is None:
         print(f"{name}: not available (bench.etl.run_scenario does not exist yet)")
         return []
-    return [normalise_etl_row(row) for row in await run_scenario(name, rows)]
+    try:
+        return [normalise_etl_row(row) for row in await run_scenario(name, rows)]
+    except Exception as exc:  # the ETL side's failure: reported, and the other scenarios' results are kept
+        raise BenchError(f"{name}: bench.etl.run_scenario failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _raise_interrupt(signum, frame) -> None:
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stop like Ctrl-C: every ExitStack kills its servers
     load_scenarios = [name for name in args.scenarios if not name.startswith("etl-")]
     rows: list[dict] = []
+    failed: list[str] = []
     started = time.monotonic()
     try:
         if load_scenarios:
@@ -152,22 +154,32 @@ def main(argv: list[str] | None = None) -> int:
             if "fast-gateway" in args.target_names:
                 found["node"] = shutil.which("node") if tools.ensure_fast_gateway(log=log) else None
         for name in args.scenarios:
-            if name.startswith("etl-"):
-                rows += asyncio.run(run_etl_scenario(name, args.etl_rows))
-            else:
-                rows += run_load_scenario(scenarios.get(name), args, found)
+            try:
+                if name.startswith("etl-"):
+                    rows += asyncio.run(run_etl_scenario(name, args.etl_rows))
+                else:
+                    rows += run_load_scenario(scenarios.get(name), args, found)
+            except BenchError as exc:
+                failed.append(name)
+                print(f"bench failed: {exc}", file=sys.stderr)
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("bench interrupted; all servers stopped", file=sys.stderr)
         return 130
-    header = (
-        f"SPLP bench: wrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} interleaved rounds, medians; "
-        f"proxy pinned to core 0, wrk + upstream to core 1; 'c1' = wrk -t1 -c1; 'added' = c1 p50 minus direct's"
-    )
+    header = ""
+    if load_scenarios:
+        header = (
+            f"SPLP bench: wrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} interleaved rounds, "
+            "medians; proxy pinned to core 0, wrk + upstream to core 1; 'c1' = wrk -t1 -c1; "
+            "'added' = c1 p50 minus direct's"
+        )
     if rows:
         print(render_table(rows, header=header))
         write_json(rows, args.output)
         log(f"wrote {args.output} in {time.monotonic() - started:.0f}s")
+    if failed:
+        print(f"bench: {len(failed)} scenario(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0

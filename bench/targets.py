@@ -31,6 +31,17 @@ class Context:
     tools: dict[str, str | None]  # command -> path: wrk, nginx, node (None when missing)
     upstream_url: str = ""
     log: Callable[[str], None] = print
+    started: list[Server] = field(default_factory=list)  # every server, for the caller to stop whatever happens
+
+    def spawn(self, name: str, command: list[str], *, cpus: str, env: dict | None = None) -> Server:
+        """Starts a server and records it before anything can fail, so a failed start still gets stopped."""
+        server = Server(name, command, cpus=cpus, log=self.workdir / f"{name}.log", env=env, cwd=str(ROOT))
+        self.started.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        while self.started:
+            self.started.pop().stop()
 
 
 @dataclass
@@ -81,7 +92,7 @@ def _start_nginx(ctx: Context, name: str, cpus: str, **conf) -> tuple[Server, in
     (prefix / "nginx.conf").write_text(nginx_conf(prefix, port, **conf))
     command = [ctx.tools["nginx"], "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log"),
                "-g", "daemon off;"]  # fmt: skip
-    server = Server(name, command, cpus=cpus, log=ctx.workdir / f"{name}.log")
+    server = ctx.spawn(name, command, cpus=cpus)
     server.wait_for_port(port)
     return server, port
 
@@ -96,7 +107,7 @@ def start_upstream(ctx: Context) -> Server:
     else:
         port = free_port()
         command = [sys.executable, "-m", "bench.upstream.server", "--port", str(port)]
-        server = Server("upstream", command, cpus=LOAD_CPU, log=ctx.workdir / "upstream.log", cwd=str(ROOT))
+        server = ctx.spawn("upstream", command, cpus=LOAD_CPU)
         server.wait_for_port(port)
     ctx.upstream_url = f"http://127.0.0.1:{port}"
     return server
@@ -117,8 +128,7 @@ def _nginx(ctx: Context) -> Running:
 def _lean(ctx: Context) -> Running:
     port = free_port()
     command = [sys.executable, "-m", "bench.lean.proxy", "--port", str(port)]
-    server = Server("lean", command, cpus=PROXY_CPU, log=ctx.workdir / "lean.log", cwd=str(ROOT),
-                    env={"LEAN_UPSTREAM": ctx.upstream_url})  # fmt: skip
+    server = ctx.spawn("lean", command, cpus=PROXY_CPU, env={"LEAN_UPSTREAM": ctx.upstream_url})
     server.wait_for_port(port)
     return Running("lean", f"http://127.0.0.1:{port}", server)
 
@@ -126,8 +136,7 @@ def _lean(ctx: Context) -> Running:
 def _fast_gateway(ctx: Context) -> Running:
     port = free_port()
     command = [ctx.tools["node"], str(FASTGW_DIR / "gateway.js"), str(port)]
-    server = Server("fast-gateway", command, cpus=PROXY_CPU, log=ctx.workdir / "fast-gateway.log",
-                    env={"FASTGW_UPSTREAM": ctx.upstream_url})  # fmt: skip
+    server = ctx.spawn("fast-gateway", command, cpus=PROXY_CPU, env={"FASTGW_UPSTREAM": ctx.upstream_url})
     server.wait_for_port(port)
     return Running("fast-gateway", f"http://127.0.0.1:{port}", server)
 
@@ -141,8 +150,7 @@ def _serve_gateway(ctx: Context, name: str, config: Path) -> Running:
     port = free_port()
     command = [splp_command(), "serve", "--config", str(config), "--port", str(port), "--workers", "1",
                "--log-level", "warning"]  # fmt: skip
-    server = Server(name, command, cpus=PROXY_CPU, log=ctx.workdir / f"{name}.log", cwd=str(ROOT),
-                    env={"SPLP_BENCH_UPSTREAM": ctx.upstream_url})  # fmt: skip
+    server = ctx.spawn(name, command, cpus=PROXY_CPU, env={"SPLP_BENCH_UPSTREAM": ctx.upstream_url})
     server.wait_for_port(port)
     return Running(name, f"http://127.0.0.1:{port}", server)
 

@@ -224,6 +224,22 @@ async def test_etl_hook_merges_rows(monkeypatch):
                      "mb_per_s": None, "peak_rss_mb": 10.0, "rows_per_s": 20.0}]  # fmt: skip
 
 
+async def test_etl_hook_turns_a_failure_into_a_bench_error(monkeypatch):
+    import types
+
+    from bench.procs import BenchError
+
+    module = types.ModuleType("bench.etl")
+
+    async def run_scenario(name, rows):
+        raise ValueError(f"unknown ETL scenario {name!r}")
+
+    module.run_scenario = run_scenario
+    monkeypatch.setitem(sys.modules, "bench.etl", module)
+    with pytest.raises(BenchError, match="etl-nope: bench.etl.run_scenario failed: ValueError: unknown ETL scenario"):
+        await runner.run_etl_scenario("etl-nope", 10)
+
+
 # ---- small helpers -----------------------------------------------------------------------------------------
 
 
