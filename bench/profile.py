@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="passthrough")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--top", type=int, default=15)
-    parser.add_argument("--target", default="gateway", choices=["gateway", "gateway-lean", "lean"])
+    parser.add_argument("--target", default="gateway", choices=[name for name in TARGETS if name != "direct"])
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if not py_spy:

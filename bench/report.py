@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.loadgen import LoadResult
 
 ROW_KEYS = ("scenario", "target", "rps", "p50_ms", "p99_ms", "mb_per_s", "peak_rss_mb")
-TARGET_ORDER = ("direct", "nginx", "fast-gateway", "lean", "gateway", "gateway-lean")
+TARGET_ORDER = ("direct", "nginx", "fast-gateway", "lean", "gateway", "gateway-lean", "gateway-aiohttp")
 
 
 @dataclass

@@ -29,7 +29,7 @@ from bench.report import Measurements, build_rows, normalise_etl_row, render_tab
 from bench.targets import TARGETS, Context, Running, start_upstream, verify
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-C1_TARGETS = ("direct", "gateway", "gateway-lean")
+C1_TARGETS = ("direct", "gateway", "gateway-lean", "gateway-aiohttp")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""The upstream and the targets under load: the gateway (as bench/conf says, plus a `client: lean` variant)
+"""The upstream and the targets under load: the gateway (as bench/conf says, plus the other upstream client)
 and the references `direct`, `nginx`, `lean` and `fast-gateway`.
 
 Every proxy runs pinned to PROXY_CPU; the upstream shares LOAD_CPU with the load generator.
@@ -160,37 +160,48 @@ def _gateway(ctx: Context) -> Running:
 
 
 def configured_client(conf_dir: Path) -> str:
+    """The upstream client the scenario's gateway.yaml selects, or the project's default when it names none."""
+    from gateway.config.model import UpstreamDefaults
+
     data = yaml.safe_load((conf_dir / "gateway.yaml").read_text()) or {}
-    return (data.get("upstream") or {}).get("client", "aiohttp")
+    return (data.get("upstream") or {}).get("client") or UpstreamDefaults.model_fields["client"].default
 
 
-def lean_variant(conf_dir: Path, workdir: Path) -> Path:
-    """A copy of the scenario's gateway.yaml with `upstream.client: lean` (includes made absolute)."""
+def client_variant(conf_dir: Path, workdir: Path, client: str) -> Path:
+    """A copy of the scenario's gateway.yaml with `upstream.client: <client>` (includes made absolute)."""
     data = yaml.safe_load((conf_dir / "gateway.yaml").read_text()) or {}
-    data.setdefault("upstream", {})["client"] = "lean"
+    data.setdefault("upstream", {})["client"] = client
     if data.get("include"):
         data["include"] = [str((conf_dir / pattern).resolve()) for pattern in data["include"]]
-    target = workdir / "gateway-lean"
+    target = workdir / f"gateway-{client}"
     target.mkdir(exist_ok=True)
     (target / "gateway.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return target
 
 
-def _gateway_lean(ctx: Context) -> Running:
-    return _serve_gateway(ctx, "gateway-lean", lean_variant(ctx.scenario.conf, ctx.workdir))
+def _gateway_with(client: str) -> Callable[[Context], Running]:
+    def start(ctx: Context) -> Running:
+        return _serve_gateway(ctx, f"gateway-{client}", client_variant(ctx.scenario.conf, ctx.workdir, client))
+
+    return start
 
 
-def _unavailable_gateway_lean(ctx: Context) -> str | None:
-    if not (ROOT / "gateway" / "upstream" / "lean.py").exists():
-        return "gateway/upstream/lean.py does not exist"
-    if configured_client(ctx.scenario.conf) == "lean":
-        return "the scenario's config already uses client: lean (that is `gateway`)"
-    variant = lean_variant(ctx.scenario.conf, ctx.workdir)
-    env = {**os.environ, "SPLP_BENCH_UPSTREAM": ctx.upstream_url or "http://127.0.0.1:1"}
-    check = subprocess.run([splp_command(), "check", str(variant)], capture_output=True, text=True, env=env)
-    if check.returncode != 0:
-        return f"config with client: lean does not validate: {check.stderr.strip()}"
-    return None
+def _unavailable_client(client: str) -> Callable[[Context], str | None]:
+    """The variant runs only when the scenario's config uses the other client and the variant validates."""
+
+    def unavailable(ctx: Context) -> str | None:
+        if client == "lean" and not (ROOT / "gateway" / "upstream" / "lean.py").exists():
+            return "gateway/upstream/lean.py does not exist"
+        if configured_client(ctx.scenario.conf) == client:
+            return f"the scenario's config already uses client: {client} (that is `gateway`)"
+        variant = client_variant(ctx.scenario.conf, ctx.workdir, client)
+        env = {**os.environ, "SPLP_BENCH_UPSTREAM": ctx.upstream_url or "http://127.0.0.1:1"}
+        check = subprocess.run([splp_command(), "check", str(variant)], capture_output=True, text=True, env=env)
+        if check.returncode != 0:
+            return f"config with client: {client} does not validate: {check.stderr.strip()}"
+        return None
+
+    return unavailable
 
 
 @dataclass(frozen=True)
@@ -209,7 +220,8 @@ TARGETS: dict[str, TargetSpec] = {
         TargetSpec("fast-gateway", _fast_gateway,
                    lambda ctx: None if ctx.tools.get("node") else "node/npm or the fast-gateway install is missing"),
         TargetSpec("gateway", _gateway),
-        TargetSpec("gateway-lean", _gateway_lean, _unavailable_gateway_lean),
+        TargetSpec("gateway-lean", _gateway_with("lean"), _unavailable_client("lean")),
+        TargetSpec("gateway-aiohttp", _gateway_with("aiohttp"), _unavailable_client("aiohttp")),
     )
 }  # fmt: skip
 

@@ -122,7 +122,7 @@ def test_latest_json_shape(tmp_path):
     assert isinstance(loaded, list) and len(loaded) == 4
     for row in loaded:
         assert set(report.ROW_KEYS) <= set(row)
-        assert row["target"] in ("gateway", "lean", "nginx", "fast-gateway", "direct", "gateway-lean", "etl")
+        assert row["target"] in ("gateway", "lean", "nginx", "fast-gateway", "direct", "gateway-lean", "etl")  # noqa: E501
     etl = loaded[-1]
     assert etl["rps"] is None and etl["mb_per_s"] is None and etl["rows_per_s"] == 1e5
 
@@ -169,11 +169,15 @@ def test_every_bench_config_validates(name):
     assert result.returncode == 0, result.stderr
 
 
-def test_lean_variant_sets_client_lean(tmp_path):
+def test_client_variants(tmp_path):
+    from gateway.config.model import UpstreamDefaults
+
     conf = scenarios.get("passthrough").conf
-    variant = targets.lean_variant(conf, tmp_path)
-    assert targets.configured_client(variant) == "lean"
-    assert targets.configured_client(conf) == "aiohttp"
+    assert targets.configured_client(conf) == UpstreamDefaults.model_fields["client"].default  # names none
+    for client in ("lean", "aiohttp"):
+        variant = targets.client_variant(conf, tmp_path, client)
+        assert variant.name == f"gateway-{client}"
+        assert targets.configured_client(variant) == client
 
 
 def test_nginx_conf_keeps_everything_under_its_prefix(tmp_path):
@@ -191,7 +195,9 @@ def test_nginx_conf_keeps_everything_under_its_prefix(tmp_path):
 
 
 def test_target_registry_and_args():
-    assert list(targets.TARGETS) == ["direct", "nginx", "lean", "fast-gateway", "gateway", "gateway-lean"]
+    assert list(targets.TARGETS) == [
+        "direct", "nginx", "lean", "fast-gateway", "gateway", "gateway-lean", "gateway-aiohttp"
+    ]  # fmt: skip
     args = runner.parse_args(["--scenario", "passthrough etl-x", "--targets", "gateway,direct", "--rounds", "1"])
     assert args.scenarios == ["passthrough", "etl-x"] and args.target_names == ["gateway", "direct"]
     with pytest.raises(SystemExit):
