@@ -23,24 +23,52 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Validates gateway configs (with their includes), API files and ETL job files; reports every error."""
+    from gateway.etl.errors import JobConfigError
+    from gateway.etl.load import load_job
+
     problems: list[ConfigProblem] = []
+    job_errors: list[str] = []
     checked = 0
     for raw in args.paths:
         path = Path(raw)
-        try:
-            if path.is_dir() or path.name in ("gateway.yaml", "gateway.yml") or not path.exists():
-                config = load_config(path)
-                checked += len(config.files)
-            else:
-                load_api_file(path)
-                checked += 1
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        print(ConfigError(problems).render(), file=sys.stderr)
+        if path.is_dir():
+            targets = [path / "gateway.yaml"] if (path / "gateway.yaml").exists() else []
+            targets += sorted(path.glob("etl/*.yaml")) + sorted(path.glob("etl/*.yml"))
+        else:
+            targets = [path]
+        for target in targets:
+            try:
+                if _is_etl_job(target):
+                    load_job(target)
+                    checked += 1
+                elif target.name in ("gateway.yaml", "gateway.yml") or not target.exists():
+                    checked += len(load_config(target).files)
+                else:
+                    load_api_file(target)
+                    checked += 1
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+            except JobConfigError as exc:
+                job_errors.append(str(exc))
+    if problems or job_errors:
+        if problems:
+            print(ConfigError(problems).render(), file=sys.stderr)
+        for message in job_errors:
+            print(message, file=sys.stderr)
         return 1
     print(f"ok: {checked} file{'s' if checked != 1 else ''} valid")
     return 0
+
+
+def _is_etl_job(path: Path) -> bool:
+    """ETL jobs live under an etl/ folder or declare `steps:` at the top level."""
+    if path.parent.name == "etl":
+        return True
+    try:
+        return any(line.startswith("steps:") for line in path.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _chain(args: argparse.Namespace) -> int:
@@ -94,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     backend.add_argument("--host", default="127.0.0.1")
     backend.add_argument("--port", type=int, default=9001)
     backend.set_defaults(func=_sample_backend)
+
+    from gateway.etl.cli import add_subcommands as add_etl_commands
+
+    add_etl_commands(sub)
     return parser
 
 

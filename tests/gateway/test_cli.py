@@ -110,3 +110,13 @@ async def test_serve_two_workers_sighup_reload_and_graceful_sigterm(tmp_path):
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_check_covers_etl_jobs(tmp_path):
+    job = tmp_path / "job.yaml"
+    job.write_text("name: x\nsteps: 3\n")
+    result = run("check", str(job), "conf/etl/pegawai-csv-upsert.yaml")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == f"{job}: 2 errors"
+    assert "  connections: required key is missing" in result.stderr
+    assert "etl" in run("--help").stdout
