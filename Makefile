@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= conf/gateway.yaml
 SCENARIO ?= passthrough
 
-.PHONY: run test bench lint check clean install
+.PHONY: run test bench bench-profile lint check clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ test: $(STAMP)
 	$(BIN)/splp check conf/
 	$(BIN)/pytest -q
 
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench --scenario "$(SCENARIO)"
+	$(BIN)/python -m bench --scenario "$(SCENARIO)" $(BENCH_ARGS)
+
+bench-profile: $(STAMP)
+	$(BIN)/python -m bench.profile
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway keymanager policies bench tests
