@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
@@ -53,3 +59,50 @@ async def running_gateway(config_path: Path) -> AsyncIterator[tuple[str, Gateway
     uv_config.log_level = "warning"
     async with serve(None, config=uv_config) as port:
         yield f"http://127.0.0.1:{port}", app
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SPLP = [sys.executable, "-m", "gateway.cli"]
+
+
+async def wait_ready(url: str, deadline: float) -> None:
+    async with aiohttp.ClientSession() as client:
+        while time.monotonic() < deadline:
+            try:
+                async with client.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never became ready")
+
+
+@contextlib.asynccontextmanager
+async def spawned_gateway(config_path: Path) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`splp serve` as an operator starts it, in its own process; yields (base URL, process) once ready."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant; waits are off-loop
+        [
+            *SPLP,
+            "serve",
+            "--config",
+            str(config_path),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(f"{base}/_ready", time.monotonic() + 30)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            await asyncio.to_thread(process.wait, 15)

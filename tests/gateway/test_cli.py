@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import yaml
 
-from tests.gateway.conftest import api
-from tests.servers import EchoUpstream, free_port, serve
-
-SPLP = [sys.executable, "-m", "gateway.cli"]
-ROOT = Path(__file__).resolve().parents[2]
+from tests.gateway.conftest import ROOT, SPLP, api, spawned_gateway
+from tests.servers import EchoUpstream, serve
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,23 +36,9 @@ def test_check_reports_file_path_and_expectation(tmp_path):
     ]
 
 
-async def _wait_ready(url: str, deadline: float) -> None:
-    async with aiohttp.ClientSession() as client:
-        while time.monotonic() < deadline:
-            try:
-                async with client.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never became ready")
-
-
 async def test_serve_two_workers_sighup_reload_and_graceful_sigterm(tmp_path):
     upstream = EchoUpstream()
     async with serve(upstream) as up_port:
-        port = free_port()
         config = {
             "gateway": {"workers": 2, "watch_config": False, "limits": {"graceful_timeout": "10s"}},
             "control": {"enabled": False},
@@ -66,25 +46,7 @@ async def test_serve_two_workers_sighup_reload_and_graceful_sigterm(tmp_path):
         }
         path = tmp_path / "gateway.yaml"
         path.write_text(yaml.safe_dump(config))
-        process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant; waits are off-loop
-            [
-                *SPLP,
-                "serve",
-                "--config",
-                str(path),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            await _wait_ready(f"{base}/_ready", time.monotonic() + 30)
+        async with spawned_gateway(path) as (base, process):
             async with aiohttp.ClientSession() as client:
                 async with client.get(f"{base}/added/v1/x") as response:
                     assert response.status == 404
@@ -107,9 +69,6 @@ async def test_serve_two_workers_sighup_reload_and_graceful_sigterm(tmp_path):
                 assert response.status == 200  # in flight at SIGTERM: allowed to finish
                 response.release()
             assert await asyncio.to_thread(process.wait, 20) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
 
 
 def test_check_covers_etl_jobs(tmp_path):

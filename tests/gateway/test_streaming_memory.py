@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
 import aiohttp
 import orjson
 import pytest
 import yaml
 
-from tests.gateway.conftest import api
-from tests.gateway.test_cli import ROOT, _wait_ready
-from tests.servers import EchoUpstream, free_port, serve
+from tests.gateway.conftest import api, spawned_gateway
+from tests.servers import EchoUpstream, serve
 
 MIB = 1024 * 1024
 
@@ -31,7 +27,6 @@ def peak_rss_mib(pid: int) -> float:
 async def test_100_mib_both_ways_in_bounded_memory(tmp_path, client):
     upstream = EchoUpstream()
     async with serve(upstream) as up_port:
-        port = free_port()
         path = tmp_path / "gateway.yaml"
         path.write_text(
             yaml.safe_dump(
@@ -43,27 +38,8 @@ async def test_100_mib_both_ways_in_bounded_memory(tmp_path, client):
                 }
             )
         )
-        process = subprocess.Popen(  # noqa: ASYNC220 - starting a process is instant; waits are off-loop
-            [
-                sys.executable,
-                "-m",
-                "gateway.cli",
-                "serve",
-                "--config",
-                str(path),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env={**os.environ},
-        )
-        try:
-            base = f"http://127.0.0.1:{port}/media/v1"
-            await _wait_ready(f"http://127.0.0.1:{port}/_ready", time.monotonic() + 30)
+        async with spawned_gateway(path) as (root, process):
+            base = f"{root}/media/v1"
             baseline = peak_rss_mib(process.pid)
             async with aiohttp.ClientSession() as session:
 
@@ -82,6 +58,3 @@ async def test_100_mib_both_ways_in_bounded_memory(tmp_path, client):
                 assert received == 100 * MIB
             grown = peak_rss_mib(process.pid) - baseline
             assert grown < 40, f"gateway peak RSS grew by {grown:.1f} MiB while streaming 200 MiB"
-        finally:
-            process.terminate()
-            process.wait(15)
