@@ -49,15 +49,3 @@ def same_table(a: str, b: str) -> bool:
         return n.split(".", 1)[1] if n.startswith("public.") else n
 
     return norm(a) == norm(b)
-
-
-def propose(source: TableInfo, target: TableInfo, *, skip: set[str] | None = None) -> dict[str, str]:
-    """Target column -> source column, by case-insensitive name. Auto-increment keys are left to the caller."""
-    out = {}
-    for col in target.columns:
-        if skip and col.name in skip:
-            continue
-        src = source.column(col.name)
-        if src is not None:
-            out[col.name] = src.name
-    return out

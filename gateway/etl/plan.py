@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import coerce
 from .connectors.base import Source, Target
 from .connectors.factory import make_source
 from .errors import ConnectorError, PlanError, SourceError
@@ -94,10 +95,13 @@ async def build_plan(job: JobConfig, job_dir: Path, variables: Mapping[str, Any]
     for step in job.steps:
         target = targets[step.target.connection]
         tinfo = await target.describe(step.target.table)
-        if tinfo is None:
-            raise PlanError(job.name, step.name, f"target table {step.target.table} does not exist in connection "
-                            f"{step.target.connection}")
         sinfo = await describe_source(job, job_dir, step)
+        if tinfo is None:
+            hint = ""
+            if target.dialect == "postgres" and sinfo.dialect in ("mysql", "postgres", "sqlite"):
+                hint = f"; a table shaped like the source would be: {coerce.propose_table(sinfo, step.target.table)}"
+            raise PlanError(job.name, step.name, f"target table {step.target.table} does not exist in connection "
+                            f"{step.target.connection}{hint}")
         if step.mode == "incremental" and isinstance(step.source, FileSource):
             raise PlanError(job.name, step.name, "mode incremental needs a table source with a watermark column")
         if step.watermark and sinfo.column(step.watermark) is None:

@@ -1,7 +1,7 @@
 """MySQL / MariaDB through asyncmy.
 
-Source: an unbuffered server-side cursor (SSDictCursor) on its own connection, inside a consistent-snapshot
-read-only transaction, keyset-started after the last committed key. The session runs with time_zone '+00:00'
+Source: keyset pagination (one LIMIT page per batch, in key order) on its own connection, inside one
+consistent-snapshot read-only transaction, started after the last committed key. The session runs with time_zone '+00:00'
 so TIMESTAMP columns arrive in UTC; DATETIME columns are wall-clock values in the connection's `timezone`.
 """
 
@@ -139,23 +139,31 @@ class MysqlSource(Source):
         return int(n)
 
     async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
+        # Keyset pages of `size` rows inside one consistent snapshot. An unbuffered (SS) cursor would be one
+        # query, but asyncmy reads the socket without backpressure: a slow consumer lets the whole result pile
+        # up in client memory. A page per batch keeps memory at one batch whatever the table size.
         if not self.order:
             raise ConnectorError(f"source table {self.table} has no primary key; set source.key")
-        sql, args = self._select("*", after, since)
         order, nkey = self.order, len(self._key)
         async with self._conn.cursor() as plain:
             await plain.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        cur = self._conn.cursor(asyncmy.cursors.SSDictCursor)
         try:
-            await cur.execute(sql, args)
-            while rows := await cur.fetchmany(size):
+            while True:
+                sql, args = self._select("*", after, since)
+                async with self._conn.cursor(asyncmy.cursors.DictCursor) as cur:
+                    await cur.execute(sql + f" LIMIT {int(size)}", args)
+                    rows = await cur.fetchall()
+                if not rows:
+                    return
                 batch = []
                 for row in rows:
                     pos = [row[c] for c in order]
                     batch.append(SourceRow(pos, "key " + ",".join(str(v) for v in pos[-nkey:]), row))
+                after = batch[-1].position
                 yield batch
+                if len(rows) < size:
+                    return
         finally:
-            await cur.close()
             await self._conn.commit()
 
 

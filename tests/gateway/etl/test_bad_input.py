@@ -131,7 +131,8 @@ async def test_missing_tables_and_wrong_types(tmp_path: Path, store: SQLiteState
         ({"source": {"connection": "db", "table": "nope"}, "target": {"connection": "db", "table": "dst"}},
          "job types, step s: source table nope does not exist"),
         ({"source": {"connection": "db", "table": "src"}, "target": {"connection": "db", "table": "nope"}},
-         "job types, step s: target table nope does not exist in connection db"),
+         'job types, step s: target table nope does not exist in connection db; a table shaped like the source '
+         'would be: CREATE TABLE nope ("id" integer NOT NULL, "born" date, PRIMARY KEY ("id"))'),
         ({"source": {"connection": "db", "table": "src"}, "target": {"connection": "db", "table": "dst"}},
          "job types, step s: columns.born: source src.born is date, which cannot become integer"),
     ]
