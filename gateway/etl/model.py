@@ -199,6 +199,13 @@ class JobConfig(_Model):
         if dupes:
             raise ValueError(f"step names must be unique; repeated: {', '.join(dupes)}")
         problems = []
+        mapped: dict[str, str] = {}
+        for step in self.steps:
+            if step.idmap:
+                other = mapped.setdefault(step.target.table.lower(), step.name)
+                if other != step.name:
+                    problems.append(f"steps {other} and {step.name} both keep an IDMap for table {step.target.table}; "
+                                    "the IDMap is kept per job and table, so give each source its own job")
         for i, step in enumerate(self.steps):
             src = step.source
             if isinstance(src, TableSource) and src.connection not in self.connections:

@@ -20,6 +20,7 @@ from .errors import BudgetExceeded, Cancelled, EtlError, RowError
 from .plan import StepPlan
 
 REJECT_DATA_LIMIT = 4000
+ID_CACHE_LIMIT = 1_000_000  # pairs remembered per IDMap before the cache starts over
 
 
 @dataclass
@@ -55,6 +56,20 @@ class RunContext:
     progress: Callable[[str, StepCounts], Awaitable[None]]
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     rejected_total: int = 0
+    # IDMap tables that held no pair of this job when their step started: a source read in key order cannot
+    # meet a key it has already loaded, so the existence lookup before inserting is skipped for them.
+    fresh_maps: set[str] = field(default_factory=set)
+    # Pairs read from IDMaps of finished steps: a committed pair never changes, so it is safe to remember.
+    id_cache: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+    async def cached_ids(self, session: Session, job: str, map_name: str, keys: set[str]) -> dict[str, int]:
+        cache = self.id_cache.setdefault((job, map_name), {})
+        missing = [k for k in keys if k not in cache]
+        if missing:
+            if len(cache) > ID_CACHE_LIMIT:
+                cache.clear()
+            cache.update(await session.lookup_ids(job, map_name, sorted(missing)))
+        return cache
 
 
 class Prepared:
@@ -169,7 +184,10 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
     for j, i in enumerate(lookup_idx):
         col = columns[i]
         wanted = {V.scalar_text(p.values[i]) for p in prepared if p.values[i] is not None}
-        found = await session.lookup_ids(col.lookup.job, col.lookup.map_name, sorted(wanted)) if wanted else {}
+        if col.lookup.step != plan.name:  # another step's map: complete and committed before this step runs
+            found = await ctx.cached_ids(session, col.lookup.job, col.lookup.map_name, wanted) if wanted else {}
+        else:
+            found = await session.lookup_ids(col.lookup.job, col.lookup.map_name, sorted(wanted)) if wanted else {}
         kept_rows = []
         for p in prepared:
             raw = p.values[i]
@@ -190,13 +208,16 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
     return prepared
 
 
-async def write(plan: StepPlan, ctx: RunContext, session: Session, rows: Sequence[Prepared], table: str) -> None:
+async def write(plan: StepPlan, ctx: RunContext, session: Session, rows: Sequence[Prepared], table: str,
+                check_existing: bool = False) -> None:
     names = [c.name for c in plan.written]
     key = plan.step.idmap
     if not key:
         await session.write(table, names, [tuple(p.values) for p in rows], plan.conflict)
         return
-    existing = await session.lookup_ids(ctx.job, plan.table, [p.key for p in rows if p.key is not None])
+    existing: dict[str, int] = {}
+    if check_existing or plan.table not in ctx.fresh_maps:
+        existing = await session.lookup_ids(ctx.job, plan.table, [p.key for p in rows if p.key is not None])
     update = [(existing[p.key], *p.values) for p in rows if p.key in existing]
     new = [p for p in rows if p.key not in existing]
     if update:  # IDMap Sync: a row loaded before is updated in place, never inserted twice
@@ -214,10 +235,10 @@ async def _write_batch(plan: StepPlan, ctx: RunContext, session: Session, rows: 
     except RowError:
         pass
     written = 0
-    for p in rows:  # find the rows the target refuses; keep the rest
+    for p in rows:  # find the rows the target refuses; keep the rest (a key twice in one batch: update)
         try:
             async with session.savepoint():
-                await write(plan, ctx, session, [p], table)
+                await write(plan, ctx, session, [p], table, check_existing=True)
             written += 1
         except RowError as exc:
             rejects.add(p.src, exc.reason, exc.column, p.data)
@@ -246,6 +267,8 @@ async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
     if state["position"] is not None:
         await ctx.log("info", f"step {plan.name}: resuming after position {state['position']!r} "
                               f"({state['read']} rows read before)")
+    if plan.step.idmap and state["position"] is None and not await target.has_ids(ctx.job, plan.table):
+        ctx.fresh_maps.add(plan.table)
     started = time.monotonic()
     wm_col = plan.step.watermark if plan.step.mode == "incremental" else None
     source = plan.new_source()

@@ -130,6 +130,10 @@ class Target(ABC):
     async def get_watermark(self, job: str, step: str) -> str | None: ...
 
     @abstractmethod
+    async def has_ids(self, job: str, map_name: str) -> bool:
+        """Whether the IDMap holds any pair of this job for this table."""
+
+    @abstractmethod
     async def prepare_replace(self, table: str, fresh: bool) -> str:
         """Creates (or, on resume, keeps) an empty copy of `table`; returns its name."""
 

@@ -308,6 +308,10 @@ class PostgresTarget(Target):
     async def get_watermark(self, job: str, step: str) -> str | None:
         return await self.conn.fetchval("SELECT value FROM splp_etl_watermark WHERE job = $1 AND step = $2", job, step)
 
+    async def has_ids(self, job: str, map_name: str) -> bool:
+        return bool(await self.conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM splp_etl_idmap WHERE job = $1 AND tbl = $2)", job, map_name))
+
     async def prepare_replace(self, table: str, fresh: bool) -> str:
         new = table + "__splp_new"
         if fresh:

@@ -205,6 +205,11 @@ class SqlTarget(Target):
         p = self.c.paramstyle
         return await self._one(f"SELECT value FROM splp_etl_watermark WHERE job = {p} AND step = {p}", (job, step))
 
+    async def has_ids(self, job: str, map_name: str) -> bool:
+        p = self.c.paramstyle
+        return bool(await self._one(
+            f"SELECT EXISTS (SELECT 1 FROM splp_etl_idmap WHERE job = {p} AND tbl = {p})", (job, map_name)))
+
     async def prepare_replace(self, table: str, fresh: bool) -> str:
         new = table + "__splp_new"
         if fresh:
