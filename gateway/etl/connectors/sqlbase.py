@@ -232,9 +232,29 @@ class SqlTarget(Target):
 
     async def scan(self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
                    ) -> AsyncIterator[list[tuple[Any, ...]]]:
-        sql, args = self._scoped(", ".join(self.c.q(c) for c in columns), table, scope)
-        async for rows in self.c.stream(sql, args, size):
-            yield rows
+        info = await self.c.describe(table)
+        pk = info.primary_key if info else ()
+        if len(pk) != 1:  # no single key to page by: one streamed query
+            sql, args = self._scoped(", ".join(self.c.q(c) for c in columns), table, scope)
+            async for rows in self.c.stream(sql, args, size):
+                yield rows
+            return
+        # keyset pages: memory stays at one page even where the driver does not apply read backpressure
+        key, last = self.c.q(pk[0]), None
+        select = ", ".join([key, *(self.c.q(c) for c in columns)])
+        while True:
+            sql, args = self._scoped(select, table, scope)
+            if last is not None:
+                sql += (" AND " if scope else " WHERE ") + f"{key} > {self.c.paramstyle}"
+                args.append(last)
+            rows = await self.c.fetchall(sql + f" ORDER BY {key} LIMIT {int(size)}", args)
+            await self.c.commit()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [r[1:] for r in rows]
+            if len(rows) < size:
+                return
 
     async def count(self, table: str, scope: IdScope | None) -> int:
         sql, args = self._scoped("count(*)", table, scope)
