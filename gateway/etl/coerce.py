@@ -83,32 +83,47 @@ def _parse_datetime(value: str) -> dt.datetime:
 
 
 def converter(target: Column, *, zone: dt.tzinfo = dt.UTC, target_dialect: str = "postgres") -> Converter:
-    """A function value -> value for this column; raises RowError(reason, column) when it cannot."""
+    """A function value -> value for this column; raises RowError(reason, column) when it cannot.
+
+    Builders return None for "no value" (an empty cell in a typed column, a zero date); the NOT NULL rule
+    is applied here, once, for every family.
+    """
     fam = family(target.type)
     name = target.name
     nullable = target.nullable
     inner = _BUILDERS.get(fam, _passthrough)(target, zone, target_dialect)
 
+    def refuse_null(value: Any) -> RowError:
+        if value is None:
+            what = "NULL"
+        elif isinstance(value, str) and value in _ZERO_DATES:
+            what = "zero date"
+        else:
+            what = "empty value"
+        return RowError(f"{what} in NOT NULL column of type {target.type}", name)
+
     def convert(value: Any) -> Any:
-        if isinstance(value, str) and not value.strip() and fam not in ("text", "json", "bytes", "other"):
-            value = None  # an empty CSV/XLSX cell in a typed column is NULL
-        if value is None or (isinstance(value, str) and value in _ZERO_DATES and fam in _DATEISH):
-            if not nullable:
-                what = "zero date" if value is not None else "NULL"
-                raise RowError(f"{what} in NOT NULL column of type {target.type}", name)
-            return None
+        if value is None:
+            if nullable:
+                return None
+            raise refuse_null(value)
         try:
-            return inner(value)
+            out = inner(value)
         except RowError:
             raise
         except (ValueError, TypeError, ArithmeticError, InvalidOperation, orjson.JSONDecodeError) as exc:
             shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "..."
             raise RowError(f"cannot convert {shown} to {target.type}: {exc}", name) from None
+        if out is None and not nullable:
+            raise refuse_null(value)
+        return out
 
     return convert
 
 
-_DATEISH = ("date", "timestamp", "timestamptz")
+def _blank(v: Any) -> bool:
+    """An empty CSV/XLSX cell (or a MySQL zero date) in a typed column means NULL."""
+    return isinstance(v, str) and (not v.strip() or v in _ZERO_DATES)
 
 
 def _passthrough(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
@@ -121,7 +136,13 @@ def _int(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     unsigned = "unsigned" in col.type.lower()
     lo, hi = (0, (1 << bits) - 1) if unsigned else (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
 
-    def conv(v: Any) -> int:
+    def conv(v: Any) -> int | None:
+        if type(v) is int:
+            if lo <= v <= hi:
+                return v
+            raise ValueError(f"out of range for {col.type}")
+        if _blank(v):
+            return None
         if isinstance(v, bool):
             out = int(v)
         elif isinstance(v, int):
@@ -145,6 +166,8 @@ def _bool(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     as_int = dialect != "postgres"
 
     def conv(v: Any) -> Any:
+        if _blank(v):
+            return None
         if isinstance(v, bool):
             out = v
         elif isinstance(v, int | Decimal):
@@ -163,7 +186,9 @@ def _bool(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 def _decimal(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     prec = _precision(col.type)
 
-    def conv(v: Any) -> Decimal:
+    def conv(v: Any) -> Decimal | None:
+        if _blank(v):
+            return None
         if isinstance(v, bool):
             raise TypeError("boolean is not a decimal")
         d = v if isinstance(v, Decimal) else Decimal(str(v).strip()) if isinstance(v, str) else Decimal(str(v))
@@ -180,7 +205,11 @@ def _decimal(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 
 
 def _float(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
-    def conv(v: Any) -> float:
+    def conv(v: Any) -> float | None:
+        if type(v) is float:
+            return v
+        if _blank(v):
+            return None
         if isinstance(v, bool):
             raise TypeError("boolean is not a number")
         return float(v.strip() if isinstance(v, str) else v)
@@ -191,7 +220,11 @@ def _float(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 def _text(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     limit = _length(col.type)
 
+    check_nul = dialect == "postgres"
+
     def conv(v: Any) -> str:
+        if type(v) is str and (limit is None or len(v) <= limit) and not (check_nul and "\x00" in v):
+            return v
         if isinstance(v, str):
             out = v
         elif isinstance(v, bytes):
@@ -212,7 +245,9 @@ def _text(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 
 
 def _date(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
-    def conv(v: Any) -> dt.date:
+    def conv(v: Any) -> dt.date | None:
+        if _blank(v):
+            return None
         if isinstance(v, dt.datetime):
             return v.date()
         if isinstance(v, dt.date):
@@ -236,7 +271,11 @@ def _to_datetime(v: Any) -> dt.datetime:
 
 
 def _timestamptz(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
-    def conv(v: Any) -> dt.datetime:
+    def conv(v: Any) -> dt.datetime | None:
+        if type(v) is dt.datetime and v.tzinfo is not None:
+            return v
+        if _blank(v):
+            return None
         d = _to_datetime(v)
         return d.replace(tzinfo=zone) if d.tzinfo is None else d
 
@@ -244,7 +283,9 @@ def _timestamptz(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 
 
 def _timestamp(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
-    def conv(v: Any) -> dt.datetime:
+    def conv(v: Any) -> dt.datetime | None:
+        if _blank(v):
+            return None
         d = _to_datetime(v)
         # An aware value becomes wall-clock time in the source zone; a naive one is kept as written.
         return d.astimezone(zone).replace(tzinfo=None) if d.tzinfo is not None else d
@@ -274,7 +315,9 @@ def _bytes(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 
 
 def _uuid(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
-    def conv(v: Any) -> uuid.UUID:
+    def conv(v: Any) -> uuid.UUID | None:
+        if _blank(v):
+            return None
         return v if isinstance(v, uuid.UUID) else uuid.UUID(str(v).strip())
 
     return conv
@@ -284,6 +327,8 @@ def _time(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     def conv(v: Any) -> Any:
         if isinstance(v, dt.time):
             return v
+        if _blank(v):
+            return None
         if isinstance(v, dt.timedelta):  # MySQL TIME arrives as a timedelta
             return (dt.datetime.min + v).time()
         if isinstance(v, str):

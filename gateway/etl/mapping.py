@@ -8,6 +8,7 @@ before reading a row is checked here and reported as PlanError naming the step a
 from __future__ import annotations
 
 import importlib
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,8 +66,9 @@ def load_callable(path: str, job: str, step: str) -> Callable[..., Any]:
     return fn
 
 
-def _getter_from(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda row: row.get(name)
+def _getter_from(name: str, always_present: bool) -> Callable[[Mapping[str, Any]], Any]:
+    # itemgetter runs in C; sources whose records may omit keys (JSON, XML, transforms) need .get
+    return operator.itemgetter(name) if always_present else (lambda row: row.get(name))
 
 
 def compile_columns(job: str, step: StepConfig, source: TableInfo, target: TableInfo,
@@ -138,7 +140,7 @@ def _compile_one(job: str, step: StepConfig, col: Column, cm: ColumnMap, source:
                 raise fail(f"source {source.name}.{src_col.name} is {src_col.type}, which cannot become "
                            f"{col.type}")
             tzone = coerce.source_zone(src_col.type, source.dialect, zone)
-        getter = _getter_from(src_name)
+        getter = _getter_from(src_name, checked and src_col is not None)
     elif "const" in cm.model_fields_set:
         try:
             value = interpolate(cm.const, variables) if isinstance(cm.const, str) else cm.const

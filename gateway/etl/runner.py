@@ -105,7 +105,7 @@ class Rejects:
             text = repr(data)
         if text and len(text) > REJECT_DATA_LIMIT:
             text = text[:REJECT_DATA_LIMIT] + "..."
-        self.records.append((self.ctx.run_id, self.ctx.job, self.step, row.label, column, reason, text))
+        self.records.append((self.ctx.run_id, self.ctx.job, self.step, row.where, column, reason, text))
         self._positions.append(row.position)
 
     def message(self, i: int = -1) -> str:
@@ -162,26 +162,24 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
         rows = kept
 
     prepared: list[Prepared] = []
-    raw_lookups: list[list[Any]] = []
     lookup_idx = [i for i, c in enumerate(columns) if c.lookup is not None]
-    key_cols = plan.source_key
+    # (getter, converter) per column; a lookup column keeps its raw source key until the IDMap is read
+    steps = [(c.getter, None if c.lookup is not None else c.convert, c.name) for c in columns]
+    key_cols = plan.source_key if plan.step.idmap else None
     for r, data in rows:
         vals: list[Any] = []
+        name = ""
         try:
-            for c in columns:
-                try:
-                    v = c.getter(data)
-                    vals.append(v if c.lookup is not None else c.convert(v))
-                except RowError as exc:
-                    raise RowError(exc.reason, exc.column or c.name) from None
-            key = V.key_text([data.get(k) for k in key_cols]) if plan.step.idmap else None
+            for getter, convert, name in steps:
+                v = getter(data)
+                vals.append(v if convert is None else convert(v))
+            key = V.key_text([data.get(k) for k in key_cols]) if key_cols else None
         except RowError as exc:
-            rejects.add(r, exc.reason, exc.column, data)
+            rejects.add(r, exc.reason, exc.column or name, data)
             continue
         prepared.append(Prepared(r, data, vals, key))
-        raw_lookups.append([vals[i] for i in lookup_idx])
 
-    for j, i in enumerate(lookup_idx):
+    for i in lookup_idx:
         col = columns[i]
         wanted = {V.scalar_text(p.values[i]) for p in prepared if p.values[i] is not None}
         if col.lookup.step != plan.name:  # another step's map: complete and committed before this step runs

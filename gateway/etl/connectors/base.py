@@ -25,13 +25,21 @@ class SourceRow:
 
     __slots__ = ("position", "label", "data", "error", "column")
 
-    def __init__(self, position: Any, label: str, data: dict[str, Any] | None, error: str | None = None,
-                 column: str | None = None) -> None:
+    def __init__(self, position: Any, label: str | Sequence[Any], data: dict[str, Any] | None,
+                 error: str | None = None, column: str | None = None) -> None:
         self.position = position
-        self.label = label  # "row 12" / "line 12" / "key 12": how an operator finds it in the input
+        # "line 12" / "record 3 (line 40)" for files; a table row keeps its key values and is named on demand
+        self.label = label
         self.data = data
         self.error = error
         self.column = column
+
+    @property
+    def where(self) -> str:
+        """How an operator finds the row in the input: "line 12", "key 7", "key 2024-01-01,7"."""
+        if isinstance(self.label, str):
+            return self.label
+        return "key " + ",".join(str(v) for v in self.label)
 
 
 Batch = list[SourceRow]

@@ -158,7 +158,7 @@ class MysqlSource(Source):
                 batch = []
                 for row in rows:
                     pos = [row[c] for c in order]
-                    batch.append(SourceRow(pos, "key " + ",".join(str(v) for v in pos[-nkey:]), row))
+                    batch.append(SourceRow(pos, pos[-nkey:] if len(pos) > nkey else pos, row))
                 after = batch[-1].position
                 yield batch
                 if len(rows) < size:

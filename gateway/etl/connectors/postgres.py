@@ -140,6 +140,7 @@ class PostgresSource(Source):
             raise ConnectorError(f"source table {self.table} has no primary key; set source.key")
         sql, args = self._select("*", after, since)
         order = self.order
+        nkey = len(self._key)
         async with self._conn.transaction(isolation="repeatable_read", readonly=True):
             cursor = await self._conn.cursor(sql, *args)
             while True:
@@ -150,7 +151,7 @@ class PostgresSource(Source):
                 for r in records:
                     row = dict(r)
                     pos = [row[c] for c in order]
-                    batch.append(SourceRow(pos, "key " + ",".join(str(v) for v in pos[-len(self._key):]), row))
+                    batch.append(SourceRow(pos, pos[-nkey:] if len(pos) > nkey else pos, row))
                 yield batch
 
 

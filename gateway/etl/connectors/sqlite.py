@@ -121,7 +121,7 @@ class SqliteSource(Source):
                     if "__rowid" in row:
                         row["rowid"] = row.pop("__rowid")
                     pos = [row[c] for c in order]
-                    batch.append(SourceRow(pos, "key " + ",".join(str(v) for v in pos[-nkey:]), row))
+                    batch.append(SourceRow(pos, pos[-nkey:] if len(pos) > nkey else pos, row))
                 yield batch
 
 
