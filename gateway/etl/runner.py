@@ -18,6 +18,7 @@ from . import values as V
 from .connectors.base import Session, SourceRow, Target
 from .errors import BudgetExceeded, Cancelled, EtlError, RowError
 from .plan import StepPlan
+from .prefetch import Prefetch
 
 REJECT_DATA_LIMIT = 4000
 ID_CACHE_LIMIT = 1_000_000  # pairs remembered per IDMap before the cache starts over
@@ -273,7 +274,7 @@ async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
     await source.open()
     try:
         await source.describe()
-        async with aclosing(source.batches(plan.batch_size, after=state["position"], since=since)) as batches:
+        async with Prefetch(source.batches(plan.batch_size, after=state["position"], since=since)) as batches:
             async for batch in batches:
                 if ctx.cancel.is_set():
                     raise Cancelled(f"run {ctx.run_id} cancelled during step {plan.name}")
