@@ -39,7 +39,7 @@ def run_variables(job: JobConfig, run_id: str, params: dict[str, Any]) -> dict[s
     return {"run_date": dt.date.today().isoformat(), "run_id": run_id, "job": job.name, **job.params, **params}
 
 
-async def open_targets(job: JobConfig, job_dir: Path) -> dict[str, Target]:
+async def open_targets(job: JobConfig, job_dir: Path, *, lock: bool = False) -> dict[str, Target]:
     targets: dict[str, Target] = {}
     try:
         for name in dict.fromkeys(s.target.connection for s in job.steps):
@@ -47,6 +47,9 @@ async def open_targets(job: JobConfig, job_dir: Path) -> dict[str, Target]:
             await t.open()
             targets[name] = t
             await t.setup()
+            if lock and not await t.lock_job(job.name):
+                raise RunStateError(f"job {job.name} is already running against connection {name}; one run of a "
+                                    "job at a time")
     except BaseException:
         for t in targets.values():
             await t.close()
@@ -92,7 +95,7 @@ async def execute(job: JobConfig, job_dir: Path, run_id: str, store: StateStore,
     targets: dict[str, Target] = {}
     state, error = "failed", None
     try:
-        targets = await open_targets(job, job_dir)
+        targets = await open_targets(job, job_dir, lock=True)
         plan = await build_plan(job, job_dir, variables, targets)
         ctx = RunContext(run_id, job.name, targets, variables, job.error_budget, log_line, on_progress,
                          cancel or asyncio.Event())

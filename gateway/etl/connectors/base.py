@@ -137,6 +137,11 @@ class Target(ABC):
     @abstractmethod
     async def get_watermark(self, job: str, step: str) -> str | None: ...
 
+    async def lock_job(self, job: str) -> bool:
+        """Takes a lock held while this connection lives (a killed run releases it); False when another run of
+        the job holds it. Two runs of one job at once could both insert rows an IDMap has not recorded yet."""
+        return True
+
     @abstractmethod
     async def has_ids(self, job: str, map_name: str) -> bool:
         """Whether the IDMap holds any pair of this job for this table."""

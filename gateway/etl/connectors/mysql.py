@@ -254,5 +254,11 @@ class MysqlTarget(SqlTarget):
         super().__init__("mysql")
         self._params = params
 
+    async def lock_job(self, job: str) -> bool:
+        name = f"splp_etl:{self._params.get('database')}:{job}"[:64]
+        rows = await self.c.fetchall("SELECT GET_LOCK(%s, 0)", (name,))
+        await self.c.commit()
+        return bool(rows and rows[0][0] == 1)
+
     async def connect(self) -> SqlConn:
         return MysqlConn(await connect(self._params), self._params)

@@ -309,6 +309,10 @@ class PostgresTarget(Target):
     async def get_watermark(self, job: str, step: str) -> str | None:
         return await self.conn.fetchval("SELECT value FROM splp_etl_watermark WHERE job = $1 AND step = $2", job, step)
 
+    async def lock_job(self, job: str) -> bool:
+        return bool(await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended('splp_etl:' || $1, 0))",
+                                             job))
+
     async def has_ids(self, job: str, map_name: str) -> bool:
         return bool(await self.conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM splp_etl_idmap WHERE job = $1 AND tbl = $2)", job, map_name))

@@ -124,3 +124,16 @@ async def test_incremental_by_watermark(tmp_path: Path, store: SQLiteStateStore,
         (2, "changed"), (6, "new")]
     assert await _sql(pg_dsn, "SELECT count(*) FROM items") == [(6,)]
     assert await _sql(pg_dsn, "SELECT value FROM splp_etl_watermark") == [('{"$dt":"2025-01-02T00:00:00+00:00"}',)]
+
+
+async def test_one_run_of_a_job_at_a_time(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+    await _seed(pg_dsn, 2)
+    holder = await asyncpg.connect(pg_dsn)
+    try:  # another process running the same job holds the job's lock in the target database
+        assert await holder.fetchval("SELECT pg_try_advisory_lock(hashtextextended('splp_etl:' || $1, 0))", "items")
+        blocked = await _run(tmp_path, store, _job(pg_dsn))
+        assert blocked.state == "failed"
+        assert blocked.error == "job items is already running against connection db; one run of a job at a time"
+    finally:
+        await holder.close()  # a killed run's connection closes the same way, and the lock goes with it
+    assert (await _run(tmp_path, store, _job(pg_dsn))).state == "succeeded"
