@@ -46,14 +46,14 @@ async def _preview(args: argparse.Namespace) -> int:
 class _Bar:
     """A rich progress bar per step when stdout is a terminal; nothing otherwise."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, console: Any = None) -> None:
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
         if enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
-                                      TimeElapsedColumn())
+                                      TimeElapsedColumn(), console=console)
 
     def __enter__(self) -> _Bar:
         if self._progress is not None:

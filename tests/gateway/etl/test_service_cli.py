@@ -154,3 +154,20 @@ def test_cli_run_status_preview(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
     _, code = _cli("etl", "--state", state, "run", "--resume", run_id)
     assert code == 2 and capsys.readouterr().err == f"error: run {run_id} already succeeded; nothing to resume\n"
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from gateway.etl.cli import _Bar
+    from gateway.etl.runner import StepCounts
+
+    out = io.StringIO()
+    with _Bar(True, Console(file=out, force_terminal=True, width=100)) as bar:
+        bar.update("warga", StepCounts(read=50, written=48, rejected=2, state="running"))
+        bar.update("warga", StepCounts(read=100, written=98, rejected=2, state="succeeded"))
+    assert "warga" in out.getvalue() and "read 100 written 98 rejected 2" in out.getvalue()
+    with _Bar(False) as quiet:  # not a terminal: nothing is drawn
+        quiet.update("warga", StepCounts(read=1))
