@@ -14,7 +14,7 @@ from .engine import execute, run_variables
 from .errors import EtlError, RunStateError
 from .load import load_job
 from .runner import StepCounts
-from .state import SQLiteStateStore, default_state_path
+from .state import default_state_path, open_store
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -34,7 +34,7 @@ def _print_json(data: Any) -> None:
 async def _preview(args: argparse.Namespace) -> int:
     from .service import EtlService
 
-    store = await SQLiteStateStore.open(args.state)
+    store = await open_store(args.state)
     try:
         result = await EtlService(store).preview(args.job, _params(args.param), rows=args.rows)
     finally:
@@ -75,7 +75,7 @@ class _Bar:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    store = await SQLiteStateStore.open(args.state)
+    store = await open_store(args.state)
     try:
         if args.resume:
             record = await store.get_run(args.resume)
@@ -105,7 +105,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _status(args: argparse.Namespace) -> int:
-    store = await SQLiteStateStore.open(args.state)
+    store = await open_store(args.state)
     try:
         record = await store.get_run(args.run_id)
         data = record.model_dump()
@@ -131,7 +131,8 @@ def _sync(fn: Any) -> Any:
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     etl = subparsers.add_parser("etl", help="data consolidation jobs (Konsolidasi Data)")
     etl.add_argument("--state", default=None,
-                     help=f"run state store (SQLite file; default $SPLP_ETL_STATE or {default_state_path()})")
+                     help="run state store: a SQLite file or a postgresql:// DSN "
+                          f"(default $SPLP_ETL_STATE or {default_state_path()})")
     sub = etl.add_subparsers(dest="etl_command", required=True)
 
     p = sub.add_parser("preview", help="validate a job and show its plan and sample rows, without writing")

@@ -1,7 +1,7 @@
 """Run records: state, per-step counts, timings, reconciliation and a log, behind a small store interface.
 
-SQLiteStateStore is the embedded default (one file, WAL). A PostgreSQL store implements the same
-StateStore protocol; nothing else in the ETL package touches the store's tables.
+SQLiteStateStore is the embedded default (one file, WAL); PostgresStateStore (state_pg.py) is the cluster
+store. open_store() picks one from a DSN or a path; nothing else in the ETL package touches their tables.
 """
 
 from __future__ import annotations
@@ -148,3 +148,13 @@ class SQLiteStateStore:
 
     async def close(self) -> None:
         await self._conn.close()
+
+
+async def open_store(location: str | os.PathLike[str] | None = None) -> StateStore:
+    """A PostgreSQL DSN opens the PostgreSQL store; anything else is a SQLite file path."""
+    text = str(location or default_state_path())
+    if text.startswith(("postgresql://", "postgres://")):
+        from .state_pg import PostgresStateStore
+
+        return await PostgresStateStore.open(text)
+    return await SQLiteStateStore.open(text)
