@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from gateway.etl.state import SQLiteStateStore
 from tests.services import require_service, unique_name
 
 
-@pytest.fixture
-async def pg_dsn() -> AsyncIterator[str]:
+@asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test; dropped afterwards. Yields its DSN."""
     host, port = require_service("postgres")
     name = unique_name("etl_pg")
     admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
@@ -26,6 +28,12 @@ async def pg_dsn() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    async with pg_database() as dsn:
+        yield dsn
 
 
 @pytest.fixture

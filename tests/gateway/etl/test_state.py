@@ -3,26 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from gateway.etl.errors import RunNotFound
 from gateway.etl.state import SQLiteStateStore, StateStore, open_store
+from gateway.etl.state_pg import PostgresStateStore
+
+from .conftest import pg_database
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
-    if request.param == "sqlite":
+@asynccontextmanager
+async def _store(kind: str, tmp_path: Path) -> AsyncIterator[StateStore]:
+    if kind == "sqlite":
         store: StateStore = await open_store(tmp_path / "state.sqlite")
         assert isinstance(store, SQLiteStateStore)
-    else:
-        store = await open_store(request.getfixturevalue("pg_dsn"))
-    yield store
-    await store.close()
+        try:
+            yield store
+        finally:
+            await store.close()
+        return
+    async with pg_database() as dsn:
+        store = await open_store(dsn)
+        assert isinstance(store, PostgresStateStore)
+        try:
+            yield store
+        finally:
+            await store.close()
 
 
-async def test_run_record_lifecycle(any_store: StateStore) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_run_record_lifecycle(kind: str, tmp_path: Path) -> None:
+    async with _store(kind, tmp_path) as any_store:
+        await _lifecycle(any_store)
+
+
+async def _lifecycle(any_store: StateStore) -> None:
     rec = await any_store.create_run("lapor", "/jobs/lapor.yaml", {"region": "Jabar"})
     assert rec.state == "queued" and rec.attempts == 0
     await any_store.update_run(rec.id, state="running", attempts=1, variables={"run_date": "2026-01-01"},
