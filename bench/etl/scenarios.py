@@ -73,9 +73,9 @@ async def _my_seed(db: str, parents: int, rows: int) -> None:
             await cur.execute(f"CREATE DATABASE `{db}`")
             await cur.execute(f"USE `{db}`")
             await cur.execute("CREATE TABLE parents (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL)")
-            await cur.execute("CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, parent_id INT, name VARCHAR(100) "
-                              "NOT NULL, amount DECIMAL(12,2), active TINYINT(1) NOT NULL, created_at DATETIME NOT NULL, "
-                              "FOREIGN KEY (parent_id) REFERENCES parents(id))")
+            await cur.execute("CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, parent_id INT, "
+                              "name VARCHAR(100) NOT NULL, amount DECIMAL(12,2), active TINYINT(1) NOT NULL, "
+                              "created_at DATETIME NOT NULL, FOREIGN KEY (parent_id) REFERENCES parents(id))")
             await cur.execute(f"INSERT INTO parents SELECT seq, CONCAT('parent ', seq) FROM seq_1_to_{parents}")
             await cur.execute(f"INSERT INTO items SELECT seq, (seq % {parents}) + 1, CONCAT('item number ', seq), "
                               f"(seq % 100000) / 100.0, seq % 3 = 0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq "

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .engine import execute, run_variables
 from .errors import EtlError, RunStateError
-from .load import load_job
+from .load import absolute, load_job
 from .runner import StepCounts
 from .state import default_state_path, open_store
 
@@ -91,10 +90,10 @@ async def _run(args: argparse.Namespace) -> int:
             job = load_job(job_file)
             params = _params(args.param)
             run_variables(job, "check", params)
-            run_id, resume = (await store.create_run(job.name, str(Path(job_file).resolve()), params)).id, False
+            run_id, resume = (await store.create_run(job.name, str(absolute(job_file)), params)).id, False
         sys.stderr.write(f"run {run_id}\n")
         with _Bar(sys.stdout.isatty()) as bar:
-            state = await execute(job, Path(job_file).resolve().parent, run_id, store, resume=resume,
+            state = await execute(job, absolute(job_file).parent, run_id, store, resume=resume,
                                   progress=bar.update)
         record = await store.get_run(run_id)
         _print_json({"run": run_id, "state": state, "error": record.error, "steps": record.steps,

@@ -77,3 +77,8 @@ def load_job(path: str | os.PathLike[str]) -> JobConfig:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         raise JobConfigError(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
     return parse_job(data, str(p))
+
+
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """The job file's absolute path: run records keep it, and relative paths in the job resolve from its folder."""
+    return Path(os.path.abspath(path))

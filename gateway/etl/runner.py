@@ -171,7 +171,8 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
         vals: list[Any] = []
         name = ""
         try:
-            for getter, convert, name in steps:
+            for getter, convert, col_name in steps:
+                name = col_name  # kept for the message when the getter or the converter refuses
                 v = getter(data)
                 vals.append(v if convert is None else convert(v))
             key = V.key_text([data.get(k) for k in key_cols]) if key_cols else None

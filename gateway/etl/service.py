@@ -12,7 +12,7 @@ from typing import Any
 
 from .engine import close_targets, execute, open_targets, run_variables
 from .errors import RunStateError
-from .load import load_job
+from .load import absolute, load_job
 from .plan import build_plan
 from .preview import preview_plan
 from .state import RunRecord, StateStore
@@ -42,11 +42,11 @@ class EtlService:
         else:
             job = load_job(job_file)
             run_variables(job, "check", dict(params or {}))  # unknown parameters fail before a run exists
-            record = await self.store.create_run(job.name, str(Path(job_file).resolve()), dict(params or {}))
+            record = await self.store.create_run(job.name, str(absolute(job_file)), dict(params or {}))
             run_id = record.id
         event = asyncio.Event()
         self._cancel[run_id] = event
-        job_dir = Path(job_file).resolve().parent
+        job_dir = absolute(job_file).parent
         self._tasks[run_id] = asyncio.create_task(self._run(job, job_dir, run_id, resume is not None, event),
                                                   name=f"etl-run-{run_id}")
         return run_id
@@ -82,7 +82,7 @@ class EtlService:
     async def preview(self, job_file: str | Path, params: dict[str, Any] | None = None, rows: int = 5
                       ) -> dict[str, Any]:
         job = load_job(job_file)
-        job_dir = Path(job_file).resolve().parent
+        job_dir = absolute(job_file).parent
         targets = await open_targets(job, job_dir)
         try:
             plan = await build_plan(job, job_dir, run_variables(job, "preview", dict(params or {})), targets)

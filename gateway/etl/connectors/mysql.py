@@ -1,8 +1,9 @@
 """MySQL / MariaDB through asyncmy.
 
 Source: keyset pagination (one LIMIT page per batch, in key order) on its own connection, inside one
-consistent-snapshot read-only transaction, started after the last committed key. The session runs with time_zone '+00:00'
-so TIMESTAMP columns arrive in UTC; DATETIME columns are wall-clock values in the connection's `timezone`.
+consistent-snapshot read-only transaction, started after the last committed key. The session runs with
+time_zone '+00:00' so TIMESTAMP columns arrive in UTC; DATETIME columns are wall-clock values in the
+connection's `timezone`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ def test_mysql_to_postgres_types(mysql: str, pg: str) -> None:
     assert coerce.mysql_to_postgres(mysql) == pg
 
 
-def conv(type_: str, nullable: bool = True, zone: str = "UTC", dialect: str = "postgres"):  # type: ignore[no-untyped-def]
+def conv(type_: str, nullable: bool = True, zone: str = "UTC",  # type: ignore[no-untyped-def]
+         dialect: str = "postgres"):
     return coerce.converter(Column("c", type_, nullable), zone=ZoneInfo(zone), target_dialect=dialect)
 
 
@@ -55,7 +56,8 @@ def test_values() -> None:
      "text cannot store"),
     ("date", "0000-00-00", False, "zero date in NOT NULL column of type date"),
     ("text", None, False, "NULL in NOT NULL column of type text"),
-    ("boolean", "maybe", True, "cannot convert 'maybe' to boolean: not a boolean (expected true/false, 1/0, yes/no, ya/tidak)"),
+    ("boolean", "maybe", True, "cannot convert 'maybe' to boolean: not a boolean (expected true/false, 1/0, yes/no, "
+     "ya/tidak)"),
     ("jsonb", "{bad", True, "cannot convert '{bad' to jsonb: unexpected character, expected a string key: line 1 "
      "column 2 (char 1)"),
 ])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,7 +74,7 @@ async def test_lapor_mariadb_to_postgres(tmp_path: Path, store: SQLiteStateStore
             assert row["joined_at"] == (joined.replace(tzinfo=JKT) if joined else None)
 
         comp = {r["id"]: r for r in await conn.fetch("SELECT * FROM complaints")}
-        for cid, rep, cat, title, body, status, amount, created, closed, updated in rows["complaints"]:
+        for cid, rep, cat, title, body, status, amount, created, closed, _updated in rows["complaints"]:
             row = comp[maps["complaints"][cid]]
             assert row["reporter_id"] == maps["reporters"][rep] and row["category_id"] == maps["categories"][cat]
             assert (row["title"], row["body"], row["status"], row["amount"]) == (title, body, status, amount)
@@ -92,7 +91,7 @@ async def test_lapor_mariadb_to_postgres(tmp_path: Path, store: SQLiteStateStore
                 maps["complaints"][cid], fname, size, content)
 
         com = {r["id"]: r for r in await conn.fetch("SELECT * FROM comments")}
-        for mid, cid, rep, parent, body, created in rows["comments"]:
+        for mid, cid, rep, parent, body, _created in rows["comments"]:
             row = com[maps["comments"][mid]]
             assert row["complaint_id"] == maps["complaints"][cid]
             assert row["reporter_id"] == (maps["reporters"][rep] if rep else None)

@@ -77,7 +77,9 @@ async def test_start_returns_at_once_and_runs_in_background(tmp_path: Path, serv
 async def test_cancel_stops_after_the_current_batch(tmp_path: Path, service: EtlService) -> None:
     await _databases(tmp_path)
     run_id = await service.start_run(_job(tmp_path, batch_size=1))
-    while (await service.get_run(run_id)).state != "running":
+    for _ in range(1000):  # poll, as the control API's clients do
+        if (await service.get_run(run_id)).state == "running":
+            break
         await asyncio.sleep(0.01)
     assert await service.cancel(run_id) is True
     record = await service.wait(run_id)
