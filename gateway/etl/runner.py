@@ -175,7 +175,13 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
                 name = col_name  # kept for the message when the getter or the converter refuses
                 v = getter(data)
                 vals.append(v if convert is None else convert(v))
-            key = V.key_text([data.get(k) for k in key_cols]) if key_cols else None
+            key = None
+            if key_cols:
+                key_values = [data.get(k) for k in key_cols]
+                for k, v in zip(key_cols, key_values, strict=True):
+                    if v is None or (isinstance(v, str) and not v.strip()):
+                        raise RowError("the source key is empty; an IDMap row needs one", k)
+                key = V.key_text(key_values)
         except RowError as exc:
             rejects.add(r, exc.reason, exc.column or name, data)
             continue
