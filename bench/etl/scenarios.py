@@ -93,7 +93,7 @@ async def _my_drop(db: str) -> None:
         conn.close()
 
 
-def _job(name: str, src_conn: dict[str, Any], dst: str, idmap: bool) -> dict[str, Any]:
+def _job(name: str, src_conn: dict[str, Any], dst: str, idmap: bool, reconcile: str = "counts") -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     for table in ("parents", "items"):
         step: dict[str, Any] = {"name": table, "source": {"connection": "src", "table": table},
@@ -101,7 +101,7 @@ def _job(name: str, src_conn: dict[str, Any], dst: str, idmap: bool) -> dict[str
         if idmap:
             step["idmap"] = "id"  # items.parent_id is rewritten through the parents IDMap (FK lookup)
         steps.append(step)
-    return {"name": name, "batch_size": BATCH, "reconcile": "counts",
+    return {"name": name, "batch_size": BATCH, "reconcile": reconcile,
             "connections": {"src": src_conn, "dst": {"kind": "postgres", "dsn": _dsn(dst)}}, "steps": steps}
 
 
@@ -115,7 +115,7 @@ async def _worker(*args: str) -> dict[str, float]:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-async def run_scenario(name: str, rows: int) -> list[dict[str, Any]]:
+async def run_scenario(name: str, rows: int, *, reconcile: str = "counts") -> list[dict[str, Any]]:
     if name not in SCENARIOS:
         raise ValueError(f"unknown ETL scenario {name!r}; known: {', '.join(SCENARIOS)}")
     parents = max(1, rows // 100)
@@ -147,7 +147,8 @@ async def run_scenario(name: str, rows: int) -> list[dict[str, Any]]:
                 await gen.close()
 
             job_file = Path(tmp) / "job.yaml"
-            job_file.write_text(yaml.safe_dump(_job(name, src_conn, dst, idmap=name == "etl-pg-pg")))
+            job_file.write_text(yaml.safe_dump(_job(name, src_conn, dst, idmap=name == "etl-pg-pg",
+                                                     reconcile=reconcile)))
             splp = await _worker("splp", str(job_file), str(Path(tmp) / "state.sqlite"))
             copy = await _worker("copy", _dsn(f"{dst}_copy"), "items", COLUMNS, csv_path)
             conn = await asyncpg.connect(database=dst, **PG)
@@ -165,10 +166,11 @@ async def run_scenario(name: str, rows: int) -> list[dict[str, Any]]:
             else:
                 await _pg_admin(f'DROP DATABASE IF EXISTS "{src}" WITH (FORCE)')
             await _pg_admin(f"COPY (SELECT 1 WHERE false) TO '{csv_path}'")  # truncate the server-written CSV
+    label = name if reconcile == "counts" else f"{name} (reconcile {reconcile})"
     return [
-        {"scenario": name, "target": "splp", "rows_per_s": round(splp["rows"] / splp["seconds"]),
+        {"scenario": label, "target": "splp", "rows_per_s": round(splp["rows"] / splp["seconds"]),
          "peak_rss_mb": splp["peak_rss_mb"], "rows": int(splp["rows"]), "seconds": round(splp["seconds"], 2)},
-        {"scenario": name, "target": "copy", "rows_per_s": round(copy["rows"] / copy["seconds"]),
+        {"scenario": label, "target": "copy", "rows_per_s": round(copy["rows"] / copy["seconds"]),
          "peak_rss_mb": copy["peak_rss_mb"], "rows": int(copy["rows"]), "seconds": round(copy["seconds"], 2)},
     ]
 
