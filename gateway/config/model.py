@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
+from gateway.config.tiers import TiersConfig
 from gateway.config.units import Duration, Size
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -226,6 +228,9 @@ class GatewayConfig(Strict):
     policies: tuple[dict[str, Any], ...] = Field((), description="Policies applied to every API (an API may override).")
     include: tuple[str, ...] = Field((), description="Glob patterns, relative to this file, of API definition files.")
     apis: tuple[ApiConfig, ...] = Field((), description="API definitions inline (see also include).")
+    tiers: TiersConfig = Field(default_factory=TiersConfig, description="Named throttling tiers.")
+    applications: tuple[ApplicationConfig, ...] = Field((), description="Consumer applications (until the catalog).")
+    subscriptions: tuple[SubscriptionConfig, ...] = Field((), description="Application x API subscriptions.")
 
     @field_validator("policies", mode="before")
     @classmethod

@@ -1,0 +1,31 @@
+"""Applications and subscriptions declared in conf/ (until the catalog issue stores them).
+
+Owned by the key-manager work (issue 4): extend freely, keep the `applications` and `subscriptions`
+keys of GatewayConfig. Secrets never appear in clear: only hashes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApplicationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, description="Application id (the OAuth client id of the resident key manager).")
+    name: str = Field("", description="Human name.")
+    tenant: str = Field(min_length=1, description="Institution (tenant) that owns the application.")
+    owner: str = Field("", description="User who owns it.")
+    tier: str = Field("Unlimited", description="Application tier (tiers.application).")
+    blocked: bool = Field(False, description="A blocked application is refused everywhere (403).")
+
+
+class SubscriptionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    application: str = Field(min_length=1, description="Application id.")
+    api: str = Field(min_length=1, description="API prefix (context/version), e.g. /bappenas/pegawai/v1.")
+    tier: str = Field("Unlimited", description="Subscription tier (tiers.subscription).")
+    status: Literal["active", "blocked"] = Field("active", description="A blocked subscription is refused (403).")
