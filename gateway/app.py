@@ -18,7 +18,7 @@ from gateway.config.model import LoadedConfig
 from gateway.context import RequestContext
 from gateway.reload import Reloader
 from gateway.snapshot import SnapshotHolder, Upstreams, build_snapshot
-from gateway.types import Receive, Scope, Send
+from gateway.types import Receive, Scope, Send, Services
 from gateway.upstream.errors import ClientBodyAborted
 
 log = logging.getLogger("splp.gateway")
@@ -36,7 +36,8 @@ class GatewayApp:
     def __init__(self, config: LoadedConfig) -> None:
         self.config = config
         self.upstreams = Upstreams(config.gateway.upstream)
-        self.holder = SnapshotHolder(build_snapshot(config, self.upstreams, version=1))
+        self.services = Services()
+        self.holder = SnapshotHolder(build_snapshot(config, self.upstreams, self.services, version=1))
         self.reloader = Reloader(self)
         self.ready = False
 
@@ -145,6 +146,7 @@ class GatewayApp:
                 self.ready = False
                 await self.reloader.stop()
                 await self.upstreams.aclose()
+                await self.services.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

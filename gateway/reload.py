@@ -76,7 +76,7 @@ class Reloader:
             app = self._app
             try:
                 config = await asyncio.to_thread(load_config, app.config.path)
-                snapshot = build_snapshot(config, app.upstreams, version=app.holder.current.version + 1)
+                snapshot = build_snapshot(config, app.upstreams, app.services, version=app.holder.current.version + 1)
             except ConfigError as exc:
                 log.error("config reload refused, still serving snapshot %d:\n%s", app.holder.current.version, exc)
                 return False

@@ -13,7 +13,7 @@ from gateway.chain import build_chain
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
-from gateway.types import ASGIApp, PolicyDeps
+from gateway.types import ASGIApp, PolicyDeps, Services
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.lean import LeanClient
@@ -56,23 +56,23 @@ class Snapshot:
     built_at: float
 
 
-def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams) -> ApiRuntime:
+def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, services: Services) -> ApiRuntime:
     defaults = config.gateway.upstream
     backend = api.config.backend
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     proxy = ProxyApp(api, pool, upstreams.clients, defaults.client)
     proxy.bind_defaults(timeouts_from_config(defaults.timeouts), defaults.retries)
-    app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway))
+    app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
     return ApiRuntime(
         definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
     )
 
 
-def build_snapshot(config: LoadedConfig, upstreams: Upstreams, version: int) -> Snapshot:
+def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: Services, version: int) -> Snapshot:
     """Raises if any API's chain cannot be built; the caller then keeps the old snapshot."""
     group = config.gateway.gateway.group
-    apis = tuple(build_api(api, config, upstreams) for api in config.apis if group in api.config.groups)
+    apis = tuple(build_api(api, config, upstreams, services) for api in config.apis if group in api.config.groups)
     return Snapshot(
         version=version,
         config=config,

@@ -30,12 +30,37 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class Services:
+    """Per-worker resources that outlive snapshots (counter stores, key caches, token caches).
+
+    A policy asks for one by key with a factory; the first snapshot creates it, later snapshots get the same
+    object, so a reload keeps counters and caches. Anything with an async `aclose()` is closed at shutdown.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+
+    def get(self, key: str, factory: Callable[[], Any]) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = factory()
+        return item
+
+    async def aclose(self) -> None:
+        items, self._items = self._items, {}
+        for item in items.values():
+            close = getattr(item, "aclose", None)
+            if close is not None:
+                await close()
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyDeps:
     """Shared resources a policy may need, handed to its constructor at snapshot build time."""
 
     api: ApiDefinition
     gateway: GatewayConfig
+    services: Services
 
 
 class Policy(Protocol):
