@@ -20,7 +20,7 @@ install: $(STAMP)
 # Ctrl-C stops all of it.
 run: $(STAMP)
 	@mkdir -p var/splp
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(BIN)/splp sample-backend --port 9001 & \
 	$(BIN)/splp serve --config $(CONFIG)
 

@@ -48,7 +48,6 @@ class GatewaySection(Strict):
     group: str = Field("default", description="Gateway group label; an API is deployed to chosen groups only.")
     limits: ServerLimits = Field(default_factory=ServerLimits, description="Protection against abusive clients.")
     watch_config: bool = Field(True, description="Reload the snapshot when a config file changes.")
-    access_log: bool = Field(False, description="Log one line per request (batched, off the request path).")
 
 
 class ControlSection(Strict):
