@@ -20,8 +20,8 @@ install: $(STAMP)
 # Ctrl-C stops all of it.
 run: $(STAMP)
 	@mkdir -p var/splp
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(BIN)/splp sample-backend --port 9001 & \
+	@$(BIN)/splp sample-backend --port 9001 & backend=$$!; \
+	trap 'kill $$backend 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/splp serve --config $(CONFIG)
 
 test: $(STAMP)
