@@ -2,10 +2,10 @@
 
 Source: a server-side cursor inside a read-only REPEATABLE READ transaction, started after the last committed
 key (keyset), so a resumed read never rescans what was loaded.
-Target: appends go straight through COPY (copy_records_to_table); upserts and IDMap rows are COPYed into a
-temporary staging table and moved with INSERT ... SELECT ... ON CONFLICT. IDMap keys are drawn from the target
-column's own sequence before the insert, so the (source key -> target key) pairs are known without RETURNING
-order guarantees and are written in the same transaction.
+Target: appends go straight through COPY (copy_records_to_table); upserts (and IDMap Sync updates) are COPYed
+into a temporary staging table and moved with INSERT ... SELECT ... ON CONFLICT. New IDMap rows take keys
+drawn from the target column's own sequence first, then go through COPY as well, so the (source key ->
+target key) pairs are known without relying on RETURNING order and are written in the same transaction.
 """
 
 from __future__ import annotations
@@ -201,7 +201,8 @@ class PostgresSession(Session):
         seq = await self._sequence(table, key)
         ids = [r[0] for r in await self._conn.fetch(
             "SELECT nextval($1::regclass) FROM generate_series(1, $2)", seq, len(records))]
-        await self.write(table, [key, *columns], [(i, *r) for i, r in zip(ids, records, strict=True)], [key])
+        # Keys fresh from the sequence cannot collide: straight COPY (which writes identity columns as given).
+        await self.write(table, [key, *columns], [(i, *r) for i, r in zip(ids, records, strict=True)])
         return ids
 
     async def write(self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
