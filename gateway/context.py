@@ -28,7 +28,7 @@ class RequestContext:
         self,
         request_id: bytes,
         api: ApiRuntime,
-        resource: Resource,
+        resource: Resource | None,  # None: an OPTIONS preflight on a path without OPTIONS
         path_params: dict[str, str] | None,
         upstream_path: bytes,
         client_ip: str,

@@ -66,25 +66,23 @@ def timeouts_from_config(config: TimeoutsConfig) -> Timeouts:
 
 class ProxyApp:
     def __init__(
-        self, api: ApiDefinition, pool: EndpointPool, clients: dict[str, UpstreamClient], default: str
+        self,
+        api: ApiDefinition,
+        pool: EndpointPool,
+        clients: dict[str, UpstreamClient],
+        default_client: str,
+        default_timeouts: Timeouts,
+        default_retries: int,
     ) -> None:
         # config-derived
         backend = api.config.backend
         self._pool = pool
         self._clients = tuple(
-            clients["aiohttp"] if endpoint.scheme == "https" else clients[default] for endpoint in pool.endpoints
+            clients["aiohttp"] if endpoint.scheme == "https" else clients[default_client] for endpoint in pool.endpoints
         )
-        self._retries = backend.retries
+        self._retries = backend.retries if backend.retries is not None else default_retries
         self._preserve_host = backend.preserve_host
-        self._timeouts = timeouts_from_config(backend.timeouts) if backend.timeouts else None
-        self._prefix = api.config.prefix
-
-    def bind_defaults(self, timeouts: Timeouts, retries: int) -> None:
-        """Fills what the API does not override from the gateway's upstream defaults."""
-        if self._timeouts is None:
-            self._timeouts = timeouts
-        if self._retries is None:
-            self._retries = retries
+        self._timeouts = timeouts_from_config(backend.timeouts) if backend.timeouts else default_timeouts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -153,7 +151,6 @@ class ProxyApp:
         retries_left = self._retries if (method in IDEMPOTENT and body is None) else 0
         last_error: str = "no endpoint available"
         timeouts = self._timeouts
-        assert timeouts is not None
         while True:
             index = pool.pick(tried)
             if index is None:

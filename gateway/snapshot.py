@@ -25,13 +25,12 @@ class Upstreams:
 
     def __init__(self, defaults: UpstreamDefaults) -> None:
         pool = defaults.pool
-        sizes = {
-            "limit": pool.limit,
-            "limit_per_host": pool.limit_per_host,
-            "keepalive_timeout": pool.keepalive_timeout,
-        }
+        limit, per_host, keepalive = pool.limit, pool.limit_per_host, pool.keepalive_timeout
         # Both exist (connections open lazily): https endpoints always need aiohttp, and a reload may switch.
-        self.clients: dict[str, UpstreamClient] = {"aiohttp": AioClient(**sizes), "lean": LeanClient(**sizes)}
+        self.clients: dict[str, UpstreamClient] = {
+            "aiohttp": AioClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
+            "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
+        }
         self.health = HealthRegistry()
 
     async def aclose(self) -> None:
@@ -61,8 +60,8 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     backend = api.config.backend
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
-    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client)
-    proxy.bind_defaults(timeouts_from_config(defaults.timeouts), defaults.retries)
+    timeouts = timeouts_from_config(defaults.timeouts)
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries)
     app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
     return ApiRuntime(
         definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app

@@ -10,7 +10,7 @@ is pulled by the proxy chunk by chunk, so the socket's flow control is the backp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,7 +51,7 @@ class UpstreamRequest:
     endpoint: Endpoint
     target: bytes  # path + optional "?query", already joined with endpoint.base_path
     headers: Headers
-    body: AsyncIterator[bytes] | None  # None: no body at all
+    body: AsyncIterable[bytes] | None  # None: no body at all
     content_length: int | None  # known length of `body`, else the client sends it chunked
     timeouts: Timeouts
 
