@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -185,8 +185,15 @@ def _bool(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 
 def _decimal(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     prec = _precision(col.type)
+    # A value with no more decimals than the scale and a spare integer digit passes as it is; any other is
+    # rounded here the way the database would (half away from zero), so checksums compare stored values.
+    headroom, scale = (prec[0] - prec[1] - 1, prec[1]) if prec is not None else (None, None)
+    quantum = Decimal(1).scaleb(-scale) if scale is not None else None
 
     def conv(v: Any) -> Decimal | None:
+        if type(v) is Decimal and v.is_finite() and (headroom is None or (
+                v.adjusted() < headroom and -v.as_tuple().exponent <= scale)):  # type: ignore[operator]
+            return v
         if _blank(v):
             return None
         if isinstance(v, bool):
@@ -196,8 +203,8 @@ def _decimal(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
             raise ValueError("not a finite number")
         if prec is not None:
             p, s = prec
-            q = d.quantize(Decimal(1).scaleb(-s))
-            if q != 0 and q.adjusted() + 1 > p - s:
+            d = d.quantize(quantum, rounding=ROUND_HALF_UP)
+            if d != 0 and d.adjusted() + 1 > p - s:
                 raise ValueError(f"more than {p - s} digits before the decimal point")
         return d
 

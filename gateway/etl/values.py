@@ -82,6 +82,11 @@ def key_text(values: tuple[Any, ...] | list[Any]) -> str:
 
 
 def scalar_text(value: Any) -> str:
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return value.strip()
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float) and value.is_integer():

@@ -34,6 +34,10 @@ def test_values() -> None:
     assert conv("boolean", dialect="mysql")(True) == 1
     assert conv("integer")("42") == 42 and conv("integer")(Decimal("3")) == 3
     assert conv("numeric(12,2)")("1234.50") == Decimal("1234.50")
+    assert str(conv("numeric(12,2)")(Decimal("0.125"))) == "0.13"  # rounded as PostgreSQL stores it
+    assert str(conv("numeric(12,2)")(Decimal("-0.125"))) == "-0.13"
+    with pytest.raises(RowError, match="more than 3 digits before the decimal point"):
+        conv("numeric(5,2)")(Decimal("999.995"))  # rounds to 1000.00
     assert conv("date")("0000-00-00") is None and conv("timestamp with time zone")("0000-00-00 00:00:00") is None
     jkt = conv("timestamp with time zone", zone="Asia/Jakarta")(dt.datetime(2024, 1, 1, 7, 0))
     assert jkt == dt.datetime(2024, 1, 1, 0, 0, tzinfo=dt.UTC)
