@@ -6,6 +6,7 @@ builds one RequestContext; no framework objects are created on the hot path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from gateway.context import RequestContext
 from gateway.reload import Reloader
 from gateway.snapshot import SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, Services
-from gateway.upstream.errors import ClientBodyAborted
+from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
 
 log = logging.getLogger("splp.gateway")
 
@@ -107,6 +108,12 @@ class GatewayApp:
         scope["gateway"] = ctx
         try:
             await api.app(scope, receive, send)
+        except ClientBodyTimeout as exc:
+            log.info("request %s: %s; upstream request reset", request_id.decode(), exc)
+            with contextlib.suppress(Exception):  # the response may have started: then the server closes
+                await errors.send_problem(
+                    send, errors.REQUEST_TIMEOUT, str(exc), request_id, headers=[(b"connection", b"close")]
+                )
         except ClientBodyAborted:
             return  # the client is gone; the upstream request was reset
         except Exception:

@@ -34,6 +34,7 @@ INVALID_PATH = Problem(400, 800401, "invalid-path", "Invalid request path")
 NO_API = Problem(404, 900906, "no-matching-api", "No API matches the request path")
 NO_RESOURCE = Problem(404, 900906, "no-matching-resource", "No matching resource found in the API for the request")
 METHOD_NOT_ALLOWED = Problem(405, 800405, "method-not-allowed", "Method not allowed for this resource")
+REQUEST_TIMEOUT = Problem(408, 800408, "request-timeout", "Request body not received in time")
 PAYLOAD_TOO_LARGE = Problem(413, 800413, "payload-too-large", "Request body too large")
 HEADERS_TOO_LARGE = Problem(431, 800431, "headers-too-large", "Request Header Fields Too Large")
 INTERNAL = Problem(500, 800500, "internal-error", "Internal gateway error")
@@ -47,6 +48,7 @@ BACKEND_TIMEOUT = Problem(504, 101504, "backend-timeout", "Backend timed out")
 ALL = (
     BAD_REQUEST,
     INVALID_PATH,
+    REQUEST_TIMEOUT,
     NO_API,
     NO_RESOURCE,
     METHOD_NOT_ALLOWED,

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -22,6 +23,7 @@ from gateway.types import Receive, Scope, Send
 from gateway.upstream.base import Timeouts, UpstreamClient, UpstreamRequest, UpstreamResponse
 from gateway.upstream.errors import (
     ClientBodyAborted,
+    ClientBodyTimeout,
     UpstreamBodyError,
     UpstreamConnectError,
     UpstreamProtocolError,
@@ -38,19 +40,29 @@ _DROP_RESPONSE = HOP_BY_HOP
 
 
 class RequestBody:
-    """Pulls the client's body from ASGI receive() as the upstream client asks for it."""
+    """Pulls the client's body from ASGI receive() as the upstream client asks for it.
 
-    __slots__ = ("_receive", "started")
+    A client silent for `idle_timeout` mid-body is cut off (slow-body slowloris): the upstream request is
+    reset and the client answered 408.
+    """
 
-    def __init__(self, receive: Receive) -> None:
+    __slots__ = ("_receive", "_idle_timeout", "started")
+
+    def __init__(self, receive: Receive, idle_timeout: float) -> None:
         self._receive = receive
+        self._idle_timeout = idle_timeout
         self.started = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self.started = True
         receive = self._receive
+        idle_timeout = self._idle_timeout
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout(idle_timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise ClientBodyTimeout(f"no request body bytes for {idle_timeout:g} s") from None
             if message["type"] == "http.disconnect":
                 raise ClientBodyAborted("client body ended before its final chunk")
             chunk = message.get("body", b"")
@@ -73,6 +85,7 @@ class ProxyApp:
         default_client: str,
         default_timeouts: Timeouts,
         default_retries: int,
+        body_timeout: float,
     ) -> None:
         # config-derived
         backend = api.config.backend
@@ -82,6 +95,7 @@ class ProxyApp:
         )
         self._retries = backend.retries if backend.retries is not None else default_retries
         self._preserve_host = backend.preserve_host
+        self._body_timeout = body_timeout
         self._timeouts = timeouts_from_config(backend.timeouts) if backend.timeouts else default_timeouts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,7 +110,7 @@ class ProxyApp:
             )
         method: str = scope["method"]
         headers, content_length, has_body = self._request_headers(scope, ctx)
-        body = RequestBody(receive) if has_body else None
+        body = RequestBody(receive, self._body_timeout) if has_body else None
         response = await self._exchange(method, ctx, headers, body, content_length, send)
         if response is None:
             return

@@ -61,7 +61,8 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     timeouts = timeouts_from_config(defaults.timeouts)
-    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries)
+    body_timeout = config.gateway.gateway.limits.body_timeout
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_timeout)
     app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
     return ApiRuntime(
         definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
+from gateway.config.keymanagers import KeyManagerConfig, check_key_managers
 from gateway.config.tiers import TiersConfig
 from gateway.config.units import Duration, Size
 
@@ -39,6 +40,7 @@ class ServerLimits(Strict):
     keepalive_timeout: Duration = Field(
         5.0, gt=0, description="Idle time before a client keep-alive connection closes."
     )
+    body_timeout: Duration = Field(30.0, gt=0, description="Longest silence while a client sends a request body (408).")
     graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
 
 
@@ -230,6 +232,12 @@ class GatewayConfig(Strict):
     tiers: TiersConfig = Field(default_factory=TiersConfig, description="Named throttling tiers.")
     applications: tuple[ApplicationConfig, ...] = Field((), description="Consumer applications (until the catalog).")
     subscriptions: tuple[SubscriptionConfig, ...] = Field((), description="Application x API subscriptions.")
+    key_managers: tuple[KeyManagerConfig, ...] = Field((), description="Token issuers the auth policy may accept.")
+
+    @field_validator("key_managers")
+    @classmethod
+    def _key_managers(cls, value: tuple[KeyManagerConfig, ...]) -> tuple[KeyManagerConfig, ...]:
+        return check_key_managers(value)
 
     @field_validator("policies", mode="before")
     @classmethod

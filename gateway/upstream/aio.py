@@ -43,6 +43,30 @@ def check_response_headers(headers: Headers) -> None:
         raise UpstreamProtocolError("backend sent conflicting Content-Length headers")
 
 
+def _client_abort(exc: BaseException) -> ClientBodyAborted | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ClientBodyAborted):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _translate(exc: aiohttp.ClientError, endpoint: Endpoint) -> Exception:
+    where = f"{endpoint.host}:{endpoint.port}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamConnectError(f"cannot connect to {where}: {exc.os_error}")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamTimeout(f"connecting to {where} timed out", "connect")
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return UpstreamTimeout("backend did not answer in time", "total")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return UpstreamProtocolError(f"backend sent an invalid response: {exc.message}")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return UpstreamBodyError("backend closed the connection before answering")
+    return UpstreamBodyError(f"backend connection failed: {exc}")
+
+
 class AioResponse:
     __slots__ = ("status", "headers", "_response")
 
@@ -121,25 +145,13 @@ class AioClient:
                 )
         except ClientBodyAborted:
             raise
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamConnectError(
-                f"cannot connect to {request.endpoint.host}:{request.endpoint.port}: {exc.os_error}"
-            ) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise UpstreamTimeout(
-                f"connecting to {request.endpoint.host}:{request.endpoint.port} timed out", "connect"
-            ) from exc
-        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        except aiohttp.ClientError as exc:  # before TimeoutError: aiohttp's timeouts subclass it
+            aborted = _client_abort(exc)
+            if aborted is not None:  # our own body iterator failed inside aiohttp's writer
+                raise aborted from None
+            raise _translate(exc, request.endpoint) from exc
+        except TimeoutError as exc:
             raise UpstreamTimeout("backend did not answer in time", "total") from exc
-        except aiohttp.ClientResponseError as exc:
-            raise UpstreamProtocolError(f"backend sent an invalid response: {exc.message}") from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise UpstreamBodyError("backend closed the connection before answering") from exc
-        except aiohttp.ClientOSError as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, ClientBodyAborted):
-                raise cause from None
-            raise UpstreamBodyError(f"backend connection failed: {exc}") from exc
         raw = [(name.lower(), value) for name, value in response.raw_headers]
         try:
             check_response_headers(raw)

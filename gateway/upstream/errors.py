@@ -41,3 +41,7 @@ class UpstreamBodyError(UpstreamError):
 
 class ClientBodyAborted(Exception):
     """The downstream client's body was cut off or malformed; the upstream request must be aborted."""
+
+
+class ClientBodyTimeout(ClientBodyAborted):
+    """The client went silent mid-body for longer than gateway.limits.body_timeout (answered 408)."""

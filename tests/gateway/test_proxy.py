@@ -224,3 +224,23 @@ async def test_client_body_abort_resets_upstream_request(write_config):
                 await asyncio.sleep(0.05)
     assert upstream.requests, "the backend should have seen the start of the request"
     assert all(not r["complete"] for r in upstream.requests)
+
+
+async def test_slow_body_gets_408_and_upstream_reset(write_config):
+    upstream = EchoUpstream()
+    async with serve(upstream) as port:
+        path = write_config([api("svc", [f"http://127.0.0.1:{port}"])], gateway={"limits": {"body_timeout": "500ms"}})
+        async with running_gateway(path) as (base, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+            writer.write(b"POST /svc/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"a" * 1000)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10)  # the gateway answers, then closes
+            writer.close()
+            for _ in range(50):
+                if upstream.requests:
+                    break
+                await asyncio.sleep(0.05)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert orjson.loads(body)["code"] == 800408
+    assert upstream.requests and not any(r["complete"] for r in upstream.requests)
