@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import coerce
+from . import ddl
 from .connectors.base import Source, Target
 from .connectors.factory import make_source
 from .errors import ConnectorError, PlanError, SourceError
@@ -99,7 +99,7 @@ async def build_plan(job: JobConfig, job_dir: Path, variables: Mapping[str, Any]
         if tinfo is None:
             hint = ""
             if target.dialect == "postgres" and sinfo.dialect in ("mysql", "postgres", "sqlite"):
-                hint = f"; a table shaped like the source would be: {coerce.propose_table(sinfo, step.target.table)}"
+                hint = f"; a table shaped like the source would be: {ddl.propose_table(sinfo, step.target.table)}"
             raise PlanError(job.name, step.name, f"target table {step.target.table} does not exist in connection "
                             f"{step.target.connection}{hint}")
         if step.mode == "incremental" and isinstance(step.source, FileSource):

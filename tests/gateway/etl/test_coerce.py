@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.etl import coerce
+from gateway.etl import coerce, ddl
 from gateway.etl.errors import RowError
 from gateway.etl.metadata import Column
 
@@ -21,7 +21,7 @@ from gateway.etl.metadata import Column
     ("longtext", "text"), ("json", "jsonb"), ("blob", "bytea"), ("year(4)", "smallint"), ("bit(1)", "boolean"),
 ])
 def test_mysql_to_postgres_types(mysql: str, pg: str) -> None:
-    assert coerce.mysql_to_postgres(mysql) == pg
+    assert ddl.mysql_to_postgres(mysql) == pg
 
 
 def conv(type_: str, nullable: bool = True, zone: str = "UTC",  # type: ignore[no-untyped-def]
