@@ -20,6 +20,19 @@ class ApplicationConfig(BaseModel):
     owner: str = Field("", description="User who owns it.")
     tier: str = Field("Unlimited", description="Application tier (tiers.application).")
     blocked: bool = Field(False, description="A blocked application is refused everywhere (403).")
+    key_manager: str = Field(
+        "resident", description="Key manager whose tokens may speak for this application (its client id issuer)."
+    )
+    client_secret_hash: str | None = Field(
+        None, description="scrypt hash of the OAuth client secret (python -m keymanager.hashing secret)."
+    )
+    grant_types: tuple[Literal["client_credentials", "password", "refresh_token"], ...] = Field(
+        ("client_credentials",), description="Grants the resident token endpoint allows this application."
+    )
+    scopes: tuple[str, ...] = Field((), description="Scopes the application may be granted.")
+    api_keys: tuple[str, ...] = Field(
+        (), description="API keys as sha256:<hex> hashes (python -m keymanager.hashing apikey)."
+    )
 
 
 class SubscriptionConfig(BaseModel):
