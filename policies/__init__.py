@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from policies.cors.policy import CorsPolicy
 from policies.headers.policy import HeadersPolicy
+from policies.throttle.policy import ThrottlePolicy
 
 REGISTRY: dict[str, type] = {
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
+    ThrottlePolicy.NAME: ThrottlePolicy,
 }

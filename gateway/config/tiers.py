@@ -7,7 +7,7 @@ Unlimited. Owned by the throttling work (issue 5): extend freely, keep the `tier
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Tier(BaseModel):
@@ -18,6 +18,15 @@ class Tier(BaseModel):
     )
     burst: str | None = Field(None, description='Short-window cap on top of the quota, e.g. "100/second".')
     description: str = Field("", description="What the tier is for.")
+
+    @field_validator("requests", "burst")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            from policies.throttle.rates import parse_rate  # late: policies import this package
+
+            parse_rate(value)
+        return value
 
 
 def _tiers(**quotas: str | None) -> dict[str, Tier]:

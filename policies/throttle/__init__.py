@@ -1,0 +1,1 @@
+"""Multi-level throttling: see policy.py."""

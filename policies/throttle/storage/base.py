@@ -1,0 +1,44 @@
+"""What the counter storages share: the compiled limit, hit modes, and the verdict layout.
+
+One call checks every limit that applies to a request and, only if all of them allow it, counts it in
+each: a request refused at one level consumes nothing at the others (honest accounting). The answer is a
+flat list of ints, the same from the Lua script and from memory:
+    [refused, retry_ms, remaining_1, reset_ms_1, remaining_2, reset_ms_2, ...]
+refused is 0 when every limit allowed the request, else the 1-based index of the first limit that refused;
+retry_ms is then the longest wait among the refusing limits (all must free up before a retry can pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+FIXED, SLIDING, MOVING = 1, 2, 3
+STRATEGIES = {"fixed-window": FIXED, "sliding-window": SLIDING, "moving-window": MOVING}
+
+HIT, CHECK, ADD = 0, 1, 2
+"""HIT: count `cost` if it fits. CHECK: refuse when the quota is already used up, count nothing (a
+bandwidth quota, whose cost is known only after the response). ADD: count `cost` without a check."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    level: str  # subscription, application, api, resource, backend, global, bandwidth
+    name: str  # the policy or tier name shown in headers and errors
+    amount: int
+    window: int  # seconds
+    strategy: int = FIXED
+    on_error: str = "local"  # local | open | closed, when the shared storage is unreachable
+    local_amount: int = 0  # this node's share for the local fallback limiter (0 = same as amount)
+
+    @property
+    def window_ms(self) -> int:
+        return self.window * 1000
+
+
+Hit = tuple[str, Limit, int, int]  # (key, limit, cost, mode)
+Hits = Sequence[Hit]
+
+
+class StoreUnavailable(Exception):
+    """The shared counter storage cannot be reached; the policy applies each limit's on_error choice."""
