@@ -1,0 +1,38 @@
+"""The catalog schema as an ordered list of migrations; `gateway.catalog.migrate` applies them.
+
+Rules for a new migration: append a module `vNNNN_<what>.py` with `NAME`, `SQLITE` and `POSTGRES`
+(plain SQL, statements ending with `;` at a line end), add it below, never edit an applied one.
+Each runs in one transaction together with its schema_version row, so a failed upgrade leaves the
+previous schema and every row untouched. Migrations only add or reshape: data is copied, never dropped.
+
+Why modules and not .sql files: they ship inside the wheel without package-data settings, and each
+can hold the two dialects side by side where they differ (ids, JSON, timestamps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from gateway.catalog.migrations import v0001_tenants_users_audit, v0002_apis
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sqlite: str
+    postgres: str
+
+    def sql(self, dialect: str) -> str:
+        return self.sqlite if dialect == "sqlite" else self.postgres
+
+
+def _from(version: int, module: ModuleType) -> Migration:
+    return Migration(version, module.NAME, module.SQLITE, module.POSTGRES)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _from(1, v0001_tenants_users_audit),
+    _from(2, v0002_apis),
+)

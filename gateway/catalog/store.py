@@ -1,0 +1,42 @@
+"""The catalog store: one object holding the repositories over one database.
+
+    store = await open_store("sqlite:///var/splp/catalog.db")   # or postgresql://...
+    tenant = await store.tenants.create(actor, TenantCreate(...))
+    await store.close()
+
+Opening applies pending migrations first, so the code always runs on the schema it knows.
+"""
+
+from __future__ import annotations
+
+from gateway.catalog.audit import AuditRepository
+from gateway.catalog.db import Database, open_database
+from gateway.catalog.migrate import migrate
+from gateway.catalog.tenants import TenantRepository
+from gateway.catalog.users import UserRepository
+
+
+class CatalogStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.tenants = TenantRepository(db)
+        self.users = UserRepository(db)
+        self.audit = AuditRepository(db)
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def open_store(uri: str, *, migrate_schema: bool = True) -> CatalogStore:
+    db = await open_database(uri)
+    try:
+        if migrate_schema:
+            await migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    return CatalogStore(db)
