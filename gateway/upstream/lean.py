@@ -26,7 +26,7 @@ import socket
 from collections import deque
 
 from .base import Timeouts, UpstreamRequest
-from .errors import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
+from .errors import UpstreamBodyError, UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
 from .lean_body import BodyWriter, LeanResponse
 from .lean_conn import LeanConnection
 
@@ -136,7 +136,7 @@ class LeanClient:
                     if not await writer.write(True):
                         conn.writer_task = loop.create_task(writer.run())
                 await conn.wait_head()
-            except UpstreamProtocolError:
+            except (UpstreamProtocolError, UpstreamBodyError):
                 conn.abort()
                 if reused and body is None and conn.lost_early and not fresh:
                     fresh = True  # the keep-alive race: once more on a new connection

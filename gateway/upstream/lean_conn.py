@@ -136,7 +136,8 @@ class LeanConnection(asyncio.Protocol):
             if phase == HEAD:
                 self.lost_early = not self.got_bytes
                 reason = f": {exc}" if exc is not None else ""
-                self.exc = UpstreamProtocolError(
+                # the same answer as the aiohttp client: 502 "backend closed", retried when idempotent
+                self.exc = UpstreamBodyError(
                     f"upstream {self.hostport} closed the connection before the response headers{reason}"
                 )
             elif phase == BODY and not self.complete:

@@ -236,7 +236,7 @@ async def test_keep_alive_race_with_body_is_not_retried(client: LeanClient, raw_
     response = await client.send(request(server.endpoint))
     await read_all(response)
     await response.release()
-    with pytest.raises(UpstreamProtocolError, match="closed the connection"):
+    with pytest.raises(UpstreamBodyError, match="closed the connection"):
         response = await client.send(request(server.endpoint, "POST", b"/x", chunks(b"abc"), content_length=3))
     assert server.connections == 1
 
@@ -357,7 +357,7 @@ async def test_closed_before_headers(client: LeanClient, raw_server) -> None:  #
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-")
 
     server = await raw_server(handler)
-    with pytest.raises(UpstreamProtocolError, match="before the response headers"):
+    with pytest.raises(UpstreamBodyError, match="before the response headers"):
         await client.send(request(server.endpoint))
     assert server.connections == 1  # a fresh connection is never retried
 
