@@ -21,6 +21,7 @@ from gateway.reload import Reloader
 from gateway.snapshot import SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, Services
 from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
+from keymanager import resident_http
 
 log = logging.getLogger("splp.gateway")
 
@@ -41,6 +42,8 @@ class GatewayApp:
         self.holder = SnapshotHolder(build_snapshot(config, self.upstreams, self.services, version=1))
         self.reloader = Reloader(self)
         self.ready = False
+        # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
+        self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)
 
     @classmethod
     def from_path(cls, path: str) -> GatewayApp:
@@ -60,6 +63,8 @@ class GatewayApp:
         path: str = scope["path"]
         if path.startswith("/_"):
             return await self._builtin(path, send)
+        if path.startswith(resident_http.PREFIXES):
+            return await self.oauth(scope, receive, send)
         request_id = b""
         host = b""
         for name, value in scope["headers"]:

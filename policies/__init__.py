@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.headers.policy import HeadersPolicy
 from policies.throttle.policy import ThrottlePolicy
 
 REGISTRY: dict[str, type] = {
+    AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
