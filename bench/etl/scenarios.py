@@ -105,17 +105,24 @@ def _job(name: str, src_conn: dict[str, Any], dst: str, idmap: bool, reconcile: 
             "connections": {"src": src_conn, "dst": {"kind": "postgres", "dsn": _dsn(dst)}}, "steps": steps}
 
 
-async def _worker(*args: str) -> dict[str, float]:
+async def _worker(*args: str, profile: str | None = None) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.etl.worker", *args, env=env,
+    command = [sys.executable, "-m", "bench.etl.worker", *args]
+    if profile:  # py-spy samples the worker (own time, raw stacks) into this file
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        command = [spy, "record", "--rate", "200", "--format", "raw", "--output", profile, "--", *command]
+    proc = await asyncio.create_subprocess_exec(*command, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"bench worker {args[0]} failed: {err.decode()[-2000:]}")
-    return json.loads(out.decode().strip().splitlines()[-1])
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]  # py-spy adds its own lines
+    return json.loads(lines[-1])
 
 
-async def run_scenario(name: str, rows: int, *, reconcile: str = "counts") -> list[dict[str, Any]]:
+async def run_scenario(
+    name: str, rows: int, *, reconcile: str = "counts", profile: str | None = None
+) -> list[dict[str, Any]]:
     if name not in SCENARIOS:
         raise ValueError(f"unknown ETL scenario {name!r}; known: {', '.join(SCENARIOS)}")
     parents = max(1, rows // 100)
@@ -149,7 +156,7 @@ async def run_scenario(name: str, rows: int, *, reconcile: str = "counts") -> li
             job_file = Path(tmp) / "job.yaml"
             job_file.write_text(yaml.safe_dump(_job(name, src_conn, dst, idmap=name == "etl-pg-pg",
                                                      reconcile=reconcile)))
-            splp = await _worker("splp", str(job_file), str(Path(tmp) / "state.sqlite"))
+            splp = await _worker("splp", str(job_file), str(Path(tmp) / "state.sqlite"), profile=profile)
             copy = await _worker("copy", _dsn(f"{dst}_copy"), "items", COLUMNS, csv_path)
             conn = await asyncpg.connect(database=dst, **PG)
             try:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+import uvloop
 
 
 def _peak_mb() -> float:
@@ -51,7 +52,8 @@ async def _copy(dsn: str, table: str, columns: str, csv_path: str) -> dict[str, 
 
 def main() -> None:
     kind = sys.argv[1]
-    result = asyncio.run(_splp(*sys.argv[2:4]) if kind == "splp" else _copy(*sys.argv[2:6]))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as `splp etl run` does
+        result = runner.run(_splp(*sys.argv[2:4]) if kind == "splp" else _copy(*sys.argv[2:6]))
     result["peak_rss_mb"] = round(_peak_mb(), 1)
     print(json.dumps(result))
 
