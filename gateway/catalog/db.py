@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -112,7 +113,7 @@ class SQLiteDatabase:
     async def open(cls, path: str | Path) -> SQLiteDatabase:
         path = Path(path)
         if str(path) != ":memory:":
-            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(_create_private, path)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         conn.row_factory = sqlite3.Row
         for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
@@ -193,6 +194,14 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _create_private(path: Path) -> None:
+    """Makes the folder, and the file readable by its owner only (it holds password hashes);
+    SQLite gives its -wal and -shm files the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _unique_detail(exc: BaseException) -> str:

@@ -141,6 +141,9 @@ class TenantRepository:
 
     async def update(self, actor: Actor, tenant_id: str, change: TenantProfile | TenantUpdate) -> Tenant:
         fields = change.model_dump(exclude_unset=True)
+        for required in ("name", "description", "active"):  # null there means "leave as is"
+            if fields.get(required, "") is None:
+                del fields[required]
         async with self._db.transaction() as conn:
             before = await _get(conn, tenant_id)
             if not fields:

@@ -142,6 +142,7 @@ class UserRepository:
         allowed = {"full_name", "email", "phone", "role", "active"}
         if unknown := set(fields) - allowed:
             raise ValueError(f"not updatable: {sorted(unknown)}")
+        fields = {k: v for k, v in fields.items() if v is not None or k in ("email", "phone")}
         async with self._db.transaction() as conn:
             before = await _get(conn, user_id)
             after = before.model_copy(update={**fields, "updated_at": now()})

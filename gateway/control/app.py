@@ -1,55 +1,96 @@
-"""The control API shell (Starlette, its own port, 127.0.0.1 by default).
+"""The control API (Starlette, orjson), on its own port (127.0.0.1:8001 by default), under /api/v1.
 
-This issue ships only what needs no authentication: liveness and the OpenAPI document. Catalog,
-tenants, keys and ETL routes join here with role and tenant checks (issues 3, 4, 6); until then no
-route can read or change anything, which is the safe default.
+Startup opens the catalog store (storage.catalog: the SQLite file under var/splp/ by default, created
+with its folder when missing; migrations applied) and the token key (var/splp/control-token-key.pem
+unless told otherwise; generated on first start). Routes come from routes.ENDPOINTS; the OpenAPI 3.1
+document at /api/v1/openapi.json is built from the same list.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.catalog.passwords import PasswordHasher
+from gateway.catalog.store import open_store
 from gateway.config.model import LoadedConfig
-from gateway.version import VERSION
+from gateway.control import errors
+from gateway.control.endpoints import JSONResponse, Services
+from gateway.control.errors import ApiError, problem_response
+from gateway.control.openapi import build_document
+from gateway.control.routes import ENDPOINTS
+from gateway.control.tokens import LocalTokens
+
+DEFAULT_KEY_PATH = "var/splp/control-token-key.pem"
+KEY_PATH_ENV = "SPLP_CONTROL_TOKEN_KEY"
+
+_OPENAPI_PATH = "/api/v1/openapi.json"
+_OPENAPI_ITEM = {
+    "get": {
+        "operationId": "openapi",
+        "summary": "The OpenAPI 3.1 document of this API",
+        "tags": ["system"],
+        "security": [],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }
+}
 
 
-class JSONResponse(Response):
-    media_type = "application/json"
+def create_control_app(
+    config: LoadedConfig,
+    *,
+    catalog_uri: str | None = None,
+    key_path: str | None = None,
+    hasher: PasswordHasher | None = None,
+    token_ttl: int = 900,
+) -> Starlette:
+    """The control app; the store and key open in its lifespan (uvicorn runs it with lifespan on)."""
+    uri = catalog_uri or config.gateway.storage.catalog
+    key_file = key_path or os.environ.get(KEY_PATH_ENV) or DEFAULT_KEY_PATH
+    state: dict[str, Services] = {}
 
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+    def services() -> Services:
+        try:
+            return state["services"]
+        except KeyError:
+            raise ApiError(errors.INTERNAL, "the control API is starting or stopping") from None
 
-
-async def health(request: Request) -> Response:
-    """Liveness of the control API."""
-    return JSONResponse({"status": "ok", "version": VERSION})
-
-
-def openapi_document(routes: list[Route]) -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    for route in routes:
-        for method in sorted((route.methods or set()) - {"HEAD"}):
-            paths.setdefault(route.path, {})[method.lower()] = {
-                "summary": (route.endpoint.__doc__ or route.name).strip().splitlines()[0],
-                "operationId": route.name,
-                "responses": {"200": {"description": "OK"}},
-            }
-    return {"openapi": "3.1.0", "info": {"title": "SPLP control API", "version": VERSION}, "paths": paths}
-
-
-def create_control_app(config: LoadedConfig) -> Starlette:
-    routes = [Route("/api/v1/health", health, methods=["GET"], name="health")]
+    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM})
 
     async def openapi(request: Request) -> Response:
-        """The OpenAPI 3.1 document of this API."""
         return JSONResponse(document)
 
-    routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"], name="openapi"))
-    document = openapi_document(routes)
-    return Starlette(routes=routes)
+    routes = [endpoint.route(services) for endpoint in ENDPOINTS]
+    routes.append(Route(_OPENAPI_PATH, openapi, methods=["GET"], name="openapi"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tokens = await asyncio.to_thread(LocalTokens.from_file, key_file, expires_in=token_ttl)
+        store = await open_store(uri)
+        state["services"] = Services(store=store, issuer=tokens, verifier=tokens, hasher=hasher or PasswordHasher())
+        try:
+            yield
+        finally:
+            del state["services"]
+            await store.close()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        problem = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED}.get(exc.status_code, errors.BAD_REQUEST)
+        headers = {"allow": exc.headers["allow"]} if exc.headers and "allow" in exc.headers else None
+        detail = f"no route {request.method} {request.url.path}"
+        return problem_response(ApiError(problem, detail), os.urandom(16).hex(), headers)
+
+    handlers: dict[Any, Any] = {HTTPException: http_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
+    app.state.openapi = document
+    return app

@@ -104,3 +104,12 @@ async def test_bad_uri() -> None:
         await open_database("mysql://x/y")
     with pytest.raises(StoreConfigError, match="expected sqlite"):
         await open_database("sqlite://relative.db")
+
+
+async def test_sqlite_file_is_private(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    store = await open_store(f"sqlite:///{tmp_path / 'deep' / 'er' / 'catalog.db'}")
+    await store.close()
+    assert stat.S_IMODE(os.stat(tmp_path / "deep" / "er" / "catalog.db").st_mode) == 0o600

@@ -1,0 +1,231 @@
+"""Declared endpoints: one `Endpoint` per method and path, from which both the Starlette routes and the
+OpenAPI document are built (openapi.py), so the two cannot drift apart.
+
+A handler receives a `Call` (the principal, the validated body, path and query values, the services)
+and returns a pydantic model, a `Page`, a dict, or None (204). Errors are raised: ApiError, or the
+catalog's NotFound / Conflict / Invalid, which map to 404 / 409 / 422 here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.catalog.errors import Conflict, Invalid, NotFound
+from gateway.catalog.models import Role
+from gateway.catalog.passwords import PasswordHasher
+from gateway.catalog.store import CatalogStore
+from gateway.control import errors
+from gateway.control.access import Principal, authenticate
+from gateway.control.errors import ApiError, problem_response
+from gateway.control.tokens import TokenIssuer, TokenVerifier
+
+log = logging.getLogger("splp.control")
+
+MAX_BODY = 1024 * 1024
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+@dataclass(slots=True)
+class Services:
+    store: CatalogStore
+    issuer: TokenIssuer
+    verifier: TokenVerifier
+    hasher: PasswordHasher
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParam:
+    name: str
+    description: str
+    kind: type = str  # str or int
+    minimum: int | None = None
+    maximum: int | None = None
+    default: Any = None
+
+
+PAGING = (
+    QueryParam("limit", "Page size.", int, 1, 500, 50),
+    QueryParam("offset", "Items to skip.", int, 0, None, 0),
+)
+
+
+@dataclass(slots=True)
+class Page:
+    items: Sequence[BaseModel]
+    limit: int
+    offset: int
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "items": [item.model_dump(mode="json") for item in self.items],
+            "limit": self.limit,
+            "offset": self.offset,
+        }
+
+
+@dataclass(slots=True)
+class Call:
+    request: Request
+    request_id: str
+    services: Services
+    principal_or_none: Principal | None
+    body: Any
+    query: dict[str, Any]
+
+    @property
+    def principal(self) -> Principal:
+        assert self.principal_or_none is not None, "public endpoint asked for a principal"
+        return self.principal_or_none
+
+    @property
+    def store(self) -> CatalogStore:
+        return self.services.store
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # full path, e.g. /api/v1/tenants/{id}
+    handler: Handler
+    summary: str
+    tag: str
+    roles: frozenset[Role] | None = None  # None: any signed-in user (or nobody, when public)
+    public: bool = False  # no token needed
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    many: bool = False  # the response is a Page of `response`
+    status: int = 200
+    query: tuple[QueryParam, ...] = field(default=())
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.handler.__name__
+
+    def route(self, services: Callable[[], Services]) -> Route:
+        return Route(self.path, _wrap(self, services), methods=[self.method], name=self.name)
+
+
+def _field_errors(exc: ValidationError, where: str) -> list[dict[str, Any]]:
+    return [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
+
+
+async def _read_json(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(errors.UNSUPPORTED_MEDIA, f"content-type {content_type or '(none)'}; send application/json")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(errors.TOO_LARGE, f"the body may hold at most {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(errors.TOO_LARGE, f"the body may hold at most {MAX_BODY} bytes")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(errors.BAD_REQUEST, f"the body is not JSON: {exc}") from None
+
+
+def _query(endpoint: Endpoint, request: Request) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    problems: list[dict[str, Any]] = []
+    for param in endpoint.query:
+        raw = request.query_params.get(param.name)
+        if raw is None:
+            values[param.name] = param.default
+            continue
+        if param.kind is int:
+            try:
+                number = int(raw)
+            except ValueError:
+                problems.append({"loc": ["query", param.name], "msg": "not an integer", "type": "int_parsing"})
+                continue
+            if (param.minimum is not None and number < param.minimum) or (
+                param.maximum is not None and number > param.maximum
+            ):
+                bounds = f"{param.minimum}..{'' if param.maximum is None else param.maximum}"
+                problems.append({"loc": ["query", param.name], "msg": f"out of range {bounds}", "type": "range"})
+                continue
+            values[param.name] = number
+        else:
+            values[param.name] = raw
+    if problems:
+        raise errors.invalid(problems)
+    return values
+
+
+def _render(endpoint: Endpoint, result: Any, request_id: str) -> Response:
+    headers = {"x-request-id": request_id}
+    if result is None:
+        return Response(status_code=204, headers=headers)
+    if isinstance(result, Page):
+        content: Any = result.render()
+    elif isinstance(result, BaseModel):
+        content = result.model_dump(mode="json")
+    else:
+        content = result
+    return JSONResponse(content, status_code=endpoint.status, headers=headers)
+
+
+def _wrap(endpoint: Endpoint, services: Callable[[], Services]) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        try:
+            current = services()
+            principal = None
+            if not endpoint.public:
+                principal = await authenticate(request.headers.get("authorization"), current.verifier, current.store)
+                if endpoint.roles is not None:
+                    principal.require(endpoint.roles)
+            query = _query(endpoint, request)
+            body: Any = None
+            if endpoint.body is not None:
+                data = await _read_json(request)
+                try:
+                    body = endpoint.body.model_validate(data)
+                except ValidationError as exc:
+                    raise errors.invalid(_field_errors(exc, "body")) from None
+            call = Call(request, request_id, current, principal, body, query)
+            return _render(endpoint, await endpoint.handler(call), request_id)
+        except ApiError as exc:
+            headers = {"www-authenticate": "Bearer"} if exc.problem.status == 401 else None
+            return problem_response(exc, request_id, headers)
+        except NotFound:
+            return problem_response(ApiError(errors.NOT_FOUND, "no such object"), request_id)
+        except Conflict as exc:
+            return problem_response(ApiError(errors.CONFLICT, str(exc)), request_id)
+        except Invalid as exc:
+            problems = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+            return problem_response(errors.invalid(problems), request_id)
+        except Exception:
+            log.exception("control API: %s %s failed (request %s)", endpoint.method, endpoint.path, request_id)
+            return problem_response(ApiError(errors.INTERNAL, "see the control API log"), request_id)
+
+    run.__name__ = endpoint.name
+    run.__doc__ = endpoint.summary
+    return run

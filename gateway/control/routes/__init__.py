@@ -1,0 +1,17 @@
+"""Every control-API endpoint, grouped by resource; `ENDPOINTS` is the one list app.py serves and
+openapi.py documents."""
+
+from __future__ import annotations
+
+from gateway.control.endpoints import Endpoint
+from gateway.control.routes import account, audit, auth, institutions, system, tenants, users
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *system.ENDPOINTS,
+    *auth.ENDPOINTS,
+    *account.ENDPOINTS,
+    *institutions.ENDPOINTS,
+    *users.ENDPOINTS,
+    *tenants.ENDPOINTS,
+    *audit.ENDPOINTS,
+)
