@@ -57,6 +57,18 @@ SCENARIOS: dict[str, Scenario] = {
             description="GET through one API with no policies: the proxy's own cost",
             conf=CONF_DIR / "passthrough",
         ),
+        Scenario(
+            name="throttle-memory",
+            description="passthrough + throttle, three levels per request (subscription, API per IP, backend), memory",
+            conf=CONF_DIR / "throttle-memory",
+            headers=(("X-App", "bench-app"),),
+        ),
+        Scenario(
+            name="throttle-redis",
+            description="passthrough + throttle, three levels per request, counted in Redis (one script call)",
+            conf=CONF_DIR / "throttle-redis",
+            headers=(("X-App", "bench-app"),),
+        ),
     )
 }
 
