@@ -17,7 +17,8 @@ import asyncmy.errors
 
 from ..errors import ConnectorError, RowError
 from ..metadata import Column, ForeignKey, TableInfo
-from .base import Batch, Source, SourceRow
+from .base import Batch, SourceRow
+from .keyed import KeyedTableSource
 from .sqlbase import SqlConn, SqlTarget
 
 _ROW_ERRORS = (asyncmy.errors.IntegrityError, asyncmy.errors.DataError)
@@ -74,17 +75,14 @@ def q(name: str) -> str:
     return ".".join("`" + p.replace("`", "``") + "`" for p in name.split("."))
 
 
-class MysqlSource(Source):
+class MysqlSource(KeyedTableSource):
     dialect = "mysql"
 
     def __init__(self, params: dict[str, Any], zone: str, table: str, key: Sequence[str] | None,
                  where: str | None, watermark: str | None = None) -> None:
+        super().__init__(table, key, where, watermark)
         self._params = params
         self.zone = zone
-        self.table = table
-        self._key = list(key or ())
-        self._where = where
-        self._watermark = watermark
         self._conn: Any = None
 
     async def open(self) -> None:
@@ -95,41 +93,16 @@ class MysqlSource(Source):
             self._conn.close()
             self._conn = None
 
-    async def describe(self) -> TableInfo:
+    def quote(self, name: str) -> str:
+        return q(name)
+
+    def mark(self, index: int) -> str:
+        return "%s"
+
+    async def _describe(self) -> TableInfo | None:
         info = await describe(self._conn, self.table)
         await self._conn.commit()
-        if info is None:
-            raise ConnectorError(f"source table {self.table} does not exist")
-        if not self._key:
-            self._key = list(info.primary_key)
         return info
-
-    @property
-    def order(self) -> list[str]:
-        return ([self._watermark] if self._watermark else []) + self._key
-
-    def position_of(self, row: dict[str, Any]) -> Any:
-        return [row[c] for c in self.order]
-
-    def _select(self, what: str, after: Any, since: Any, ordered: bool = True) -> tuple[str, list[Any]]:
-        where, args = [], []
-        if self._where:
-            where.append(f"({self._where})")
-        if since is not None and self._watermark:
-            where.append(f"{q(self._watermark)} >= %s")
-            args.append(since)
-        if after is not None:
-            if len(self.order) == 1:
-                where.append(f"{q(self.order[0])} > %s")
-            else:
-                where.append(f"({', '.join(q(c) for c in self.order)}) > ({', '.join(['%s'] * len(after))})")
-            args.extend(after)
-        sql = f"SELECT {what} FROM {q(self.table)}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        if ordered:
-            sql += " ORDER BY " + ", ".join(q(c) for c in self.order)
-        return sql, args
 
     async def count(self, since: Any = None) -> int:
         sql, args = self._select("count(*)", None, since, ordered=False)

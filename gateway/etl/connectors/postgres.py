@@ -19,7 +19,8 @@ import asyncpg
 
 from ..errors import ConnectorError, RowError
 from ..metadata import Column, ForeignKey, TableInfo
-from .base import Batch, IdScope, Session, Source, SourceRow, Target
+from .base import Batch, IdScope, Session, SourceRow, Target
+from .keyed import KeyedTableSource
 
 
 def qident(name: str) -> str:
@@ -74,16 +75,13 @@ async def describe(conn: asyncpg.Connection, table: str) -> TableInfo | None:
     )
 
 
-class PostgresSource(Source):
+class PostgresSource(KeyedTableSource):
     dialect = "postgres"
 
     def __init__(self, dsn: str, table: str, key: Sequence[str] | None, where: str | None,
                  watermark: str | None = None) -> None:
+        super().__init__(table, key, where, watermark)
         self._dsn = dsn
-        self.table = table
-        self._key = list(key or ())
-        self._where = where
-        self._watermark = watermark
         self._conn: asyncpg.Connection | None = None
 
     async def open(self) -> None:
@@ -94,45 +92,20 @@ class PostgresSource(Source):
             await self._conn.close()
             self._conn = None
 
-    async def describe(self) -> TableInfo:
+    def quote(self, name: str) -> str:
+        return qident(name)
+
+    def mark(self, index: int) -> str:
+        return f"${index}"
+
+    async def _describe(self) -> TableInfo | None:
         assert self._conn is not None
-        info = await describe(self._conn, self.table)
-        if info is None:
-            raise ConnectorError(f"source table {self.table} does not exist")
-        if not self._key:
-            self._key = list(info.primary_key)
-        return info
-
-    @property
-    def order(self) -> list[str]:
-        return ([self._watermark] if self._watermark else []) + self._key
-
-    def position_of(self, row: dict[str, Any]) -> Any:
-        return [row[c] for c in self.order]
+        return await describe(self._conn, self.table)
 
     async def count(self, since: Any = None) -> int:
         assert self._conn is not None
         sql, args = self._select("count(*)", None, since, ordered=False)
         return int(await self._conn.fetchval(sql, *args))
-
-    def _select(self, what: str, after: Any, since: Any, ordered: bool = True) -> tuple[str, list[Any]]:
-        where, args = [], []
-        if self._where:
-            where.append(f"({self._where})")
-        if since is not None and self._watermark:
-            args.append(since)
-            where.append(f"{qident(self._watermark)} >= ${len(args)}")
-        if after is not None:
-            cols = ", ".join(qident(c) for c in self.order)
-            marks = ", ".join(f"${len(args) + i + 1}" for i in range(len(after)))
-            args.extend(after)
-            where.append(f"({cols}) > ({marks})")
-        sql = f"SELECT {what} FROM {qident(self.table)}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        if ordered:
-            sql += " ORDER BY " + ", ".join(qident(c) for c in self.order)
-        return sql, args
 
     async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
         assert self._conn is not None

@@ -9,7 +9,8 @@ import aiosqlite
 
 from ..errors import ConnectorError, RowError
 from ..metadata import Column, ForeignKey, TableInfo
-from .base import Batch, Source, SourceRow
+from .base import Batch, SourceRow
+from .keyed import KeyedTableSource
 from .sqlbase import SqlConn, SqlTarget
 
 
@@ -50,16 +51,14 @@ async def describe(conn: aiosqlite.Connection, table: str) -> TableInfo | None:
     )
 
 
-class SqliteSource(Source):
+class SqliteSource(KeyedTableSource):
     dialect = "sqlite"
+    fallback_key = ("rowid",)
 
     def __init__(self, path: str, table: str, key: Sequence[str] | None, where: str | None,
                  watermark: str | None = None) -> None:
+        super().__init__(table, key, where, watermark)
         self._path = path
-        self.table = table
-        self._key = list(key or ())
-        self._where = where
-        self._watermark = watermark
         self._conn: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
@@ -70,36 +69,18 @@ class SqliteSource(Source):
             await self._conn.close()
             self._conn = None
 
-    async def describe(self) -> TableInfo:
+    def quote(self, name: str) -> str:
+        return q(name)
+
+    def mark(self, index: int) -> str:
+        return "?"
+
+    def select_extra(self) -> str:
+        return ", rowid AS __rowid" if "rowid" in self._key else ""
+
+    async def _describe(self) -> TableInfo | None:
         assert self._conn is not None
-        info = await describe(self._conn, self.table)
-        if info is None:
-            raise ConnectorError(f"source table {self.table} does not exist")
-        if not self._key:
-            self._key = list(info.primary_key) or ["rowid"]
-        return info
-
-    @property
-    def order(self) -> list[str]:
-        return ([self._watermark] if self._watermark else []) + self._key
-
-    def _select(self, what: str, after: Any, since: Any, ordered: bool = True) -> tuple[str, list[Any]]:
-        where, args = [], []
-        if self._where:
-            where.append(f"({self._where})")
-        if since is not None and self._watermark:
-            where.append(f"{q(self._watermark)} >= ?")
-            args.append(since)
-        if after is not None:
-            where.append(f"({', '.join(q(c) for c in self.order)}) > ({', '.join('?' * len(after))})")
-            args.extend(after)
-        extra = ", rowid AS __rowid" if "rowid" in self._key else ""
-        sql = f"SELECT {what}{extra if what == '*' else ''} FROM {q(self.table)}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        if ordered:
-            sql += " ORDER BY " + ", ".join(q(c) for c in self.order)
-        return sql, args
+        return await describe(self._conn, self.table)
 
     async def count(self, since: Any = None) -> int:
         assert self._conn is not None
