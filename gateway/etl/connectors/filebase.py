@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,16 @@ class FileSource(Source):
             close = getattr(it, "close", None)
             if close is not None:
                 await asyncio.to_thread(close)
+
+
+class LooseFileSource(FileSource):
+    """Records that may each carry different keys (JSON, XML): the columns are those of the first record."""
+
+    strict_columns = False
+
+    def header(self) -> list[str]:
+        with closing(self.records()) as records:
+            for r in records:
+                if r.data is not None:
+                    return list(r.data)
+        return []

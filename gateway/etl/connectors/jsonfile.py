@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import closing
 from typing import Any
 
 from ..errors import SourceError
 from .base import SourceRow
-from .filebase import FileSource
+from .filebase import LooseFileSource
 
 _CHUNK = 1 << 16
 _WS = " \t\r\n"
@@ -21,16 +20,7 @@ def _row(n: int, label: str, value: Any) -> SourceRow:
     return SourceRow(n, label, None, f"expected a JSON object, found {type(value).__name__}")
 
 
-class JsonLinesSource(FileSource):
-    strict_columns = False
-
-    def header(self) -> list[str]:
-        with closing(self.records()) as records:
-            for r in records:
-                if r.data is not None:
-                    return list(r.data)
-        return []
-
+class JsonLinesSource(LooseFileSource):
     def records(self) -> Iterator[SourceRow]:
         with self.path.open(encoding=self.spec.encoding, errors="strict") as fh:
             n = 0
@@ -52,16 +42,7 @@ class JsonLinesSource(FileSource):
                                   row=line_no + 1) from None
 
 
-class JsonArraySource(FileSource):
-    strict_columns = False
-
-    def header(self) -> list[str]:
-        with closing(self.records()) as records:
-            for r in records:
-                if r.data is not None:
-                    return list(r.data)
-        return []
-
+class JsonArraySource(LooseFileSource):
     def records(self) -> Iterator[SourceRow]:
         with self.path.open(encoding=self.spec.encoding, errors="strict") as fh:
             yield from _ArrayReader(self, fh).rows()

@@ -7,30 +7,20 @@ that is not well-formed stops the read with the line and column lxml reports; re
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import closing
 from typing import Any
 
 from lxml import etree
 
 from ..errors import SourceError
 from .base import SourceRow
-from .filebase import FileSource
+from .filebase import LooseFileSource
 
 
 def _local(tag: Any) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else str(tag)
 
 
-class XmlSource(FileSource):
-    strict_columns = False
-
-    def header(self) -> list[str]:
-        with closing(self.records()) as records:
-            for r in records:
-                if r.data is not None:
-                    return list(r.data)
-        return []
-
+class XmlSource(LooseFileSource):
     def records(self) -> Iterator[SourceRow]:
         record = self.spec.record
         with self.path.open("rb") as fh:
