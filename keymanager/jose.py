@@ -87,7 +87,8 @@ def parse(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> Jws:
         raise InvalidToken(f"the token is longer than {max_bytes} bytes")
     parts = token.split(".")
     if len(parts) != 3:
-        raise InvalidToken("the token is not a JWT (expected three dot-separated parts)")
+        shape = "truncated" if len(parts) < 3 else "not a compact JWT"
+        raise InvalidToken(f"the token is {shape} (expected three dot-separated parts)")
     header_b64, payload_b64, signature_b64 = parts
     if not header_b64 or not payload_b64:
         raise InvalidToken("the token is truncated")

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("splp.keymanager")
 CHANNEL = "splp:revocations"
@@ -25,6 +26,8 @@ class RevocationBus:
         self._apply = apply
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._client: Any = None
+        self._listener: Any = None
         self.ready = asyncio.Event()
 
     def start(self) -> None:
@@ -41,9 +44,9 @@ class RevocationBus:
         import coredis
 
         try:
-            client = coredis.Redis.from_url(self.url, decode_responses=True)
-            async with client:
-                await client.publish(CHANNEL, message)
+            if self._client is None:
+                self._client = coredis.Redis.from_url(self.url, decode_responses=True)
+            await self._client.publish(CHANNEL, message)
         except Exception as exc:  # noqa: BLE001 - logged; the local revocation already applied
             log.warning("revocation not published to %s: %s", CHANNEL, exc)
 
@@ -53,8 +56,8 @@ class RevocationBus:
         delay = 0.5
         while True:
             try:
-                client = coredis.Redis.from_url(self.url, decode_responses=True)
-                async with client, client.pubsub(channels=[CHANNEL], ignore_subscribe_messages=True) as pubsub:
+                client = self._listener = coredis.Redis.from_url(self.url, decode_responses=True)
+                async with client.pubsub(channels=[CHANNEL], ignore_subscribe_messages=True) as pubsub:
                     self.ready.set()
                     delay = 0.5
                     async for message in pubsub:
@@ -83,3 +86,7 @@ class RevocationBus:
         for task in list(self._pending):
             with contextlib.suppress(Exception):
                 await task
+        for client in (self._client, self._listener):
+            if client is not None:
+                client.connection_pool.disconnect()
+        self._client = self._listener = None

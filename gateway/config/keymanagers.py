@@ -143,9 +143,10 @@ KeyManagerConfig = Annotated[
 
 
 def check_key_managers(value: tuple[KeyManagerConfig, ...]) -> tuple[KeyManagerConfig, ...]:
+    if sum(km.type == "resident" for km in value) > 1:
+        raise ValueError("at most one resident key manager")
     names: set[str] = set()
     issuers: set[str] = set()
-    residents = 0
     for km in value:
         if km.name in names:
             raise ValueError(f"key manager name {km.name!r} is used twice")
@@ -155,7 +156,4 @@ def check_key_managers(value: tuple[KeyManagerConfig, ...]) -> tuple[KeyManagerC
             if issuer in issuers:
                 raise ValueError(f"issuer {issuer!r} is declared by two key managers; a token's iss must pick one")
             issuers.add(issuer)
-        residents += km.type == "resident"
-    if residents > 1:
-        raise ValueError("at most one resident key manager")
     return value
