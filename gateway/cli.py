@@ -123,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     backend.add_argument("--port", type=int, default=9001)
     backend.set_defaults(func=_sample_backend)
 
+    from gateway.control.admin_cli import add_subcommands as add_admin_commands
     from gateway.etl.cli import add_subcommands as add_etl_commands
 
+    add_admin_commands(sub)
     add_etl_commands(sub)
     return parser
 
