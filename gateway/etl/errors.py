@@ -47,6 +47,10 @@ class ConnectorError(EtlError):
     """A connection or a statement failed for a reason unrelated to one row."""
 
 
+class CopyRefused(EtlError):
+    """The target refused a binary COPY batch (a constraint, a value): the row path takes over and rejects rows."""
+
+
 class RowError(EtlError):
     """One row cannot be converted or written; `column` is None when the whole row is at fault."""
 

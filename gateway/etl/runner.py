@@ -16,7 +16,7 @@ from typing import Any
 
 from . import values as V
 from .connectors.base import Session, SourceRow, Target
-from .errors import BudgetExceeded, Cancelled, EtlError, RowError
+from .errors import BudgetExceeded, Cancelled, CopyRefused, EtlError, RowError
 from .plan import StepPlan
 from .prefetch import Prefetch
 
@@ -259,8 +259,92 @@ def _check_budget(ctx: RunContext, rejects: Rejects) -> None:
                              f"first in this batch: {rejects.message(0)}")
 
 
+def copy_through_columns(plan: StepPlan) -> list[tuple[str, str]] | None:
+    """(source, target) column pairs when a step can stream PostgreSQL's binary COPY from source to target
+    unchanged: PostgreSQL on both sides, append or replace, every column a plain `from` of the very same type,
+    no IDMap, lookup, transform or deferred column. Then no row becomes a Python object."""
+    step = plan.step
+    if plan.source_info.dialect != "postgres" or plan.target_info.dialect != "postgres":
+        return None
+    if step.mode not in ("append", "replace") or step.idmap or plan.row_fn or plan.batch_fn or plan.deferred:
+        return None
+    pairs = []
+    for column in plan.written:
+        source = plan.source_info.column(column.source) if column.source else None
+        if source is None or column.lookup is not None or source.type != column.target.type:
+            return None
+        pairs.append((source.name, column.name))
+    return pairs or None
+
+
+async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, pairs: list[tuple[str, str]]) -> StepCounts | None:
+    """The main pass by binary COPY, batch by batch, each batch committed with its checkpoint as on the row
+    path. Returns None when the target refuses a batch: the row path then resumes from the last checkpoint
+    and rejects the offending rows one by one under the error budget."""
+    target = ctx.targets[plan.step.target.connection]
+    state = _state(await target.get_checkpoint(ctx.run_id, plan.name))
+    counts = StepCounts(state["read"], state["written"], state["skipped"], state["rejected"], state="running")
+    if state["done"]:
+        counts.state = "succeeded"
+        return counts
+    started = time.monotonic()
+    source_columns = [s for s, _ in pairs]
+    target_columns = [t for _, t in pairs]
+    source: Any = plan.new_source()
+    await source.open()
+    try:
+        await source.describe()
+        after = state["position"]
+        await ctx.log("info", f"step {plan.name}: binary COPY from source to target")
+        async with source.snapshot():
+            while True:
+                if ctx.cancel.is_set():
+                    raise Cancelled(f"run {ctx.run_id} cancelled during step {plan.name}")
+                bound = await source.position_at(after, plan.batch_size - 1)
+                end = bound if bound is not None else await source.last_position(after)
+                if end is None:
+                    break
+                try:
+                    async with target.session() as session:
+                        chunks = source.copy_out(source_columns, after, plan.batch_size)
+                        moved = await session.copy_in(table, target_columns, chunks)
+                        state.update(position=end, read=counts.read + moved, written=counts.written + moved)
+                        await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
+                except CopyRefused as exc:
+                    await ctx.log("info", f"step {plan.name}: the target refused a COPY batch ({exc}); "
+                                          "continuing row by row")
+                    return None
+                counts.read, counts.written = state["read"], state["written"]
+                counts.seconds = time.monotonic() - started
+                await ctx.progress(plan.name, counts)
+                if bound is None:
+                    break
+                after = bound
+    finally:
+        await source.close()
+    return await _finish_step(plan, ctx, target, state, counts, started, None)
+
+
+async def _finish_step(plan: StepPlan, ctx: RunContext, target: Target, state: dict[str, Any], counts: StepCounts,
+                       started: float, wm_col: str | None) -> StepCounts:
+    async with target.session() as session:
+        state["done"] = True
+        if wm_col and state["wm"] is not None:
+            await session.put_watermark(ctx.job, plan.name, V.dumps(state["wm"]))
+        await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
+    counts.seconds = time.monotonic() - started
+    counts.state = "succeeded"
+    await ctx.progress(plan.name, counts)
+    return counts
+
+
 async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
     """The main pass of a step into `table` (the target, or the new table of a replace)."""
+    pairs = copy_through_columns(plan)
+    if pairs is not None:
+        copied = await run_step_copy(plan, ctx, table, pairs)
+        if copied is not None:
+            return copied
     target = ctx.targets[plan.step.target.connection]
     state = _state(await target.get_checkpoint(ctx.run_id, plan.name))
     counts = StepCounts(state["read"], state["written"], state["skipped"], state["rejected"], state="running")
@@ -309,15 +393,7 @@ async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
                 await ctx.progress(plan.name, counts)
     finally:
         await source.close()
-    async with target.session() as session:
-        state["done"] = True
-        if wm_col and state["wm"] is not None:
-            await session.put_watermark(ctx.job, plan.name, V.dumps(state["wm"]))
-        await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
-    counts.seconds = time.monotonic() - started
-    counts.state = "succeeded"
-    await ctx.progress(plan.name, counts)
-    return counts
+    return await _finish_step(plan, ctx, target, state, counts, started, wm_col)
 
 
 async def fill_deferred(plan: StepPlan, ctx: RunContext, table: str) -> int:

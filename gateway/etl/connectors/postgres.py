@@ -10,14 +10,16 @@ target key) pairs are known without relying on RETURNING order and are written i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
-from ..errors import ConnectorError, RowError
+from ..errors import ConnectorError, CopyRefused, RowError
 from ..metadata import Column, ForeignKey, TableInfo
 from .base import Batch, IdScope, Session, SourceRow, Target
 from .keyed import KeyedTableSource
@@ -102,6 +104,59 @@ class PostgresSource(KeyedTableSource):
         assert self._conn is not None
         return await describe(self._conn, self.table)
 
+    # -- the binary COPY path (runner.run_step_copy): rows never become Python objects --
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        """One repeatable-read, read-only transaction: every query of the step sees the same rows."""
+        assert self._conn is not None
+        async with self._conn.transaction(isolation="repeatable_read", readonly=True):
+            yield
+
+    async def position_at(self, after: Any, offset: int) -> list[Any] | None:
+        """The key position `offset` rows past `after` (0-based), or None when fewer rows are left."""
+        assert self._conn is not None
+        sql, args = self._select(", ".join(self.quote(c) for c in self.order), after, None)
+        row = await self._conn.fetchrow(f"{sql} OFFSET {int(offset)} LIMIT 1", *args)
+        return None if row is None else list(row)
+
+    async def last_position(self, after: Any) -> list[Any] | None:
+        assert self._conn is not None
+        sql, args = self._select(", ".join(self.quote(c) for c in self.order), after, None, ordered=False)
+        sql += " ORDER BY " + ", ".join(f"{self.quote(c)} DESC" for c in self.order) + " LIMIT 1"
+        row = await self._conn.fetchrow(sql, *args)
+        return None if row is None else list(row)
+
+    async def copy_out(self, columns: Sequence[str], after: Any, limit: int) -> AsyncIterator[bytes]:
+        """The next `limit` rows after `after`, in key order, as PostgreSQL binary COPY data, streamed.
+
+        The query runs as a task feeding a small queue, so the consumer's pace (the target's COPY) is the
+        backpressure: at most a few chunks are held in memory.
+        """
+        assert self._conn is not None
+        sql, args = self._select(", ".join(self.quote(c) for c in columns), after, None)
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
+
+        async def output(chunk: bytes) -> None:
+            await queue.put(bytes(chunk))
+
+        async def produce() -> None:
+            try:
+                await self._conn.copy_from_query(f"{sql} LIMIT {int(limit)}", *args, output=output, format="binary")
+            finally:
+                await queue.put(None)
+
+        task = asyncio.create_task(produce())
+        try:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+            await task  # a failed query surfaces here
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
     async def count(self, since: Any = None) -> int:
         assert self._conn is not None
         sql, args = self._select("count(*)", None, since, ordered=False)
@@ -177,6 +232,17 @@ class PostgresSession(Session):
         # Keys fresh from the sequence cannot collide: straight COPY (which writes identity columns as given).
         await self.write(table, [key, *columns], [(i, *r) for i, r in zip(ids, records, strict=True)])
         return ids
+
+    async def copy_in(self, table: str, columns: Sequence[str], chunks: AsyncIterable[bytes]) -> int:
+        """Loads binary COPY data into `table`; returns the row count. A refusal raises CopyRefused."""
+        schema, name = _split(table)
+        try:
+            status = await self._conn.copy_to_table(
+                name, schema_name=schema, columns=list(columns), source=chunks, format="binary"
+            )
+        except asyncpg.PostgresError as exc:
+            raise CopyRefused(f"{type(exc).__name__}: {exc}") from None
+        return int(status.split()[-1])
 
     async def write(self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
                     conflict: Sequence[str] | None = None) -> None:
