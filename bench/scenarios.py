@@ -49,6 +49,39 @@ def _lua_string(data: bytes) -> str:
     return '"' + "".join(f"\\{byte}" if byte < 32 or byte > 126 or byte in b'"\\' else chr(byte) for byte in data) + '"'
 
 
+def _bench_jwt() -> str:
+    """An ES256 token for the jwt scenario. The key lives in var/bench/ (git-ignored, 0600) so every process that
+    imports this module (runner, locust) signs with the same key; SPLP_BENCH_JWKS_FILE points at its public half."""
+    import json
+    import os
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    folder = Path(__file__).resolve().parents[1] / "var" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    pem = folder / "jwt-key.pem"
+    try:
+        key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+    except FileNotFoundError:
+        key = ec.generate_private_key(ec.SECP256R1())
+        data = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        with os.fdopen(os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(data)
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwks = folder / "jwt-jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**public, "kid": "bench", "alg": "ES256", "use": "sig"}]}))
+    os.environ["SPLP_BENCH_JWKS_FILE"] = str(jwks)  # the spawned gateway inherits it
+    now = int(time.time())
+    claims = {"iss": "https://idp.bench.splp.local", "sub": "bench-user", "azp": "bench-app", "aud": "splp-bench",
+              "scope": "bench:read", "iat": now, "exp": now + 7 * 86400, "jti": "bench"}  # fmt: skip
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench"})
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
@@ -56,6 +89,12 @@ SCENARIOS: dict[str, Scenario] = {
             name="passthrough",
             description="GET through one API with no policies: the proxy's own cost",
             conf=CONF_DIR / "passthrough",
+        ),
+        Scenario(
+            name="jwt",
+            description="GET with a JWT bearer: auth policy (cached valid token) + subscription and scope check",
+            conf=CONF_DIR / "jwt",
+            headers=(("authorization", f"Bearer {_bench_jwt()}"),),
         ),
         Scenario(
             name="throttle-memory",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import Any
@@ -92,6 +93,10 @@ class JwksKeyManager(KeyManager):
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self._static = config.jwks_file is not None
+        if config.jwks_file is not None:  # read once at load (startup or reload)
+            with open(config.jwks_file, encoding="utf-8") as file:
+                self.keys = keys_from_jwks(json.load(file))
 
     async def authenticate(self, credential: str) -> Principal:
         jws = parse(credential, self._max)
@@ -108,6 +113,11 @@ class JwksKeyManager(KeyManager):
         return self.keys.get(kid)
 
     async def _key_for(self, jws: Jws) -> Any:
+        if self._static:
+            key = self._lookup(jws.kid)
+            if key is None:
+                raise InvalidToken(f"no key {jws.kid!r} is in the configured key file")
+            return key
         if self._task is None:
             self._task = asyncio.create_task(self._refresh_loop(), name=f"jwks-refresh:{self.name}")
         cooldown = self.config.refetch_cooldown

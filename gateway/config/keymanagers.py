@@ -94,6 +94,9 @@ class JwtConfig(_Strict):
     issuer: str = Field(min_length=1, description="Exact `iss` of its tokens: routes a token here.")
     jwks_url: str | None = Field(None, description="JWKS document URL.")
     discovery_url: str | None = Field(None, description="OIDC discovery URL (.well-known/openid-configuration).")
+    jwks_file: str | None = Field(
+        None, description="A JWKS document on disk, read at load (keys handed over out of band; no fetching)."
+    )
     algorithms: Algorithms = Field(("RS256",), description="Accepted `alg` values (never taken from tokens).")
     audience: tuple[str, ...] = Field((), description="Accepted `aud` values; empty: `aud` not checked.")
     tenant: str | None = Field(None, description="Tenant that registered it: only its applications may use it.")
@@ -105,8 +108,8 @@ class JwtConfig(_Strict):
 
     @model_validator(mode="after")
     def _source(self) -> JwtConfig:
-        if (self.jwks_url is None) == (self.discovery_url is None):
-            raise ValueError("exactly one of jwks_url or discovery_url is required")
+        if sum(source is not None for source in (self.jwks_url, self.discovery_url, self.jwks_file)) != 1:
+            raise ValueError("exactly one of jwks_url, discovery_url or jwks_file is required")
         return self
 
 

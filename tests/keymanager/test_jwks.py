@@ -173,3 +173,17 @@ async def test_jwks_server_gone_entirely():
     # the server has stopped (connection refused); cached keys still decide
     await km.authenticate(mint(key, claims()))
     await km.aclose()
+
+
+async def test_keys_from_a_file_never_fetch(tmp_path):
+    import json
+
+    key = new_ec("f1")
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    km = JwksKeyManager(JwtConfig(type="jwt", name="f", issuer=ISSUER, jwks_file=str(path), algorithms=("ES256",)))
+    assert (await km.authenticate(mint(key, claims(), alg="ES256"))).subject == "user-1"
+    with pytest.raises(InvalidToken, match="no key 'other' is in the configured key file"):
+        await km.authenticate(mint(new_ec("other"), claims(), alg="ES256"))
+    assert km.fetches == 0
+    await km.aclose()

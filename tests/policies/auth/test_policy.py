@@ -107,7 +107,7 @@ def test_config_errors(auth_config, tmp_path, auth, key_managers, message):
         ([{"type": "resident"}, {"type": "resident", "name": "r2"}], "at most one resident"),
         ([{"type": "apikey"}, {"type": "apikey"}], "used twice"),
         ([{"type": "jwt", "name": "a", "issuer": "i", "jwks_url": "u", "algorithms": ["none"]}], "not an accepted"),
-        ([{"type": "jwt", "name": "a", "issuer": "i"}], "exactly one of jwks_url or discovery_url"),
+        ([{"type": "jwt", "name": "a", "issuer": "i"}], "exactly one of jwks_url, discovery_url or jwks_file"),
         (
             [
                 {"type": "jwt", "name": "a", "issuer": "i", "jwks_url": "u"},
