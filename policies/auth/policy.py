@@ -141,6 +141,7 @@ class AuthPolicy:
             if self._apikey_header:
                 strip.add(self._apikey_header)
         self._strip = frozenset(strip)
+        self._identity_names = frozenset(strip - {b"authorization", self._apikey_header})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -181,6 +182,8 @@ class AuthPolicy:
             if self._enforce:
                 return await send_failure(send, failure, ctx.request_id)
             log.warning("auth (shadow): %s %s: %s", scope["method"], scope["path"], failure.description)
+            spoofable = self._identity_names
+            scope["headers"] = [(name, value) for name, value in scope["headers"] if name not in spoofable]
             return await self.app(scope, receive, send)
         ctx.principal = principal
         ctx.application = app

@@ -100,3 +100,16 @@ def test_hashing_cli(capsys, monkeypatch):
     key = out.split()[1]
     assert hash_api_key(key) in out
     assert main(["nonsense"]) == 2
+
+
+async def test_es256_tokens_and_a_rotation_by_another_worker(tmp_path):
+    cfg = config(tmp_path, algorithm="ES256")
+    worker_a, worker_b = ResidentKeyManager(cfg), ResidentKeyManager(cfg)
+    app = ApplicationConfig(id="a", tenant="t")
+    first = (await worker_a.issue(app, frozenset(), None, with_refresh=False))["access_token"]
+    assert (await worker_b.authenticate(first)).application == "a"
+    await worker_a.reload_keys(force_rotate=True)  # worker A rotates the shared key file
+    second = (await worker_a.issue(app, frozenset(), None, with_refresh=False))["access_token"]
+    worker_b._last_reload = 0.0  # past the reload cooldown
+    assert (await worker_b.authenticate(second)).application == "a"  # unknown kid: B re-reads the key file
+    assert worker_b.ring.active.kid == worker_a.ring.active.kid
