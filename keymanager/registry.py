@@ -79,7 +79,9 @@ class KeyManagers:
             self.cache.clear()
         self._instances = instances
         by_name = {name: km for name, (_, km) in instances.items()}
-        by_issuer = {km.issuer: km for km in by_name.values() if isinstance(km, ResidentKeyManager | JwksKeyManager)}
+        by_issuer: dict[str, KeyManager] = {
+            km.issuer: km for km in by_name.values() if isinstance(km, ResidentKeyManager | JwksKeyManager)
+        }
         resident = next((km for km in by_name.values() if isinstance(km, ResidentKeyManager)), None)
         result = KeyManagerSet(by_name, by_issuer, applications, resident, self)
         if self.bus is None and gateway.storage.counters.startswith(("redis://", "rediss://")):

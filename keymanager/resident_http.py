@@ -210,9 +210,9 @@ class OAuthEndpoints:
                 raise OAuthError("invalid_grant", f"the refresh token is not valid: {exc.description}") from None
             if claims.get("client_id") != app.id:
                 raise OAuthError("invalid_grant", "the refresh token was issued to another client")
-            username = claims.get("username")
-            if username is not None:
-                user = resident.users.get(username)
+            owner = claims.get("username")
+            if owner is not None:
+                user = resident.users.get(owner)
                 if user is None or user.blocked:
                     raise OAuthError("invalid_grant", "the user is unknown or blocked")
             allowed = frozenset(str(claims.get("scope", "")).split())
@@ -256,7 +256,7 @@ class OAuthEndpoints:
         app = kms.applications.get(str(claims.get("client_id")))
         if app is None or app.blocked:
             return 200, {"active": False}
-        answer = {
+        answer: dict[str, Any] = {
             k: claims[k]
             for k in ("scope", "client_id", "username", "exp", "iat", "nbf", "sub", "aud", "iss", "jti")
             if k in claims

@@ -18,14 +18,16 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import jwt
 
 from gateway.config.model import ResourceConfig
 from gateway.context import RequestContext
 from gateway.types import ASGIApp, PolicyDeps, Receive, Scope, Send
+from keymanager.apikey import ApiKeyManager
 from keymanager.base import KeyManager, Principal
 from keymanager.cache import token_key
 from keymanager.errors import (
@@ -47,7 +49,7 @@ from policies.auth.schema import AuthConfig
 
 log = logging.getLogger("splp.auth")
 
-_FIELDS = {
+_FIELDS: dict[str, Callable[[Principal], str]] = {
     "application": lambda p: p.application or "",
     "subject": lambda p: p.subject,
     "username": lambda p: p.username or "",
@@ -88,10 +90,10 @@ class AuthPolicy:
             raise ValueError("auth: several introspection key managers are accepted; set opaque_order to rank them")
         else:
             self._opaque = tuple(introspectors)
-        apikeys = [km for km in accepted.values() if km.kind == "apikey"]
+        apikeys = [km for km in accepted.values() if isinstance(km, ApiKeyManager)]
         if len(apikeys) > 1:
             raise ValueError("auth: at most one apikey key manager per API")
-        self._apikey: Any = apikeys[0] if apikeys else None
+        self._apikey = apikeys[0] if apikeys else None
         self._apikey_header: bytes | None = self._apikey.header if self._apikey else None
         self._apikey_query: bytes | None = self._apikey.query if self._apikey else None
         self._km_tenant = {km.name: km.tenant for km in accepted.values()}
@@ -193,9 +195,10 @@ class AuthPolicy:
 
     def _query_key(self, scope: Scope) -> str | None:
         query: bytes = scope.get("query_string", b"")
-        if not query or self._apikey_query not in query:
+        wanted = self._apikey_query
+        if not query or wanted is None or wanted not in query:
             return None
-        name = self._apikey_query.decode("latin-1") if self._apikey_query else ""
+        name = wanted.decode("latin-1")
         for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             if key == name:
                 return value
@@ -225,8 +228,7 @@ class AuthPolicy:
     async def _api_key(self, token: str) -> Principal:
         if self._apikey is None:
             raise InvalidToken("this API accepts no API keys")
-        principal: Principal = await self._apikey.authenticate(token)
-        return principal
+        return await self._apikey.authenticate(token)
 
     def _authorize(self, principal: Principal, ctx: RequestContext, method: str) -> Any:
         app_id = principal.application
@@ -250,7 +252,7 @@ class AuthPolicy:
                 raise SubscriptionBlocked(f"the subscription of {app_id} to {ctx.api.prefix} is blocked")
             if app_id not in self._subscribed:
                 raise NotSubscribed(f"the application {app_id} is not subscribed to {ctx.api.prefix}")
-        if self._scopes:
+        if self._scopes and ctx.resource is not None:  # None: an OPTIONS the proxy will answer 405
             template = ctx.resource.template
             needed = self._scopes.get((method, template)) or self._scopes.get(("ANY", template))
             if needed and not needed <= principal.scopes:
@@ -270,9 +272,9 @@ class AuthPolicy:
         scope["headers"] = headers
         if from_query and not self._forward:
             path, _, query = ctx.upstream_path.partition(b"?")
-            name = self._apikey_query.decode("latin-1") if self._apikey_query else ""
-            kept = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if k != name]
-            ctx.upstream_path = path + (b"?" + urlencode(kept).encode("latin-1") if kept else b"")
+            # drop the key's pairs, byte for byte; the rest of the query keeps its original encoding
+            kept = [part for part in query.split(b"&") if part.split(b"=", 1)[0] != self._apikey_query]
+            ctx.upstream_path = path + (b"?" + b"&".join(kept) if kept else b"")
 
     def _assertion(self, principal: Principal, now: float) -> bytes:
         cached = principal.assertion
