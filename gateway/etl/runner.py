@@ -17,6 +17,7 @@ from typing import Any
 from . import values as V
 from .connectors.base import Session, SourceRow, Target
 from .errors import BudgetExceeded, Cancelled, CopyRefused, EtlError, RowError
+from .mapping import Lookup
 from .plan import StepPlan
 from .prefetch import Prefetch
 
@@ -259,25 +260,76 @@ def _check_budget(ctx: RunContext, rejects: Rejects) -> None:
                              f"first in this batch: {rejects.message(0)}")
 
 
-def copy_through_columns(plan: StepPlan) -> list[tuple[str, str]] | None:
-    """(source, target) column pairs when a step can stream PostgreSQL's binary COPY from source to target
-    unchanged: PostgreSQL on both sides, append or replace, every column a plain `from` of the very same type,
-    no IDMap, lookup, transform or deferred column. Then no row becomes a Python object."""
+_INTEGERS = frozenset({"smallint", "integer", "bigint"})
+
+
+@dataclass(frozen=True)
+class CopyThrough:
+    """How a step streams PostgreSQL's binary COPY from source to target (see copy_through)."""
+
+    plain: list[str]  # source columns copied as they are ...
+    target_plain: list[str]  # ... into these target columns
+    lookups: list[tuple[str, str, Lookup]]  # (source FK column, target column, the IDMap it goes through)
+    key: str | None = None  # the target key an IDMap step fills from its sequence (None: plain append)
+    source_key: str | None = None
+    job: str = ""
+    map_name: str = ""
+    staged_types: list[str] = field(default_factory=list)  # staging column types: source_key, then staged
+
+    @property
+    def staged(self) -> list[str]:
+        return self.plain + [source for source, _, _ in self.lookups]
+
+    @property
+    def target_columns(self) -> list[str]:
+        return self.target_plain + [target for _, target, _ in self.lookups]
+
+    @property
+    def source_columns(self) -> list[str]:
+        return ([self.source_key] if self.source_key else []) + self.staged
+
+
+def copy_through(plan: StepPlan, ctx: RunContext) -> CopyThrough | None:
+    """A CopyThrough when rows can move without becoming Python objects: PostgreSQL on both sides, no
+    transform or deferred column, every column a plain `from` of the very same type, and either a plain
+    append/replace, or an append into a fresh IDMap on one integer key whose foreign keys are integer lookups.
+    Anything else (upserts, conversions, expressions, IDMap Sync of earlier rows) takes the row path."""
     step = plan.step
     if plan.source_info.dialect != "postgres" or plan.target_info.dialect != "postgres":
         return None
-    if step.mode not in ("append", "replace") or step.idmap or plan.row_fn or plan.batch_fn or plan.deferred:
+    if plan.row_fn or plan.batch_fn or plan.deferred or step.mode not in ("append", "replace"):
         return None
-    pairs = []
+    mapped = step.idmap is not None
+    if mapped and (plan.table not in ctx.fresh_maps or len(plan.source_key) != 1):
+        return None
+    plain, target_plain, lookups, types = [], [], [], []
     for column in plan.written:
         source = plan.source_info.column(column.source) if column.source else None
-        if source is None or column.lookup is not None or source.type != column.target.type:
+        if source is None:
             return None
-        pairs.append((source.name, column.name))
-    return pairs or None
+        if column.lookup is not None:
+            if not mapped or source.type not in _INTEGERS or column.target.type not in _INTEGERS:
+                return None
+            lookups.append((source.name, column.name, column.lookup))
+        elif source.type == column.target.type:
+            plain.append(source.name)
+            target_plain.append(column.name)
+            types.append(source.type)
+        else:
+            return None
+    if not plain and not lookups:
+        return None
+    if not mapped:
+        return None if lookups else CopyThrough(plain, target_plain, [])
+    key = plan.source_info.column(plan.source_key[0])
+    if key is None or key.type not in _INTEGERS:
+        return None
+    lookup_types = [plan.source_info.column(source).type for source, _, _ in lookups]  # type: ignore[union-attr]
+    return CopyThrough(plain, target_plain, lookups, step.idmap, key.name, ctx.job, plan.table,
+                       [key.type, *types, *lookup_types])
 
 
-async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, pairs: list[tuple[str, str]]) -> StepCounts | None:
+async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, copy: CopyThrough) -> StepCounts | None:
     """The main pass by binary COPY, batch by batch, each batch committed with its checkpoint as on the row
     path. Returns None when the target refuses a batch: the row path then resumes from the last checkpoint
     and rejects the offending rows one by one under the error budget."""
@@ -288,8 +340,6 @@ async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, pairs: list
         counts.state = "succeeded"
         return counts
     started = time.monotonic()
-    source_columns = [s for s, _ in pairs]
-    target_columns = [t for _, t in pairs]
     source: Any = plan.new_source()
     await source.open()
     try:
@@ -306,8 +356,11 @@ async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, pairs: list
                     break
                 try:
                     async with target.session() as session:
-                        chunks = source.copy_out(source_columns, after, plan.batch_size)
-                        moved = await session.copy_in(table, target_columns, chunks)
+                        chunks = source.copy_out(copy.source_columns, after, plan.batch_size)
+                        if copy.key is None:
+                            moved = await session.copy_in(table, copy.target_columns, chunks)
+                        else:
+                            moved = await session.copy_in_mapped(table, copy, chunks)
                         state.update(position=end, read=counts.read + moved, written=counts.written + moved)
                         await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
                 except CopyRefused as exc:
@@ -340,25 +393,25 @@ async def _finish_step(plan: StepPlan, ctx: RunContext, target: Target, state: d
 
 async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
     """The main pass of a step into `table` (the target, or the new table of a replace)."""
-    pairs = copy_through_columns(plan)
-    if pairs is not None:
-        copied = await run_step_copy(plan, ctx, table, pairs)
-        if copied is not None:
-            return copied
     target = ctx.targets[plan.step.target.connection]
     state = _state(await target.get_checkpoint(ctx.run_id, plan.name))
-    counts = StepCounts(state["read"], state["written"], state["skipped"], state["rejected"], state="running")
     if state["done"]:
-        counts.state = "succeeded"
-        return counts
+        return StepCounts(state["read"], state["written"], state["skipped"], state["rejected"], state="succeeded")
+    if plan.step.idmap and state["position"] is None and not await target.has_ids(ctx.job, plan.table):
+        ctx.fresh_maps.add(plan.table)
+    copy = copy_through(plan, ctx)
+    if copy is not None:
+        copied = await run_step_copy(plan, ctx, table, copy)
+        if copied is not None:
+            return copied
+        state = _state(await target.get_checkpoint(ctx.run_id, plan.name))  # after the batches COPY committed
+    counts = StepCounts(state["read"], state["written"], state["skipped"], state["rejected"], state="running")
     since = None
     if plan.step.mode == "incremental":
         since = V.loads(await target.get_watermark(ctx.job, plan.name))
     if state["position"] is not None:
         await ctx.log("info", f"step {plan.name}: resuming after position {state['position']!r} "
                               f"({state['read']} rows read before)")
-    if plan.step.idmap and state["position"] is None and not await target.has_ids(ctx.job, plan.table):
-        ctx.fresh_maps.add(plan.table)
     started = time.monotonic()
     wm_col = plan.step.watermark if plan.step.mode == "incremental" else None
     source = plan.new_source()

@@ -198,6 +198,12 @@ _CONTROL_DDL = [
 ]
 
 
+def _idmap_join(alias: str, source: str, job_mark: str, map_mark: str) -> str:
+    """Joins staged rows (alias s) to the IDMap entry of their foreign key `source`."""
+    return (f"LEFT JOIN splp_etl_idmap {alias} ON {alias}.job = {job_mark} AND {alias}.tbl = {map_mark} "
+            f"AND {alias}.src_key = s.{qident(source)}::text")
+
+
 class PostgresSession(Session):
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -240,6 +246,48 @@ class PostgresSession(Session):
             status = await self._conn.copy_to_table(
                 name, schema_name=schema, columns=list(columns), source=chunks, format="binary"
             )
+        except asyncpg.PostgresError as exc:
+            raise CopyRefused(f"{type(exc).__name__}: {exc}") from None
+        return int(status.split()[-1])
+
+    async def copy_in_mapped(self, table: str, copy: Any, chunks: AsyncIterable[bytes]) -> int:
+        """Binary COPY into a staging table, then one statement inserts the rows with keys fresh from the
+        target's sequence, rewrites foreign keys through their IDMaps and records the new IDMap pairs: the
+        IDMap path without a Python object per row. `copy` is a runner.CopyThrough with an idmap.
+        A foreign key missing from its IDMap (on_missing: reject) raises CopyRefused: the row path rejects it."""
+        stage = "_splp_copy_" + hashlib.blake2b(table.encode(), digest_size=6).hexdigest()
+        columns = [copy.source_key, *copy.staged]
+        types = ", ".join(f"{qident(c)} {t}" for c, t in zip(columns, copy.staged_types, strict=True))
+        try:
+            await self._conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({types})")
+            await self._conn.execute(f"TRUNCATE {stage}")
+            status = await self._conn.copy_to_table(stage, columns=columns, source=chunks, format="binary")
+            joins, values, args = [], [], [copy.job, copy.map_name]
+            for i, (source, _, lookup) in enumerate(copy.lookups):
+                alias = f"m{i}"
+                if lookup.on_missing == "reject":
+                    missing = await self._conn.fetchval(
+                        f"SELECT count(*) FROM {stage} s {_idmap_join(alias, source, '$1', '$2')} "
+                        f"WHERE s.{qident(source)} IS NOT NULL AND {alias}.tgt_key IS NULL",
+                        lookup.job, lookup.map_name)
+                    if missing:
+                        raise CopyRefused(f"{missing} rows reference {lookup.map_name} keys missing from its IDMap")
+                args.extend((lookup.job, lookup.map_name))
+                joins.append(_idmap_join(alias, source, f"${len(args) - 1}", f"${len(args)}"))
+                values.append(f"{alias}.tgt_key")
+            seq = await self._sequence(table, copy.key)
+            args.append(seq)
+            target_columns = ", ".join(qident(c) for c in [copy.key, *copy.target_columns])
+            selected = ", ".join(["s.new_id", *(f"s.{qident(c)}" for c in copy.plain), *values])
+            await self._conn.execute(
+                f"""WITH keyed AS MATERIALIZED (
+                        SELECT st.*, nextval(${len(args)}::regclass) AS new_id FROM {stage} st
+                        ORDER BY st.{qident(copy.source_key)}),
+                    inserted AS (INSERT INTO {qident(table)} ({target_columns}) OVERRIDING SYSTEM VALUE
+                                 SELECT {selected} FROM keyed s {' '.join(joins)})
+                    INSERT INTO splp_etl_idmap (job, tbl, src_key, tgt_key)
+                    SELECT $1, $2, s.{qident(copy.source_key)}::text, s.new_id FROM keyed s""",
+                *args)
         except asyncpg.PostgresError as exc:
             raise CopyRefused(f"{type(exc).__name__}: {exc}") from None
         return int(status.split()[-1])

@@ -65,3 +65,71 @@ async def test_refused_batch_falls_back_to_rows_and_rejects(tmp_path: Path, stor
     # batch 1 (ids 1-4) went by COPY; from batch 2 on the row path loads all but the refused row, exactly once
     assert await _sql(pg_dsn, "SELECT array_agg(id ORDER BY id) FROM items") == [([1, 2, 3, 4, 5, 7, 8, 9, 10],)]
     assert run.steps["items"]["rejected"] == 1 and run.steps["items"]["written"] == 9
+
+
+FAMILY = """
+CREATE TABLE src_units (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE src_staff (id integer PRIMARY KEY, unit_id integer REFERENCES src_units(id), name text NOT NULL);
+CREATE TABLE units (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE staff (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, unit_id integer REFERENCES units(id),
+                    name text NOT NULL);
+SELECT setval('units_id_seq', 500);
+"""
+
+
+def _family_job(dsn: str) -> dict[str, Any]:
+    def step(name: str, source: str) -> dict[str, Any]:
+        return {"name": name, "source": {"connection": "db", "table": source},
+                "target": {"connection": "db", "table": name}, "mode": "append", "idmap": "id"}
+
+    return {"name": "family", "connections": {"db": {"kind": "postgres", "dsn": dsn}}, "batch_size": 4,
+            "steps": [step("units", "src_units"), step("staff", "src_staff")]}
+
+
+async def test_idmap_and_fk_lookup_by_copy_match_the_source(tmp_path: Path, store: SQLiteStateStore,
+                                                           pg_dsn: str) -> None:
+    await _sql(pg_dsn, FAMILY)
+    await _sql(pg_dsn, "INSERT INTO src_units SELECT i * 10, 'unit ' || i FROM generate_series(1, 5) i")
+    await _sql(pg_dsn, "INSERT INTO src_staff SELECT i, CASE WHEN i % 4 = 0 THEN NULL ELSE (i % 5 + 1) * 10 END, "
+                       "'staff ' || i FROM generate_series(1, 11) i")
+    spec = _family_job(pg_dsn)
+    path = write_job(tmp_path, spec)
+    record = await store.create_run("family", str(path), {})
+    await execute(load_job(path), tmp_path, record.id, store)
+    run = await store.get_run(record.id)
+    log = [line["message"] for line in await store.logs(record.id)]
+    assert run.state == "succeeded", run.error
+    assert sum("binary COPY" in line for line in log) == 2
+    # new keys come from the targets' sequences; every staff row points at the unit its source row pointed at
+    source = await _sql(pg_dsn, "SELECT s.name, u.name FROM src_staff s LEFT JOIN src_units u ON u.id = s.unit_id "
+                                "ORDER BY s.name")
+    target = await _sql(pg_dsn, "SELECT s.name, u.name FROM staff s LEFT JOIN units u ON u.id = s.unit_id "
+                                "ORDER BY s.name")
+    assert target == source
+    assert await _sql(pg_dsn, "SELECT min(id) FROM units") == [(501,)]
+    pairs = await _sql(pg_dsn, "SELECT count(*) FROM splp_etl_idmap WHERE job = 'family'")
+    assert pairs == [(16,)]
+    # a second run finds the IDMaps filled: the row path updates the mapped rows, nothing is inserted twice
+    again = await store.create_run("family", str(path), {})
+    await execute(load_job(path), tmp_path, again.id, store)
+    assert (await store.get_run(again.id)).state == "succeeded"
+    assert await _sql(pg_dsn, "SELECT count(*) FROM staff") == [(11,)]
+    assert await _sql(pg_dsn, "SELECT count(*) FROM units") == [(5,)]
+
+
+async def test_missing_fk_in_idmap_falls_back_and_rejects(tmp_path: Path, store: SQLiteStateStore,
+                                                         pg_dsn: str) -> None:
+    await _sql(pg_dsn, FAMILY.replace(" REFERENCES src_units(id)", ""))
+    await _sql(pg_dsn, "INSERT INTO src_units SELECT i, 'unit ' || i FROM generate_series(1, 3) i")
+    await _sql(pg_dsn, "INSERT INTO src_staff SELECT i, CASE WHEN i = 6 THEN 99 ELSE i % 3 + 1 END, 'staff ' || i "
+                       "FROM generate_series(1, 8) i")
+    spec = {**_family_job(pg_dsn), "error_budget": 3}
+    path = write_job(tmp_path, spec)
+    record = await store.create_run("family", str(path), {})
+    await execute(load_job(path), tmp_path, record.id, store)
+    run = await store.get_run(record.id)
+    log = [line["message"] for line in await store.logs(record.id)]
+    assert run.state == "succeeded", run.error
+    assert any("keys missing from its IDMap" in line for line in log)
+    assert run.steps["staff"]["rejected"] == 1 and run.steps["staff"]["written"] == 7
+    assert await _sql(pg_dsn, "SELECT count(*) FROM staff") == [(7,)]
