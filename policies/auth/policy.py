@@ -156,25 +156,26 @@ class AuthPolicy:
                 apikey = value
         from_query = False
         try:
+            raw: bytes
             if authorization is not None and authorization[:7].lower() == b"bearer ":
-                token = authorization[7:].strip().decode("latin-1")
-                kind = b"b"
+                raw, kind = authorization[7:].strip(), b"b"
             elif apikey is not None:
-                token, kind = apikey.decode("latin-1"), b"k"
+                raw, kind = apikey, b"k"
             elif self._apikey_query is not None and (found := self._query_key(scope)) is not None:
-                token, kind, from_query = found, b"k", True
+                raw, kind, from_query = found.encode("latin-1", "replace"), b"k", True
             elif authorization is not None:
                 raise InvalidToken("the Authorization scheme is not Bearer")
             else:
                 raise MissingCredentials("no access token or API key was sent")
-            if not token:
+            if not raw:
                 raise MissingCredentials("the access token is empty")
-            if len(token) > self._max:
+            if len(raw) > self._max:
                 raise InvalidToken(f"the token is longer than {self._max} bytes")
             now = time.time()
-            key = token_key(token, kind)
+            key = token_key(raw, kind)  # the raw bytes: a cache hit decodes nothing
             principal = self._cache.get(key, now)
             if principal is None:
+                token = raw.decode("latin-1")
                 principal = await (self._authenticate(token) if kind == b"b" else self._api_key(token))
                 self._cache.put(key, principal)
             if principal.key_manager not in self._accepted:
