@@ -290,3 +290,28 @@ async def test_spoofed_identity_headers_removed_and_backend_jwt(auth_config, tmp
 
 def test_not_base64_helper():
     assert base64.urlsafe_b64decode(b64(b"x") + "===") == b"x"
+
+
+async def test_tenant_key_manager_speaks_only_for_its_tenant_and_blocked_app(auth_config, tmp_path):
+    from tests.policies.auth.conftest import applications
+
+    apps = applications(**{"kc-app": {"tenant": "kominfo"}, "app2": {"key_manager": "kc", "blocked": True}})
+    subscriptions = [
+        {"application": "kc-app", "api": "/kominfo/pegawai/v1"},
+        {"application": "app2", "api": "/kominfo/pegawai/v1"},
+    ]
+    async with with_kc(auth_config, tmp_path, apps=apps, subscriptions=subscriptions) as (base, client, _, _, _):
+        expect(await call(client, base + URL, mint(KEY, claims())), 403, 900908, detail="may not speak for tenant")
+        blocked = mint(KEY, claims(azp="app2"))
+        expect(await call(client, base + URL, blocked), 403, 900908, "insufficient_scope", "app2 is blocked")
+
+
+async def test_user_blocked_after_the_token_was_issued(auth_config, tmp_path):
+    async with gateway(auth_config) as (base, client, _, _):
+        status, answer = await token(client, base, grant_type="password", username="ani", password="ani-password")
+        assert status == 200
+    users = resident(tmp_path)["users"]
+    blocked = [{**users[0], "blocked": True}, users[1]]
+    kms = [resident(tmp_path, users=blocked), {"type": "apikey"}]
+    async with gateway(auth_config, key_managers=kms) as (base, client, _, _):  # same key file: a restart
+        expect(await call(client, base + URL, answer["access_token"]), 403, 900908, detail="user ani is blocked")
