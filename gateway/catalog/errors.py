@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CatalogError(Exception):
     """Base of every catalog error."""
@@ -20,9 +22,13 @@ class Conflict(CatalogError):
 
 
 class Invalid(CatalogError):
-    """A value passed the field checks but breaks a rule that needs the store (e.g. an unknown parent)."""
+    """A value passed the field checks but breaks a rule that needs the store (e.g. an unknown parent).
 
-    def __init__(self, field: str, message: str) -> None:
+    `problems` lists every field problem when there are several ({"loc": [...], "msg", "type"}, the
+    locations relative to the request body); else the one `field` and `message` describe it."""
+
+    def __init__(self, field: str, message: str, problems: list[dict[str, Any]] | None = None) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.problems = problems or [{"loc": [field], "msg": message, "type": "value_error"}]

@@ -1,4 +1,4 @@
-"""The catalog store: one object holding the repositories over one database.
+"""The catalog store: one object holding the repositories (tenants, users, audit, apis) over one database.
 
     store = await open_store("sqlite:///var/splp/catalog.db")   # or postgresql://...
     tenant = await store.tenants.create(actor, TenantCreate(...))
@@ -9,6 +9,7 @@ Opening applies pending migrations first, so the code always runs on the schema 
 
 from __future__ import annotations
 
+from gateway.catalog.apis import ApiRepository
 from gateway.catalog.audit import AuditRepository
 from gateway.catalog.db import Database, open_database
 from gateway.catalog.migrate import migrate
@@ -22,6 +23,7 @@ class CatalogStore:
         self.tenants = TenantRepository(db)
         self.users = UserRepository(db)
         self.audit = AuditRepository(db)
+        self.apis = ApiRepository(db)
 
     @property
     def dialect(self) -> str:

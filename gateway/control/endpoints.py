@@ -220,7 +220,7 @@ def _wrap(endpoint: Endpoint, services: Callable[[], Services]) -> Callable[[Req
         except Conflict as exc:
             return problem_response(ApiError(errors.CONFLICT, str(exc)), request_id)
         except Invalid as exc:
-            problems = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+            problems = [{**problem, "loc": ["body", *problem["loc"]]} for problem in exc.problems]
             return problem_response(errors.invalid(problems), request_id)
         except Exception:
             log.exception("control API: %s %s failed (request %s)", endpoint.method, endpoint.path, request_id)
