@@ -8,6 +8,7 @@ import pytest
 
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
+from policies import REGISTRY
 
 GOOD_API = """
 apis:
@@ -87,7 +88,8 @@ def test_policy_errors_are_located(tmp_path):
     message = errors_of(path)
     assert "policies[0].cors.allow_credentials: allow_credentials requires explicit allow_origins, not *" in message
     assert "apis[0].policies[0].headers.request.set: 'Content-Length' is managed by the gateway" in message
-    assert "apis[0].policies[1].nosuch: unknown policy; expected one of: cors, headers" in message
+    known = ", ".join(sorted(REGISTRY))
+    assert f"apis[0].policies[1].nosuch: unknown policy; expected one of: {known}" in message
 
 
 def test_env_interpolation(tmp_path, monkeypatch):
