@@ -9,6 +9,7 @@ Who sees an API is the `Viewer`'s business (visibility.py); this module filters 
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Any
 
@@ -56,20 +57,23 @@ def build_config(tenant_slug: str, definition: dict[str, Any]) -> ApiConfig:
     try:
         config = ApiConfig.model_validate({**definition, "tenant": tenant_slug})
     except ValidationError as exc:
-        problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
-        raise Invalid(str(problems[0]["loc"][0]), problems[0]["msg"], problems) from None
+        errors = exc.errors(include_url=False)
+        problems: list[dict[str, Any]] = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+        raise Invalid(str(errors[0]["loc"][0]), errors[0]["msg"], problems) from None
     from gateway.config.load import _resolve_policies  # the loader's own check: registry + each policy's Config
 
     found: list[Any] = []
     _resolve_policies(config.policies, "catalog", "policies", found)
     if found:
         problems = [
-            {"loc": [int(p) if p.isdigit() else p for p in _PATH_PART.findall(problem.path)], "msg": problem.message}
+            {
+                "loc": [int(p) if p.isdigit() else p for p in _PATH_PART.findall(problem.path)],
+                "msg": problem.message,
+                "type": "value_error",
+            }
             for problem in found
         ]
-        for problem in problems:
-            problem["type"] = "value_error"
-        raise Invalid("policies", problems[0]["msg"], problems)
+        raise Invalid("policies", found[0].message, problems)
     return config
 
 
@@ -320,7 +324,8 @@ class ApiRepository:
                 allowed = allowed_actions(before.status)
                 raise Conflict(
                     f"cannot {action.value} an API that is {before.status.value}; allowed: "
-                    + (", ".join(allowed) if allowed else "none (final state)")
+                    + (", ".join(allowed) if allowed else "none (final state)"),
+                    allowed=allowed,
                 )
             blocked_from = before.status.value if target is ApiStatus.BLOCKED else None
             changed = await conn.execute(
@@ -384,7 +389,7 @@ class ApiRepository:
         tenant: str | None = None,
         limit: int = 20,
         offset: int = 0,
-    ) -> tuple[list[CatalogEntry], int]:
+    ) -> tuple[builtins.list[CatalogEntry], int]:
         """One page of catalog entries the viewer may see, and the total matching."""
         args: list[Any] = []
         where, args = visibility_sql(viewer, self._db.dialect, args)
@@ -438,7 +443,7 @@ class ApiRepository:
         ]
         return entries, total
 
-    async def served(self) -> list[Api]:
+    async def served(self) -> builtins.list[Api]:
         """Every API a gateway serves (PUBLISHED and DEPRECATED), by context then version."""
         async with self._db.read() as conn:
             return await _fetch(

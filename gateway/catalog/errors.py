@@ -18,7 +18,12 @@ class NotFound(CatalogError):
 
 
 class Conflict(CatalogError):
-    """A unique key is taken, or the change contradicts the current state (e.g. a tenant with children)."""
+    """A unique key is taken, or the change contradicts the current state (e.g. a tenant with children).
+    `extra` holds machine-readable details the control API adds to the problem (e.g. `allowed` actions)."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.extra = extra
 
 
 class Invalid(CatalogError):

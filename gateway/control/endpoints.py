@@ -218,7 +218,7 @@ def _wrap(endpoint: Endpoint, services: Callable[[], Services]) -> Callable[[Req
         except NotFound:
             return problem_response(ApiError(errors.NOT_FOUND, "no such object"), request_id)
         except Conflict as exc:
-            return problem_response(ApiError(errors.CONFLICT, str(exc)), request_id)
+            return problem_response(ApiError(errors.CONFLICT, str(exc), **exc.extra), request_id)
         except Invalid as exc:
             problems = [{**problem, "loc": ["body", *problem["loc"]]} for problem in exc.problems]
             return problem_response(errors.invalid(problems), request_id)

@@ -4,7 +4,7 @@ openapi.py documents."""
 from __future__ import annotations
 
 from gateway.control.endpoints import Endpoint
-from gateway.control.routes import account, audit, auth, institutions, system, tenants, users
+from gateway.control.routes import account, apis, audit, auth, catalog, dashboard, institutions, system, tenants, users
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *system.ENDPOINTS,
@@ -14,4 +14,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *users.ENDPOINTS,
     *tenants.ENDPOINTS,
     *audit.ENDPOINTS,
+    *apis.ENDPOINTS,
+    *catalog.ENDPOINTS,
+    *dashboard.ENDPOINTS,
 )
