@@ -17,10 +17,21 @@ def ordered(specs: Sequence[PolicySpec]) -> list[PolicySpec]:
     return sorted(specs, key=lambda spec: (-spec.policy_class.PRIORITY, spec.name))  # type: ignore[attr-defined]
 
 
+class PolicyBuildError(ValueError):
+    """A policy refused its config when the chain was built (e.g. a name that must match another section)."""
+
+    def __init__(self, policy: str, message: str) -> None:
+        super().__init__(message)
+        self.policy = policy
+
+
 def build_chain(terminal: ASGIApp, specs: Sequence[PolicySpec], deps: PolicyDeps) -> ASGIApp:
     app = terminal
     for spec in reversed(ordered(specs)):
-        app = spec.policy_class(app, spec.config, deps=deps)
+        try:
+            app = spec.policy_class(app, spec.config, deps=deps)
+        except ValueError as exc:  # cross-checks a schema alone cannot make
+            raise PolicyBuildError(spec.name, str(exc)) from None
     return app
 
 

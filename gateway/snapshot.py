@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from gateway.chain import build_chain
+from gateway.chain import PolicyBuildError, build_chain
+from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
@@ -63,7 +64,11 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     timeouts = timeouts_from_config(defaults.timeouts)
     body_timeout = config.gateway.gateway.limits.body_timeout
     proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_timeout)
-    app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
+    try:
+        app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
+    except PolicyBuildError as exc:
+        path = f"{api.where}.policies.{exc.policy}" if api.where else f"policies.{exc.policy}"
+        raise ConfigError([ConfigProblem(api.source, path, str(exc))]) from None
     return ApiRuntime(
         definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
     )

@@ -65,7 +65,7 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
         own = _resolve_policies(api.policies, file, f"{where}.policies", problems)
         own_names = {spec.name for spec in own}
         merged = tuple(spec for spec in global_specs if spec.name not in own_names) + own
-        apis.append(ApiDefinition(config=api, policies=merged, source=file))
+        apis.append(ApiDefinition(config=api, policies=merged, source=file, where=where))
 
     if problems or gateway is None:
         raise ConfigError(problems)
@@ -82,7 +82,7 @@ def load_api_file(path: str | os.PathLike[str]) -> tuple[ApiDefinition, ...]:
     if api_file is not None:
         for i, api in enumerate(api_file.apis):
             specs = _resolve_policies(api.policies, file, f"apis[{i}].policies", problems)
-            apis.append(ApiDefinition(config=api, policies=specs, source=file))
+            apis.append(ApiDefinition(config=api, policies=specs, source=file, where=f"apis[{i}]"))
     if problems:
         raise ConfigError(problems)
     return tuple(apis)

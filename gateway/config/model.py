@@ -265,6 +265,7 @@ class ApiDefinition:
     config: ApiConfig
     policies: tuple[PolicySpec, ...]
     source: str  # the file it came from
+    where: str = ""  # its key path in that file, e.g. "apis[2]"
 
 
 @dataclass(frozen=True, slots=True)
