@@ -74,7 +74,9 @@ class ApiCreate(_In):
     tags: Tags = Field((), description="Catalog tags (lowercase), at most 20.")
     classification: Classification = Field(Classification.INTERNAL, description="Data classification.")
     visibility: Visibility = Field(Visibility.TENANT, description="public, tenant (owner and units) or restricted.")
-    visible_tenants: TenantIds = Field((), description="restricted: tenant ids (with their units) that may see it.")
+    visible_tenants: TenantIds = Field(
+        (), description="restricted: tenant ids (with their units) that may see it; ignored for other visibilities."
+    )
     groups: Groups = Field(("default",), description="Gateway groups that serve this API.")
     backend: BackendConfig = Field(description="Where calls are forwarded (as in conf/ API files).")
     resources: tuple[ResourceConfig, ...] = Field(

@@ -214,3 +214,40 @@ async def test_search_and_export(store: CatalogStore) -> None:
     )
     assert [c.context for c in await published_api_configs(store, "external")] == ["/svc/s4"]
     assert [c.context for c in await published_api_configs(store, "default")] == ["/svc/s1", "/svc/s3"]
+
+
+async def test_migration_3_keeps_apis_written_under_schema_2(store_uri: str) -> None:
+    """An API row from before migration 3 (no classification, groups, policies) reads after the upgrade
+    with the defaults, and exports as a gateway ApiConfig."""
+    from gateway.catalog.db import open_database
+    from gateway.catalog.migrate import migrate
+    from gateway.catalog.store import open_store
+
+    db = await open_database(store_uri)
+    try:
+        assert await migrate(db, target=2) == [1, 2]
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO tenants (id, slug, name, kind, created_at, updated_at) VALUES ('t1', 'nat', 'N',"
+                " 'national', 'x', 'x')"
+            )
+            await conn.execute(
+                "INSERT INTO apis (id, tenant_id, name, context, version, visibility, visible_tenants, status,"
+                " backends, resources, created_at, updated_at) VALUES ('a1', 't1', 'Old', '/old', 'v1', 'public',"
+                " '[]', 'PUBLISHED', '{\"endpoints\": [{\"url\": \"http://old:80\"}]}', '[\"ANY /*\"]', 'x', 'x')"
+            )
+    finally:
+        await db.close()
+    store = await open_store(store_uri)
+    try:
+        api = await store.apis.get("a1")
+        assert (api.classification.value, api.groups, api.policies, api.blocked_from) == (
+            "internal",
+            ["default"],
+            [],
+            None,
+        )
+        (config,) = await published_api_configs(store, "default")
+        assert (config.prefix, config.tenant, config.backend.endpoints[0].url) == ("/old/v1", "nat", "http://old:80")
+    finally:
+        await store.close()
