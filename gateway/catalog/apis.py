@@ -60,10 +60,10 @@ def build_config(tenant_slug: str, definition: dict[str, Any]) -> ApiConfig:
         errors = exc.errors(include_url=False)
         problems: list[dict[str, Any]] = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
         raise Invalid(str(errors[0]["loc"][0]), errors[0]["msg"], problems) from None
-    from gateway.config.load import _resolve_policies  # the loader's own check: registry + each policy's Config
+    from gateway.config.load import resolve_policies  # the loader's own check: registry + each policy's Config
 
     found: list[Any] = []
-    _resolve_policies(config.policies, "catalog", "policies", found)
+    resolve_policies(config.policies, "catalog", "policies", found)
     if found:
         problems = [
             {

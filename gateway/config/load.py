@@ -52,7 +52,7 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
             if api_file is not None:
                 sourced.extend((api, file, f"apis[{i}]") for i, api in enumerate(api_file.apis))
 
-    global_specs = _resolve_policies(gateway.policies if gateway else (), str(main), "policies", problems)
+    global_specs = resolve_policies(gateway.policies if gateway else (), str(main), "policies", problems)
     apis: list[ApiDefinition] = []
     seen: dict[str, str] = {}
     for api, file, where in sourced:
@@ -62,7 +62,7 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
                 ConfigProblem(file, f"{where}.context", f"{api.prefix!r} is already defined by {seen[api.prefix]}")
             )
         seen[api.prefix] = where_prefix
-        own = _resolve_policies(api.policies, file, f"{where}.policies", problems)
+        own = resolve_policies(api.policies, file, f"{where}.policies", problems)
         own_names = {spec.name for spec in own}
         merged = tuple(spec for spec in global_specs if spec.name not in own_names) + own
         apis.append(ApiDefinition(config=api, policies=merged, source=file, where=where))
@@ -81,7 +81,7 @@ def load_api_file(path: str | os.PathLike[str]) -> tuple[ApiDefinition, ...]:
     apis: list[ApiDefinition] = []
     if api_file is not None:
         for i, api in enumerate(api_file.apis):
-            specs = _resolve_policies(api.policies, file, f"apis[{i}].policies", problems)
+            specs = resolve_policies(api.policies, file, f"apis[{i}].policies", problems)
             apis.append(ApiDefinition(config=api, policies=specs, source=file, where=f"apis[{i}]"))
     if problems:
         raise ConfigError(problems)
@@ -213,7 +213,7 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def _resolve_policies(
+def resolve_policies(
     entries: tuple[dict[str, Any], ...], file: str, where: str, problems: list[ConfigProblem]
 ) -> tuple[PolicySpec, ...]:
     from policies import REGISTRY  # late: policies import gateway modules that import this package
