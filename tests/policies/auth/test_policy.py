@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from gateway.app import GatewayApp
+from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
 from keymanager import jwks as jwks_module
 from keymanager.base import Principal
@@ -97,7 +98,7 @@ async def test_refusal_short_circuits(auth_config, tmp_path):
 )
 def test_config_errors(auth_config, tmp_path, auth, key_managers, message):
     path = auth_config(1, auth=auth, key_managers=key_managers if key_managers is not None else [resident(tmp_path)])
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=rf"apis\[0\]\.policies\.auth: auth: .*{message}"):
         GatewayApp(load_config(path))
 
 
