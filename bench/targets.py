@@ -17,9 +17,11 @@ from pathlib import Path
 import yaml
 
 from bench.procs import LOAD_CPU, PROXY_CPU, BenchError, Server, free_port
-from bench.scenarios import Scenario
+from bench.scenarios import CONF_DIR, Scenario
 from bench.tools import FASTGW_DIR
 from bench.upstream.server import BODY as UPSTREAM_BODY
+
+PASSTHROUGH_CONF = CONF_DIR / "passthrough"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,6 +161,17 @@ def _gateway(ctx: Context) -> Running:
     return _serve_gateway(ctx, "gateway", ctx.scenario.conf)
 
 
+def _gateway_passthrough(ctx: Context) -> Running:
+    """The same gateway with no policy, in the same run: the fair baseline for a policy scenario's ratio."""
+    return _serve_gateway(ctx, "gateway-passthrough", PASSTHROUGH_CONF / "gateway.yaml")
+
+
+def _unavailable_baseline(ctx: Context) -> str | None:
+    if ctx.scenario.conf.resolve() == PASSTHROUGH_CONF.resolve():
+        return "the scenario is passthrough itself (that is `gateway`)"
+    return None
+
+
 def configured_client(conf_dir: Path) -> str:
     """The upstream client the scenario's gateway.yaml selects, or the project's default when it names none."""
     from gateway.config.model import UpstreamDefaults
@@ -220,6 +233,7 @@ TARGETS: dict[str, TargetSpec] = {
         TargetSpec("fast-gateway", _fast_gateway,
                    lambda ctx: None if ctx.tools.get("node") else "node/npm or the fast-gateway install is missing"),
         TargetSpec("gateway", _gateway),
+        TargetSpec("gateway-passthrough", _gateway_passthrough, _unavailable_baseline),
         TargetSpec("gateway-lean", _gateway_with("lean"), _unavailable_client("lean")),
         TargetSpec("gateway-aiohttp", _gateway_with("aiohttp"), _unavailable_client("aiohttp")),
     )

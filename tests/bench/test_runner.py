@@ -198,7 +198,8 @@ def test_nginx_conf_keeps_everything_under_its_prefix(tmp_path):
 
 def test_target_registry_and_args():
     assert list(targets.TARGETS) == [
-        "direct", "nginx", "lean", "fast-gateway", "gateway", "gateway-lean", "gateway-aiohttp"
+        "direct", "nginx", "lean", "fast-gateway", "gateway", "gateway-passthrough", "gateway-lean",
+        "gateway-aiohttp",
     ]  # fmt: skip
     args = runner.parse_args(["--scenario", "passthrough etl-x", "--targets", "gateway,direct", "--rounds", "1"])
     assert args.scenarios == ["passthrough", "etl-x"] and args.target_names == ["gateway", "direct"]
@@ -206,6 +207,16 @@ def test_target_registry_and_args():
         runner.parse_args(["--targets", "apache"])
     with pytest.raises(SystemExit):
         runner.parse_args(["--scenario", "nope"])
+
+
+def test_passthrough_baseline_runs_beside_policy_scenarios_only(tmp_path):
+    baseline = targets.TARGETS["gateway-passthrough"]
+
+    def context(name: str) -> targets.Context:
+        return targets.Context(workdir=tmp_path, scenario=scenarios.get(name), tools={}, log=print)
+
+    assert baseline.unavailable(context("passthrough")) == "the scenario is passthrough itself (that is `gateway`)"
+    assert baseline.unavailable(context("jwt")) is None
 
 
 async def test_etl_hook_reports_not_available(monkeypatch, capsys):
