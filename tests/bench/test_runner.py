@@ -283,3 +283,12 @@ def test_profile_summary_own_and_total_time():
     assert samples == 10
     assert own == [("send (c.py:3)", 6), ("run (b.py:2)", 3)]
     assert total[0] == ("main (a.py:1)", 10) and total[1] == ("run (b.py:2)", 9)
+
+
+def test_micro_chain_runs_a_scenario_chain():
+    import uvloop
+
+    from bench.micro.chain import measure
+
+    micros, policies, statuses = uvloop.run(measure("throttle-memory", 50))
+    assert policies == 1 and statuses == {200} and micros > 0
