@@ -15,6 +15,7 @@ Shadow mode (enforce: false) computes and logs verdicts but lets every request t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -410,13 +411,24 @@ class ThrottlePolicy:
                 self._store.local_hit_all([(key, self._local[limit], amount, ADD)])
 
 
+@functools.lru_cache(maxsize=4096)
+def _static_rate_parts(limit: Limit) -> tuple[bytes, bytes, bytes]:
+    """What never changes for a limit: RateLimit-Policy, the start of RateLimit, X-RateLimit-Limit (built once)."""
+    name = limit.name.replace('"', "").replace("\\", "")
+    return (
+        f'"{name}";q={limit.amount};w={limit.window}'.encode(),
+        f'"{name}";r='.encode(),
+        str(limit.amount).encode(),
+    )
+
+
 def _rate_headers(limit: Limit, remaining: int, reset_ms: int) -> list[tuple[bytes, bytes]]:
     reset = max(0, -(-reset_ms // 1000))
-    name = limit.name.replace('"', "").replace("\\", "")
+    policy, head, amount = _static_rate_parts(limit)
     return [
-        (b"ratelimit-policy", f'"{name}";q={limit.amount};w={limit.window}'.encode()),
-        (b"ratelimit", f'"{name}";r={remaining};t={reset}'.encode()),
-        (b"x-ratelimit-limit", str(limit.amount).encode()),
-        (b"x-ratelimit-remaining", str(remaining).encode()),
-        (b"x-ratelimit-reset", str(reset).encode()),
+        (b"ratelimit-policy", policy),
+        (b"ratelimit", head + b"%d;t=%d" % (remaining, reset)),
+        (b"x-ratelimit-limit", amount),
+        (b"x-ratelimit-remaining", b"%d" % remaining),
+        (b"x-ratelimit-reset", b"%d" % reset),
     ]
