@@ -1,5 +1,5 @@
-"""Password hashes: scrypt (hashlib), stored as `scrypt$n$r$p$salt$hash` (base64), the same format as
-keymanager/hashing.py so a hash made by either verifies in both. Checks are constant time, and a check
+"""Password hashes for control-API accounts: keymanager/hashing.py's scrypt format (`scrypt$n$r$p$salt$hash`),
+so one hash verifies in both places. Checks are constant time, and a check
 against an unknown user still spends one scrypt (`verify_or_burn`) so timing does not reveal which
 usernames exist. scrypt is CPU-heavy on purpose: async callers go through asyncio.to_thread.
 """
@@ -7,13 +7,10 @@ usernames exist. scrypt is CPU-heavy on purpose: async callers go through asynci
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import os
 from dataclasses import dataclass
 
-_MAXMEM = 256 * 1024 * 1024
+from keymanager.hashing import hash_secret, verify_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,29 +23,11 @@ class PasswordHasher:
     p: int = 1
 
     def hash(self, password: str) -> str:
-        salt = os.urandom(16)
-        digest = hashlib.scrypt(password.encode(), salt=salt, n=self.n, r=self.r, p=self.p, maxmem=_MAXMEM, dklen=32)
-        return f"scrypt${self.n}${self.r}${self.p}${_b64(salt)}${_b64(digest)}"
+        return hash_secret(password, n=self.n, r=self.r, p=self.p)
 
     def verify(self, password: str, stored: str) -> bool:
         """True when `password` matches; False for a wrong password or a malformed hash."""
-        try:
-            scheme, n, r, p, salt, expected = stored.split("$")
-            if scheme != "scrypt":
-                return False
-            want = base64.b64decode(expected, validate=True)
-            got = hashlib.scrypt(
-                password.encode(),
-                salt=base64.b64decode(salt, validate=True),
-                n=int(n),
-                r=int(r),
-                p=int(p),
-                maxmem=_MAXMEM,
-                dklen=len(want),
-            )
-        except (ValueError, TypeError):
-            return False
-        return hmac.compare_digest(got, want)
+        return verify_secret(password, stored)
 
     def verify_or_burn(self, password: str, stored: str | None) -> bool:
         if stored is None:
@@ -75,7 +54,3 @@ def _dummy_hash(n: int, r: int, p: int) -> str:
     if key not in _DUMMIES:
         _DUMMIES[key] = PasswordHasher(n, r, p).hash(os.urandom(16).hex())
     return _DUMMIES[key]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
