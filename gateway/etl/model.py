@@ -171,6 +171,11 @@ class StepConfig(_Model):
 class JobConfig(_Model):
     name: str = Field(pattern=NAME_RE, description="job name; IDMap, watermarks and checkpoints are kept per job")
     description: str = Field("", description="what the job is for")
+    tenant: str | None = Field(
+        None,
+        description="slug of the tenant (institution) that owns the job: its tenant admins may run it through the "
+        "control API and its auditors read its runs; without a tenant only super admins see the job",
+    )
     connections: dict[str, Connection] = Field(description="named database connections")
     params: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="default job parameters, available as ${name}; overridden per run"
