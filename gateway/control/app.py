@@ -3,7 +3,8 @@
 Startup opens the catalog store (storage.catalog: the SQLite file under var/splp/ by default, created
 with its folder when missing; migrations applied) and the token key (var/splp/control-token-key.pem
 unless told otherwise; generated on first start). Routes come from routes.ENDPOINTS; the OpenAPI 3.1
-document at /api/v1/openapi.json is built from the same list.
+document at /api/v1/openapi.json is built from the same list. The ETL (routes/etl.py) reads job files
+from conf/etl and opens its run-state store on first use.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,6 +30,7 @@ from gateway.control.endpoints import JSONResponse, Services
 from gateway.control.errors import ApiError, problem_response
 from gateway.control.openapi import build_document
 from gateway.control.routes import ENDPOINTS
+from gateway.control.routes.etl import EtlHub
 from gateway.control.tokens import LocalTokens
 
 DEFAULT_KEY_PATH = "var/splp/control-token-key.pem"
@@ -52,8 +55,17 @@ def create_control_app(
     key_path: str | None = None,
     hasher: PasswordHasher | None = None,
     token_ttl: int = 900,
+    etl_jobs_dir: str | Path | None = None,
+    etl_state: str | None = None,
+    etl_max_concurrent: int = 2,
 ) -> Starlette:
-    """The control app; the store and key open in its lifespan (uvicorn runs it with lifespan on)."""
+    """The control app; the store and key open in its lifespan (uvicorn runs it with lifespan on).
+
+    ETL: job files in `etl_jobs_dir` (default: `etl/` beside the gateway config file, i.e. conf/etl); run
+    state in `etl_state` (a SQLite path or a postgresql:// DSN; default $SPLP_ETL_STATE or
+    var/etl/state.sqlite), opened on the first ETL request; runs in this process, `etl_max_concurrent` at once.
+    """
+    jobs_dir = Path(etl_jobs_dir) if etl_jobs_dir is not None else Path(config.path).parent / "etl"
     uri = catalog_uri or config.gateway.storage.catalog
     key_file = key_path or os.environ.get(KEY_PATH_ENV) or DEFAULT_KEY_PATH
     state: dict[str, Services] = {}
@@ -76,12 +88,18 @@ def create_control_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tokens = await asyncio.to_thread(LocalTokens.from_file, key_file, expires_in=token_ttl)
         store = await open_store(uri)
-        state["services"] = Services(store=store, issuer=tokens, verifier=tokens, hasher=hasher or PasswordHasher())
+        etl = EtlHub(jobs_dir, etl_state, max_concurrent=etl_max_concurrent)
+        state["services"] = Services(
+            store=store, issuer=tokens, verifier=tokens, hasher=hasher or PasswordHasher(), etl=etl
+        )
         try:
             yield
         finally:
             del state["services"]
-            await store.close()
+            try:
+                await etl.close()  # running ETL runs are asked to stop after their current batch
+            finally:
+                await store.close()
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

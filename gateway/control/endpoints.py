@@ -2,7 +2,7 @@
 OpenAPI document are built (openapi.py), so the two cannot drift apart.
 
 A handler receives a `Call` (the principal, the validated body, path and query values, the services)
-and returns a pydantic model, a `Page`, a dict, or None (204). Errors are raised: ApiError, or the
+and returns a pydantic model, a `Page`, a dict, a ready Response, or None (204). Errors are raised: ApiError, or the
 catalog's NotFound / Conflict / Invalid, which map to 404 / 409 / 422 here and nowhere else.
 """
 
@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -28,6 +28,9 @@ from gateway.control import errors
 from gateway.control.access import Principal, authenticate
 from gateway.control.errors import ApiError, problem_response
 from gateway.control.tokens import TokenIssuer, TokenVerifier
+
+if TYPE_CHECKING:
+    from gateway.control.routes.etl import EtlHub
 
 log = logging.getLogger("splp.control")
 
@@ -47,6 +50,7 @@ class Services:
     issuer: TokenIssuer
     verifier: TokenVerifier
     hasher: PasswordHasher
+    etl: EtlHub | None = None  # ETL jobs folder and run service (routes/etl.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,9 @@ def _query(endpoint: Endpoint, request: Request) -> dict[str, Any]:
 
 def _render(endpoint: Endpoint, result: Any, request_id: str) -> Response:
     headers = {"x-request-id": request_id}
+    if isinstance(result, Response):  # a handler that sets its own status or headers (202 + Location)
+        result.headers["x-request-id"] = request_id
+        return result
     if result is None:
         return Response(status_code=204, headers=headers)
     if isinstance(result, Page):

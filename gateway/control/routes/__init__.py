@@ -4,7 +4,19 @@ openapi.py documents."""
 from __future__ import annotations
 
 from gateway.control.endpoints import Endpoint
-from gateway.control.routes import account, apis, audit, auth, catalog, dashboard, institutions, system, tenants, users
+from gateway.control.routes import (
+    account,
+    apis,
+    audit,
+    auth,
+    catalog,
+    dashboard,
+    etl,
+    institutions,
+    system,
+    tenants,
+    users,
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *system.ENDPOINTS,
@@ -17,4 +29,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *apis.ENDPOINTS,
     *catalog.ENDPOINTS,
     *dashboard.ENDPOINTS,
+    *etl.ENDPOINTS,
 )
