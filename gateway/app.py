@@ -134,9 +134,13 @@ class GatewayApp:
         elif path == "/_ready":
             snapshot = self.holder.current
             ok = self.ready
+            stores = await self.services.readiness() if ok else {}
+            # A store outage degrades the node but keeps it in rotation: every store has a configured
+            # fallback (throttling: local / open / closed per limit), so dropping all nodes would be worse.
+            state = ("degraded" if any(v != "ok" for v in stores.values()) else "ready") if ok else "starting"
             status = 200 if ok else 503
             body = orjson.dumps(
-                {"status": "ready" if ok else "starting", "snapshot": snapshot.version, "apis": len(snapshot.apis)}
+                {"status": state, "snapshot": snapshot.version, "apis": len(snapshot.apis), "stores": stores}
             )
         else:
             return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", None)

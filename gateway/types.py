@@ -14,6 +14,7 @@ Priority bands: 3000 observe, 2500 transport, 2000 authenticate, 1500 authorize,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -45,6 +46,20 @@ class Services:
         if item is None:
             item = self._items[key] = factory()
         return item
+
+    async def readiness(self) -> dict[str, str]:
+        """"ok" or the problem, for every resource that can tell (an async `check_ready() -> str | None`)."""
+        report: dict[str, str] = {}
+        for key, item in list(self._items.items()):
+            check = getattr(item, "check_ready", None)
+            if check is None:
+                continue
+            try:
+                problem = await asyncio.wait_for(check(), 1.0)
+            except Exception as exc:  # noqa: BLE001 - a readiness probe reports, it never raises
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            report[key] = problem or "ok"
+        return report
 
     async def aclose(self) -> None:
         items, self._items = self._items, {}

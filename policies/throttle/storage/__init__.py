@@ -79,6 +79,17 @@ class CounterStore:
         self.stats["fallback_decisions"] += 1
         return self.local.hit_all(hits)
 
+    async def check_ready(self) -> str | None:
+        """For /_ready: None when the shared counters answer (or there are none), else the problem."""
+        if self.shared is None:
+            return None
+        try:
+            if await self.shared.check():
+                return None
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return f"{self.uri} unreachable: {type(exc).__name__}"
+        return f"{self.uri} unreachable"
+
     async def aclose(self) -> None:
         if self.shared is not None:
             await self.shared.aclose()
