@@ -62,9 +62,6 @@ class Source(ABC):
     def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
         """Rows after position `after`; `since` is the lowest watermark value to read (incremental)."""
 
-    def position_of(self, row: dict[str, Any]) -> Any:  # pragma: no cover - tables override
-        raise NotImplementedError
-
 
 class IdScope:
     """Rows of `table` that belong to a job: those whose `key` is in the job's IDMap for `map_name`."""

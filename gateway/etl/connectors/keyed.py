@@ -50,9 +50,6 @@ class KeyedTableSource(Source):
     def order(self) -> list[str]:
         return ([self._watermark] if self._watermark else []) + self._key
 
-    def position_of(self, row: dict[str, Any]) -> Any:
-        return [row[c] for c in self.order]
-
     def _select(self, what: str, after: Any, since: Any, ordered: bool = True) -> tuple[str, list[Any]]:
         where: list[str] = []
         args: list[Any] = []
