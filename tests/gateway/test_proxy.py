@@ -244,3 +244,34 @@ async def test_slow_body_gets_408_and_upstream_reset(write_config):
     assert head.startswith(b"HTTP/1.1 408"), answer[:200]
     assert orjson.loads(body)["code"] == 800408
     assert upstream.requests and not any(r["complete"] for r in upstream.requests)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
+        b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\n",
+    ],
+    ids=["cl-and-te", "two-content-lengths", "bad-status-line", "nul-in-header"],
+)
+async def test_backend_bad_framing_is_502_never_passed_on(write_config, head):
+    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(head + b"ok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(backend, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        path = write_config([api("svc", [f"http://127.0.0.1:{port}"], backend={"retries": 0})])
+        async with running_gateway(path) as (base, _), session() as client:
+            response = await client.get(f"{base}/svc/v1/x")
+            body = orjson.loads(await response.read())
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert response.status == 502, body
+    assert body["code"] == 101506 and response.headers["content-type"] == "application/problem+json"
