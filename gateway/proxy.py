@@ -72,6 +72,14 @@ class RequestBody:
                 return
 
 
+def _problem_for(exc: Exception) -> errors.Problem:
+    if isinstance(exc, UpstreamTimeout):
+        return errors.BACKEND_TIMEOUT
+    if isinstance(exc, UpstreamProtocolError):
+        return errors.BACKEND_BAD_RESPONSE
+    return errors.BACKEND_CLOSED
+
+
 def timeouts_from_config(config: TimeoutsConfig) -> Timeouts:
     return Timeouts(connect=config.connect, read=config.read, total=config.total)
 
@@ -195,29 +203,16 @@ class ProxyApp:
                 if body is not None and body.started:
                     break
                 continue
-            except UpstreamTimeout as exc:
+            except (UpstreamTimeout, UpstreamBodyError, UpstreamProtocolError) as exc:
                 pool.failed(index)
-                if exc.phase == "connect" and not (body is not None and body.started):
-                    last_error = exc.cause
-                    tried += (index,)
+                tried += (index,)
+                if isinstance(exc, UpstreamTimeout) and exc.phase == "connect" and not (body and body.started):
+                    last_error = exc.cause  # nothing was sent: as safe as a refused connection
                     continue
-                if retries_left > 0:
+                if retries_left > 0 and not isinstance(exc, UpstreamProtocolError):
                     retries_left -= 1
-                    tried += (index,)
                     continue
-                await errors.send_problem(send, errors.BACKEND_TIMEOUT, exc.cause, ctx.request_id)
-                return None
-            except UpstreamProtocolError as exc:
-                pool.failed(index)
-                await errors.send_problem(send, errors.BACKEND_BAD_RESPONSE, exc.cause, ctx.request_id)
-                return None
-            except UpstreamBodyError as exc:
-                pool.failed(index)
-                if retries_left > 0:
-                    retries_left -= 1
-                    tried += (index,)
-                    continue
-                await errors.send_problem(send, errors.BACKEND_CLOSED, exc.cause, ctx.request_id)
+                await errors.send_problem(send, _problem_for(exc), exc.cause, ctx.request_id)
                 return None
             except ClientBodyAborted:
                 log.info("request %s: client body aborted; upstream request reset", ctx.request_id.decode())

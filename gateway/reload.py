@@ -51,6 +51,8 @@ class Reloader:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        # Not the main thread (ValueError), or a loop without signal support: then only the file watcher
+        # reloads; SIGHUP is an operator convenience, never a requirement.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, self.request)
             self._signal_installed = True

@@ -76,3 +76,14 @@ async def maria_exec(params: dict[str, Any], *statements: str, rows: list[tuple[
                 await cur.executemany(sql, data)
     finally:
         conn.close()
+
+
+async def pg_sql(dsn: str, sql: str, *args: Any) -> Any:
+    """Runs one statement on a test database: rows as tuples for a SELECT, else the status."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if sql.lstrip().upper().startswith("SELECT"):
+            return [tuple(r) for r in await conn.fetch(sql, *args)]
+        return await conn.execute(sql, *args)
+    finally:
+        await conn.close()

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from gateway.etl.engine import execute
 from gateway.etl.load import load_job
 from gateway.etl.state import SQLiteStateStore
 
+from .conftest import pg_sql as _sql
 from .conftest import write_job
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,16 +23,6 @@ CREATE TABLE src_items (id integer PRIMARY KEY, name text NOT NULL, amount numer
 CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, amount numeric(12,2) CHECK (amount < 900),
                     at timestamptz);
 """
-
-
-async def _sql(dsn: str, sql: str, *args: Any) -> Any:
-    conn = await asyncpg.connect(dsn)
-    try:
-        if sql.lstrip().upper().startswith("SELECT"):
-            return [tuple(r) for r in await conn.fetch(sql, *args)]
-        return await conn.execute(sql, *args)
-    finally:
-        await conn.close()
 
 
 async def _run(tmp_path: Path, store: SQLiteStateStore, dsn: str, **job: Any) -> tuple[Any, list[str]]:

@@ -11,6 +11,7 @@ from gateway.etl.engine import execute
 from gateway.etl.load import load_job
 from gateway.etl.state import SQLiteStateStore
 
+from .conftest import pg_sql as _sql
 from .conftest import write_job
 
 SRC = """
@@ -18,16 +19,6 @@ CREATE TABLE src_items (id integer PRIMARY KEY, name text NOT NULL, qty integer,
 CREATE TABLE items (id integer PRIMARY KEY, name varchar(10) NOT NULL, qty integer CHECK (qty >= 0),
                     changed_at timestamptz NOT NULL, loaded_by text);
 """
-
-
-async def _sql(dsn: str, sql: str, *args: Any) -> Any:
-    conn = await asyncpg.connect(dsn)
-    try:
-        if sql.lstrip().upper().startswith("SELECT"):
-            return [tuple(r) for r in await conn.fetch(sql, *args)]
-        return await conn.execute(sql, *args)
-    finally:
-        await conn.close()
 
 
 def _job(dsn: str, **step: Any) -> dict[str, Any]:
