@@ -14,11 +14,15 @@ import re
 import orjson
 
 from gateway import errors
+from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
 from gateway.config.model import LoadedConfig
 from gateway.context import RequestContext
+from gateway.feed.compose import CATALOG_SOURCE, compose
+from gateway.feed.view import CatalogView
+from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
-from gateway.snapshot import SnapshotHolder, Upstreams, build_snapshot
+from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, Services
 from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
 from keymanager import resident_http
@@ -36,11 +40,14 @@ def _new_request_id() -> bytes:
 
 class GatewayApp:
     def __init__(self, config: LoadedConfig) -> None:
+        self.files = config  # conf/ as loaded; `config` is it merged with the catalog view
+        self.view: CatalogView | None = None
         self.config = config
         self.upstreams = Upstreams(config.gateway.upstream)
         self.services = Services()
         self.holder = SnapshotHolder(build_snapshot(config, self.upstreams, self.services, version=1))
         self.reloader = Reloader(self)
+        self.feed: CatalogFeed | None = None
         self.ready = False
         # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
         self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)
@@ -48,6 +55,34 @@ class GatewayApp:
     @classmethod
     def from_path(cls, path: str) -> GatewayApp:
         return cls(load_config(path))
+
+    def rebuild(self, *, files: LoadedConfig | None = None, view: CatalogView | None = None) -> Snapshot:
+        """Swaps in a snapshot of new files and/or a new catalog view (the other source unchanged).
+        Raises ConfigError, and then nothing changes."""
+        files = files or self.files
+        view = view if view is not None else self.view
+        config = compose(files, view)
+        snapshot = build_snapshot(config, self.upstreams, self.services, version=self.holder.current.version + 1)
+        self.files, self.view, self.config = files, view, config
+        self.holder.swap(snapshot)
+        return snapshot
+
+    def _apply_view(self, view: CatalogView) -> None:
+        """A catalog API whose chain cannot be built is dropped (and logged), the rest still applies."""
+        try:
+            snapshot = self.rebuild(view=view)
+        except ConfigError as exc:
+            bad = {p.path.split(".")[0].removeprefix("apis/") for p in exc.problems if p.file == CATALOG_SOURCE}
+            if not bad or any(p.file != CATALOG_SOURCE for p in exc.problems):
+                log.error("catalog change refused, still serving snapshot %d:\n%s", self.holder.current.version, exc)
+                return
+            log.error("catalog APIs skipped (their chain cannot be built):\n%s", exc)
+            try:
+                snapshot = self.rebuild(view=CatalogView(apis=tuple(a for a in view.apis if a[0] not in bad)))
+            except ConfigError as again:
+                log.error("catalog change refused, still serving snapshot %d:\n%s", self.holder.current.version, again)
+                return
+        log.info("catalog change applied: snapshot %d, %d APIs", snapshot.version, len(snapshot.apis))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -147,12 +182,19 @@ class GatewayApp:
         await send({"type": "http.response.start", "status": status, "headers": _JSON})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
+    async def _start_feed(self) -> None:
+        feed = CatalogFeed(self.files.gateway.storage.catalog, self._apply_view)
+        self.feed = self.services.get("catalog", lambda: feed)  # /_ready reports it; shutdown closes it
+        await feed.start()
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
                     await self.reloader.start()
+                    if self.files.gateway.storage.serve_catalog:
+                        await self._start_feed()
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

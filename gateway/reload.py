@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
-from gateway.snapshot import build_snapshot
 
 if TYPE_CHECKING:
     from gateway.app import GatewayApp
@@ -77,16 +76,14 @@ class Reloader:
         async with self._lock:
             app = self._app
             try:
-                config = await asyncio.to_thread(load_config, app.config.path)
-                snapshot = build_snapshot(config, app.upstreams, app.services, version=app.holder.current.version + 1)
+                files = await asyncio.to_thread(load_config, app.config.path)
+                snapshot = app.rebuild(files=files)
             except ConfigError as exc:
                 log.error("config reload refused, still serving snapshot %d:\n%s", app.holder.current.version, exc)
                 return False
             except Exception:
                 log.exception("config reload failed, still serving snapshot %d", app.holder.current.version)
                 return False
-            app.config = config
-            app.holder.swap(snapshot)
             log.info("config reloaded: snapshot %d, %d APIs", snapshot.version, len(snapshot.apis))
             return True
 

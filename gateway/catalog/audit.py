@@ -15,6 +15,9 @@ from gateway.catalog.db import Connection, Database, Row
 from gateway.catalog.models import AuditEntry
 from gateway.catalog.util import now
 
+NOTIFY_CHANNEL = "splp_catalog"
+"""PostgreSQL channel told about every committed change (gateway/feed/watch.py listens)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -61,6 +64,8 @@ async def record(
         _json(before),
         _json(after),
     )
+    if conn.dialect == "postgres":  # NOTIFY is transactional: gateways hear of the change when it commits
+        await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, object_type)
 
 
 def _entry(row: Row) -> AuditEntry:

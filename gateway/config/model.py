@@ -65,6 +65,11 @@ class StorageSection(Strict):
         "sqlite:///var/splp/catalog.db", description="Catalog store URI (sqlite:/// or postgresql://)."
     )
     counters: str = Field("memory://", description="Throttling counter storage URI (memory:// or redis://).")
+    serve_catalog: bool = Field(
+        False,
+        description="Also serve what the catalog store publishes (pushed live on every committed change); "
+        "false = DB-less, conf/ files only.",
+    )
 
 
 class Timeouts(Strict):

@@ -1,0 +1,141 @@
+"""Follows the catalog store and hands every changed view to the gateway.
+
+How a change is noticed:
+- PostgreSQL (clusters): every catalog write records an audit row, and the audit writer sends
+  `NOTIFY splp_catalog` in the same transaction, so the notification arrives when (and only if) the
+  change commits. One dedicated connection per worker LISTENs; the view is re-read on each
+  notification (changes close together coalesce into one read).
+- SQLite (embedded): no notifications between processes, so the feed polls the newest audit id
+  every 250 ms; one indexed read, nothing when idle changes.
+A full re-read also runs every `resync` seconds and after any reconnect, so a missed notification or
+a node that was down converges; a view equal to the last one changes nothing.
+The store being down never stops the data plane: the last good view keeps serving and /_ready
+reports the problem until the feed reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import asyncpg
+
+from gateway.catalog.audit import NOTIFY_CHANNEL
+from gateway.catalog.store import CatalogStore, open_store
+from gateway.feed.view import CatalogView, load_view
+
+log = logging.getLogger("splp.feed")
+
+OnView = Callable[[CatalogView], None]
+
+
+class CatalogFeed:
+    def __init__(
+        self, uri: str, on_view: OnView, *, poll: float = 0.25, resync: float = 30.0, retry: float = 1.0
+    ) -> None:
+        self._uri = uri
+        self._on_view = on_view
+        self._poll = poll
+        self._resync = resync
+        self._retry = retry
+        self._store: CatalogStore | None = None
+        self._last: CatalogView | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._problem: str | None = "not connected yet"
+        self._synced = asyncio.Event()
+        self.synced_at = 0.0
+
+    async def start(self, wait: float = 5.0) -> None:
+        """Starts following; waits up to `wait` seconds for the first view (a node resyncs on start)."""
+        self._task = asyncio.create_task(self._run(), name="splp-catalog-feed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._synced.wait()), wait)
+        if not self._synced.is_set():
+            log.error("catalog store %s unreachable at start (%s); serving conf/ only", self._safe_uri, self._problem)
+
+    async def check_ready(self) -> str | None:
+        return self._problem
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_store()
+
+    @property
+    def _safe_uri(self) -> str:
+        return self._uri.split("@")[-1]  # no credentials in logs
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self._store is None:
+                    self._store = await open_store(self._uri)
+                if self._store.dialect == "postgres":
+                    await self._follow_notifications(self._store)
+                else:
+                    await self._follow_polling(self._store)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any store failure: report, back off, reconnect
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if problem != self._problem:
+                    log.warning("catalog feed: %s; keeping the last view, retrying every %.0fs", problem, self._retry)
+                self._problem = problem
+                await self._close_store()
+                await asyncio.sleep(self._retry)
+
+    async def _sync(self, store: CatalogStore) -> None:
+        view = await load_view(store)
+        self._problem = None
+        self.synced_at = time.time()
+        if view != self._last:
+            self._on_view(view)
+            self._last = view
+        self._synced.set()
+
+    async def _follow_notifications(self, store: CatalogStore) -> None:
+        changed = asyncio.Event()
+        conn = await asyncpg.connect(self._uri)
+        try:
+            await conn.add_listener(NOTIFY_CHANNEL, lambda *_: changed.set())
+            await self._sync(store)  # after LISTEN: a change committed in between is not missed
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self._resync)
+                if conn.is_closed():
+                    raise ConnectionError("the LISTEN connection closed")
+                changed.clear()
+                await self._sync(store)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2.0)
+
+    async def _follow_polling(self, store: CatalogStore) -> None:
+        last_revision = await _revision(store)
+        await self._sync(store)
+        next_resync = time.monotonic() + self._resync
+        while True:
+            await asyncio.sleep(self._poll)
+            revision = await _revision(store)
+            if revision != last_revision or time.monotonic() >= next_resync:
+                last_revision = revision
+                next_resync = time.monotonic() + self._resync
+                await self._sync(store)
+
+    async def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            with contextlib.suppress(Exception):
+                await store.close()
+
+
+async def _revision(store: CatalogStore) -> int:
+    """The newest audit id: every committed catalog change adds one."""
+    async with store.db.read() as conn:
+        return int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM audit_log") or 0)
