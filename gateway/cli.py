@@ -1,4 +1,4 @@
-"""`splp`: serve, check, chain, version, sample-backend (and etl, from gateway.etl.cli)."""
+"""`splp`: serve, check, chain, apply, version, sample-backend (and admin, etl from their modules)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,35 @@ def _chain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply(args: argparse.Namespace) -> int:
+    """Writes the APIs of conf/ files into the catalog store (see gateway/catalog/apply.py)."""
+    import asyncio
+
+    from gateway.catalog.apply import apply_config
+    from gateway.catalog.errors import CatalogError
+    from gateway.catalog.store import open_store
+
+    config = load_config(args.path)  # ConfigError: reported by main() with file and key path
+    uri = args.catalog or config.gateway.storage.catalog
+
+    async def run() -> list[str]:
+        store = await open_store(uri)
+        try:
+            report = await apply_config(store, config, publish=args.publish, dry_run=args.dry_run)
+        finally:
+            await store.close()
+        return report.lines()
+
+    try:
+        lines = asyncio.run(run())
+    except (CatalogError, OSError) as exc:
+        print(f"splp apply: catalog {uri.split('@')[-1]}: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(("(dry run) " if args.dry_run else "") + line)
+    return 1 if any(line.startswith("refused") for line in lines) else 0
+
+
 def _sample_backend(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -114,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     chain = sub.add_parser("chain", help="print each API's resolved policy chain, outermost first")
     chain.add_argument("config", nargs="?", default="conf/gateway.yaml")
     chain.set_defaults(func=_chain)
+
+    apply = sub.add_parser("apply", help="write the APIs of conf/ files into the catalog store (idempotent)")
+    apply.add_argument("path", nargs="?", default="conf/", help="gateway.yaml or a directory holding it")
+    apply.add_argument("--catalog", default=None, help="catalog store URI (default: storage.catalog of the config)")
+    apply.add_argument("--publish", action="store_true", help="also publish APIs that are CREATED")
+    apply.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    apply.set_defaults(func=_apply)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=lambda args: print(f"splp {VERSION}") or 0)

@@ -236,6 +236,12 @@ class ApiRepository:
         async with self._db.read() as conn:
             return await _get(conn, api_id)
 
+    async def find(self, context: str, version: str) -> Api | None:
+        """The API at context+version, whatever its state, or None."""
+        async with self._db.read() as conn:
+            found = await _fetch(conn, "a.context = $1 AND a.version = $2", [context, version])
+        return found[0] if found else None
+
     async def list(
         self,
         viewer: Viewer | None,

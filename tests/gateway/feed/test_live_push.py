@@ -24,7 +24,9 @@ SYSTEM = Actor.system("test")
 PUSH_DEADLINE = 1.0  # the promise: every node serves a committed change within a second
 
 
-async def publish(store: CatalogStore, upstream: str, name: str = "pegawai") -> str:
+async def publish(
+    store: CatalogStore, upstream: str, name: str = "pegawai", groups: tuple[str, ...] = ("default",)
+) -> str:
     national = [t for t in await store.tenants.list() if t.kind == "national"]
     if not national:
         national = [await store.tenants.create(SYSTEM, TenantCreate(slug="kominfo", name="Kominfo", kind="national"))]
@@ -34,7 +36,13 @@ async def publish(store: CatalogStore, upstream: str, name: str = "pegawai") -> 
     created = await store.apis.create(
         SYSTEM,
         ApiCreate.model_validate(
-            {"name": name, "context": f"/{name}", "version": "v1", "backend": {"endpoints": [upstream]}}
+            {
+                "name": name,
+                "context": f"/{name}",
+                "version": "v1",
+                "backend": {"endpoints": [upstream]},
+                "groups": groups,
+            }
         ),
         tenant_id=tenant.id,
     )
@@ -55,8 +63,10 @@ async def status_within(http: aiohttp.ClientSession, url: str, want: int, deadli
     raise AssertionError(f"{url} still answers {last}, not {want}, after {deadline}s")
 
 
-def feed_config(write_config: Callable[..., Path], uri: str, apis: list[dict[str, Any]] | None = None) -> Path:
-    return write_config(apis or [], storage={"catalog": uri, "serve_catalog": True})
+def feed_config(
+    write_config: Callable[..., Path], uri: str, apis: list[dict[str, Any]] | None = None, group: str = "default"
+) -> Path:
+    return write_config(apis or [], storage={"catalog": uri, "serve_catalog": True}, gateway={"group": group})
 
 
 async def test_publish_update_retire_reach_a_running_gateway(
@@ -100,6 +110,15 @@ async def test_a_change_that_serves_nothing_new_keeps_the_snapshot(
         )
         await asyncio.sleep(0.6)  # more than two SQLite polls, and a NOTIFY round trip
         assert app.holder.current.version == version
+
+
+async def test_a_node_serves_only_the_apis_deployed_to_its_group(
+    store: CatalogStore, store_uri: str, write_config: Callable[..., Path]
+) -> None:
+    await publish(store, "http://127.0.0.1:9", "internal", groups=("internal",))
+    await publish(store, "http://127.0.0.1:9", "both", groups=("internal", "external"))
+    async with running_gateway(feed_config(write_config, store_uri, group="external")) as (_, app):
+        assert [a.prefix for a in app.holder.current.apis] == ["/both/v1"]
 
 
 async def test_file_reload_keeps_the_catalog_apis(
