@@ -196,4 +196,5 @@ class DashboardStats(BaseModel):
     total_apis: int
     total_users: int
     total_tenants: int
+    active_visitors: int = Field(description="Users active on the control API in the last 15 minutes.")
     apis_per_institution: list[InstitutionCount] = Field(description="Tenants owning at least one API.")

@@ -3,15 +3,19 @@ tenants, and APIs per institution, for the whole country or for one tenant's sub
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.catalog.api_models import ApiStatus, DashboardStats, InstitutionCount
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.util import placeholders
 
+ACTIVE_WINDOW = timedelta(minutes=15)  # "Active Visitor": users seen on the control API this recently
+
 
 async def dashboard_stats(store: CatalogStore, tenant_ids: list[str] | None, label: str = "national") -> DashboardStats:
     """Counts over `tenant_ids` (None: every tenant)."""
+    active_since = (datetime.now(UTC) - ACTIVE_WINDOW).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if tenant_ids is not None and not tenant_ids:
         tenant_ids = ["-"]  # matches nothing
     args: list[Any] = list(tenant_ids or [])
@@ -22,6 +26,12 @@ async def dashboard_stats(store: CatalogStore, tenant_ids: list[str] | None, lab
     async with store.db.read() as conn:
         rows = await conn.fetch(f"SELECT a.status, count(*) AS n FROM apis a{on_apis} GROUP BY a.status", *args)
         users = int(await conn.fetchval(f"SELECT count(*) FROM users{on_users}", *args))
+        seen = f"{on_users} AND" if tenant_ids is not None else " WHERE"
+        active = int(
+            await conn.fetchval(
+                f"SELECT count(*) FROM users{seen} last_seen_at >= ${len(args) + 1}", *args, active_since
+            )
+        )
         tenants = int(await conn.fetchval(f"SELECT count(*) FROM tenants{on_tenants}", *args))
         per_tenant = await conn.fetch(
             "SELECT t.id, t.slug, t.name, count(*) AS total,"
@@ -40,6 +50,7 @@ async def dashboard_stats(store: CatalogStore, tenant_ids: list[str] | None, lab
         apis_blocked=by_status.get(ApiStatus.BLOCKED, 0),
         total_apis=sum(by_status.values()),
         total_users=users,
+        active_visitors=active,
         total_tenants=tenants,
         apis_per_institution=[
             InstitutionCount(

@@ -134,6 +134,11 @@ class UserRepository:
                 return int(await conn.fetchval("SELECT count(*) FROM users"))
             return int(await conn.fetchval("SELECT count(*) FROM users WHERE role = $1", role.value))
 
+    async def touch(self, user_id: str, at: str) -> None:
+        """Records activity (dashboard "Active Visitor"); not audited: a visit changes nothing."""
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE users SET last_seen_at = $1 WHERE id = $2", at, user_id)
+
     async def update(
         self, actor: Actor, user_id: str, fields: dict[str, Any], *, password_hash: str | None = None
     ) -> User:

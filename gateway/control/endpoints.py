@@ -27,7 +27,9 @@ from gateway.catalog.store import CatalogStore
 from gateway.control import errors
 from gateway.control.access import Principal, authenticate
 from gateway.control.errors import ApiError, problem_response
+from gateway.control.signin_guard import SignInGuard
 from gateway.control.tokens import TokenIssuer, TokenVerifier
+from gateway.control.visitors import VisitorTracker
 
 if TYPE_CHECKING:
     from gateway.control.routes.etl import EtlHub
@@ -51,6 +53,8 @@ class Services:
     verifier: TokenVerifier
     hasher: PasswordHasher
     etl: EtlHub | None = None  # ETL jobs folder and run service (routes/etl.py)
+    visitors: VisitorTracker = field(default_factory=VisitorTracker)
+    signin_guard: SignInGuard = field(default_factory=SignInGuard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,7 @@ def _wrap(endpoint: Endpoint, services: Callable[[], Services]) -> Callable[[Req
             principal = None
             if not endpoint.public:
                 principal = await authenticate(request.headers.get("authorization"), current.verifier, current.store)
+                await current.visitors.seen(current.store, principal.user.id)
                 if endpoint.roles is not None:
                     principal.require(endpoint.roles)
             query = _query(endpoint, request)

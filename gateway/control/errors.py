@@ -27,6 +27,7 @@ CONFLICT = Problem(409, 801409, "conflict", "Conflict")
 TOO_LARGE = Problem(413, 801413, "control-payload-too-large", "Request body too large")
 UNSUPPORTED_MEDIA = Problem(415, 801415, "unsupported-media-type", "Expected application/json")
 INVALID = Problem(422, 801422, "validation-failed", "Invalid request")
+TOO_MANY_SIGNINS = Problem(429, 801429, "too-many-sign-in-failures", "Too many failed sign-ins")
 INTERNAL = Problem(500, 801500, "control-internal-error", "Internal control API error")
 
 ALL = (
@@ -40,15 +41,17 @@ ALL = (
     TOO_LARGE,
     UNSUPPORTED_MEDIA,
     INVALID,
+    TOO_MANY_SIGNINS,
     INTERNAL,
 )
 
 
 class ApiError(Exception):
-    def __init__(self, problem: Problem, detail: str, **extra: Any) -> None:
+    def __init__(self, problem: Problem, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.problem = problem
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -64,5 +67,5 @@ def problem_response(error: ApiError, request_id: str, headers: dict[str, str] |
         body,
         status_code=error.problem.status,
         media_type="application/problem+json",
-        headers={"x-request-id": request_id, **(headers or {})},
+        headers={"x-request-id": request_id, **error.headers, **(headers or {})},
     )

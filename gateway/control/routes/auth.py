@@ -1,7 +1,8 @@
 """POST /api/v1/auth/token: username + password -> a short-lived Bearer token (tokens.py).
 
 Any failure (unknown user, wrong password, inactive user or tenant) gives the same 401, after the
-same scrypt work, so the answer reveals nothing about which usernames exist.
+same scrypt work, so the answer reveals nothing about which usernames exist. Repeated failures per
+username or client address answer 429 for a while (signin_guard.py).
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ class TokenResponse(BaseModel):
 async def issue_token(call: Call) -> TokenResponse:
     body: TokenRequest = call.body
     services = call.services
+    address = call.request.client.host if call.request.client else "-"
+    await services.signin_guard.check(body.username, address)
     credentials = await authenticate(services.store, body.username, body.password, services.hasher)
     if credentials is None:
+        await services.signin_guard.failed(body.username, address)
         raise ApiError(errors.INVALID_CREDENTIALS, "unknown user, wrong password, or the account is inactive")
     user = credentials.user
+    await services.visitors.seen(services.store, user.id)
     token = await services.issuer.issue(
         user_id=user.id, tenant_id=user.tenant_id, role=user.role.value, session_version=credentials.session_version
     )
@@ -49,6 +54,8 @@ ENDPOINTS = (
         "auth",
         public=True,
         body=TokenRequest,
+        description="Ten failed sign-ins for one username (fifty for one client address) within 15 minutes "
+        "answer 429 with Retry-After until the window frees a slot.",
         response=TokenResponse,
     ),
 )

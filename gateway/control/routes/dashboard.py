@@ -22,7 +22,7 @@ ENDPOINTS = (
         "GET",
         "/api/v1/dashboard/stats",
         get_stats,
-        "Counters: APIs per state, users, tenants, APIs per institution (national or my subtree)",
+        "Counters: APIs per state, users, active visitors, tenants, APIs per institution (national or my subtree)",
         "dashboard",
         roles=READERS,
         response=DashboardStats,

@@ -212,3 +212,9 @@ async def test_dashboard(control: Control) -> None:
     assert (other["apis_published"], other["total_users"], other["total_tenants"]) == (1, 2, 1)
     assert (await control.call("GET", "/dashboard/stats", as_user="a_aud"))[1]["scope"] == "bappenas"
     assert (await control.call("GET", "/dashboard/stats", as_user="a_pub"))[0] == 403
+    # active visitors: users seen in the last 15 minutes, in the caller's scope
+    assert national["active_visitors"] == 4  # a_pub, b_pub, u_admin, root had been seen by then
+    _, later = await control.call("GET", "/dashboard/stats", as_user="root")
+    assert later["active_visitors"] == 7
+    _, mine = await control.call("GET", "/dashboard/stats", as_user="a_admin")
+    assert mine["active_visitors"] == 4  # a_pub, u_admin, a_admin, a_aud: my subtree only

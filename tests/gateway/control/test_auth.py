@@ -125,3 +125,19 @@ async def test_concurrent_sign_ins(control: Control) -> None:
         )
     )
     assert [status for status, _ in results] == [200, 200, 200, 200]
+
+
+async def test_repeated_failures_lock_the_username_with_429(control: Control) -> None:
+    wrong = {"username": "a_pub", "password": "not the password"}
+    for _ in range(10):
+        status, _ = await control.call("POST", "/auth/token", json=wrong)
+        assert status == 401
+    async with control.http.post(
+        control.base + "/auth/token", json={"username": "a_pub", "password": PASSWORD}
+    ) as response:
+        body = await response.json(content_type=None)
+        assert response.status == 429, body
+        assert 1 <= int(response.headers["retry-after"]) <= 900
+        assert body["code"] == 801429 and "too many failed sign-ins" in body["detail"]
+    status, _ = await control.call("POST", "/auth/token", json={"username": "b_pub", "password": PASSWORD})
+    assert status == 200  # another account from the same address is not locked (50 per address)
