@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("splp.control")
 
 MAX_BODY = 1024 * 1024
+INT_MAX = 2**31 - 1  # the largest integer a query parameter may carry (page numbers, offsets)
 
 
 class JSONResponse(Response):
@@ -65,6 +66,10 @@ class QueryParam:
     minimum: int | None = None
     maximum: int | None = None
     default: Any = None
+
+    def __post_init__(self) -> None:
+        if self.kind is int and self.maximum is None:  # both engines store 64-bit integers at most
+            object.__setattr__(self, "maximum", INT_MAX)
 
 
 PAGING = (

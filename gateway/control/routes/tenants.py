@@ -3,7 +3,7 @@ every role, within its scope (outside: 404)."""
 
 from __future__ import annotations
 
-from gateway.catalog.errors import NotFound
+from gateway.catalog.errors import Conflict, NotFound
 from gateway.catalog.models import Role, Tenant, TenantCreate, TenantUpdate
 from gateway.control.access import READERS
 from gateway.control.endpoints import PAGING, Call, Endpoint, Page, QueryParam
@@ -32,7 +32,11 @@ async def get_tenant(call: Call) -> Tenant:
 
 
 async def update_tenant(call: Call) -> Tenant:
-    return await call.store.tenants.update(call.principal.actor, call.path("id"), call.body)
+    tenant_id = call.path("id")
+    if call.body.active is False and tenant_id == call.principal.tenant_id:
+        # every super admin of the national tenant would be locked out, this one included
+        raise Conflict("you cannot deactivate your own institution; ask an administrator of another one")
+    return await call.store.tenants.update(call.principal.actor, tenant_id, call.body)
 
 
 async def delete_tenant(call: Call) -> None:

@@ -131,6 +131,10 @@ async def test_inactive_tenant_locks_its_users_out(control: Control) -> None:
     ] == 200
     assert (await control.call("GET", "/myaccount/profile", token=token))[0] == 401
     assert (await control.call("POST", "/auth/token", json={"username": "b_pub", "password": PASSWORD}))[0] == 401
+    status, body = await control.call(
+        "PUT", f"/tenants/{control.tenants['nat']}", as_user="root", json={"active": False}
+    )
+    assert status == 409 and "your own institution" in body["detail"]
 
 
 async def test_bad_bodies_and_routes(control: Control) -> None:
