@@ -196,4 +196,6 @@ class DashboardStats(BaseModel):
     total_apis: int
     total_users: int
     total_tenants: int
+    total_applications: int
+    total_subscriptions: int = Field(description="Subscriptions of the counted tenants' applications.")
     apis_per_institution: list[InstitutionCount] = Field(description="Tenants owning at least one API.")
