@@ -196,5 +196,7 @@ class DashboardStats(BaseModel):
     total_apis: int
     total_users: int
     total_tenants: int
+    total_applications: int
+    total_subscriptions: int = Field(description="Subscriptions of the counted tenants' applications.")
     active_visitors: int = Field(description="Users active on the control API in the last 15 minutes.")
     apis_per_institution: list[InstitutionCount] = Field(description="Tenants owning at least one API.")

@@ -177,6 +177,109 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def update_fields(change: ApiUpdate) -> dict[str, Any]:
+    """The fields a change sets, as JSON values (null in a request means "leave as is")."""
+    return {
+        key: value for key, value in change.model_dump(mode="json", exclude_unset=True).items() if value is not None
+    }
+
+
+async def _planned(conn: Connection, before: Api, fields: dict[str, Any]) -> dict[str, Any]:
+    """The columns an update would write, after every check (state, definition, visible tenants)."""
+    if before.status is ApiStatus.RETIRED:
+        raise Conflict("a RETIRED API cannot change; create a new version from it")
+    for key in ("context", "version"):
+        if key in fields and fields[key] != getattr(before, key) and before.status is not ApiStatus.CREATED:
+            raise Conflict(f"{key} changes only while the API is CREATED; create a new version instead")
+    current = before.model_dump(mode="json")
+    definition = {key: fields.get(key, current[key]) for key in _DEFINITION}
+    stored = _stored(build_config(before.tenant, definition))
+    visibility = fields.get("visibility", before.visibility.value)
+    visible = fields.get("visible_tenants", before.visible_tenants)
+    visible = list(visible) if visibility == Visibility.RESTRICTED.value else []
+    await _check_tenants(conn, visible)
+    classification = fields.get("classification", before.classification.value)
+    return {**stored, "visibility": visibility, "visible": visible, "classification": classification}
+
+
+async def check_update(conn: Connection, api_id: str, fields: dict[str, Any]) -> Api:
+    """Raises what `apply_update` would raise, writes nothing; returns the API as it is."""
+    before = await _get(conn, api_id)
+    await _planned(conn, before, fields)
+    return before
+
+
+async def apply_update(conn: Connection, actor: Actor, api_id: str, fields: dict[str, Any]) -> Api:
+    """Sets `fields` (see update_fields) inside the caller's transaction, with its audit row."""
+    before = await _get(conn, api_id)
+    if not fields:
+        return before
+    plan = await _planned(conn, before, fields)
+    await conn.execute(
+        "UPDATE apis SET name = $2, context = $3, version = $4, description = $5, visibility = $6,"
+        " visible_tenants = $7, backends = $8, resources = $9, classification = $10, groups = $11,"
+        " policies = $12, updated_at = $13 WHERE id = $1",
+        api_id,
+        plan["name"],
+        plan["context"],
+        plan["version"],
+        plan["description"],
+        plan["visibility"],
+        _json(plan["visible"]),
+        _json(plan["backend"]),
+        _json(plan["resources"]),
+        plan["classification"],
+        _json(plan["groups"]),
+        _json(plan["policies"]),
+        now(),
+    )
+    if "tags" in fields:
+        await _write_tags(conn, api_id, list(fields["tags"]))
+    after = await _get(conn, api_id)
+    await audit.record(conn, actor, "api.update", "api", api_id, tenant_id=before.tenant_id, before=before, after=after)
+    return after
+
+
+def check_transition(api: Api, action: LifecycleAction) -> ApiStatus:
+    """The state `action` leads to; Conflict naming the allowed actions when the state forbids it."""
+    target = next_status(api.status, action, api.blocked_from)
+    if target is None:
+        allowed = allowed_actions(api.status)
+        raise Conflict(
+            f"cannot {action.value} an API that is {api.status.value}; allowed: "
+            + (", ".join(allowed) if allowed else "none (final state)"),
+            allowed=allowed,
+        )
+    return target
+
+
+async def apply_transition(conn: Connection, actor: Actor, api_id: str, action: LifecycleAction) -> Api:
+    """Applies a lifecycle action inside the caller's transaction, with its audit row."""
+    before = await _get(conn, api_id)
+    target = check_transition(before, action)
+    blocked_from = before.status.value if target is ApiStatus.BLOCKED else None
+    changed = await conn.execute(
+        "UPDATE apis SET status = $2, blocked_from = $3, updated_at = $4 WHERE id = $1 AND status = $5",
+        api_id,
+        target.value,
+        blocked_from,
+        now(),
+        before.status.value,
+    )
+    if changed != 1:
+        raise Conflict("the API changed meanwhile; read it again")
+    after = await _get(conn, api_id)
+    await audit.record(
+        conn, actor, f"api.{action.value}", "api", api_id, tenant_id=before.tenant_id, before=before, after=after
+    )
+    return after
+
+
+async def get_in(conn: Connection, api_id: str) -> Api:
+    """One API inside the caller's transaction (NotFound when absent)."""
+    return await _get(conn, api_id)
+
+
 class ApiRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -265,50 +368,8 @@ class ApiRepository:
             return await _fetch(conn, where, args, tail)
 
     async def update(self, actor: Actor, api_id: str, change: ApiUpdate) -> Api:
-        fields = {key: value for key, value in change.model_dump(mode="json", exclude_unset=True).items()}
-        fields = {key: value for key, value in fields.items() if value is not None}
         async with self._db.transaction() as conn:
-            before = await _get(conn, api_id)
-            if not fields:
-                return before
-            if before.status is ApiStatus.RETIRED:
-                raise Conflict("a RETIRED API cannot change; create a new version from it")
-            for key in ("context", "version"):
-                if key in fields and fields[key] != getattr(before, key) and before.status is not ApiStatus.CREATED:
-                    raise Conflict(f"{key} changes only while the API is CREATED; create a new version instead")
-            current = before.model_dump(mode="json")
-            definition = {key: fields.get(key, current[key]) for key in _DEFINITION}
-            config = build_config(before.tenant, definition)
-            stored = _stored(config)
-            visibility = fields.get("visibility", before.visibility.value)
-            visible = fields.get("visible_tenants", before.visible_tenants)
-            visible = list(visible) if visibility == Visibility.RESTRICTED.value else []
-            await _check_tenants(conn, visible)
-            await conn.execute(
-                "UPDATE apis SET name = $2, context = $3, version = $4, description = $5, visibility = $6,"
-                " visible_tenants = $7, backends = $8, resources = $9, classification = $10, groups = $11,"
-                " policies = $12, updated_at = $13 WHERE id = $1",
-                api_id,
-                stored["name"],
-                stored["context"],
-                stored["version"],
-                stored["description"],
-                visibility,
-                _json(visible),
-                _json(stored["backend"]),
-                _json(stored["resources"]),
-                fields.get("classification", before.classification.value),
-                _json(stored["groups"]),
-                _json(stored["policies"]),
-                now(),
-            )
-            if "tags" in fields:
-                await _write_tags(conn, api_id, list(fields["tags"]))
-            after = await _get(conn, api_id)
-            await audit.record(
-                conn, actor, "api.update", "api", api_id, tenant_id=before.tenant_id, before=before, after=after
-            )
-        return after
+            return await apply_update(conn, actor, api_id, update_fields(change))
 
     async def delete(self, actor: Actor, api_id: str) -> None:
         async with self._db.transaction() as conn:
@@ -324,38 +385,7 @@ class ApiRepository:
     async def transition(self, actor: Actor, api_id: str, action: LifecycleAction) -> Api:
         """Applies a lifecycle action; Conflict (naming the allowed actions) when the state forbids it."""
         async with self._db.transaction() as conn:
-            before = await _get(conn, api_id)
-            target = next_status(before.status, action, before.blocked_from)
-            if target is None:
-                allowed = allowed_actions(before.status)
-                raise Conflict(
-                    f"cannot {action.value} an API that is {before.status.value}; allowed: "
-                    + (", ".join(allowed) if allowed else "none (final state)"),
-                    allowed=allowed,
-                )
-            blocked_from = before.status.value if target is ApiStatus.BLOCKED else None
-            changed = await conn.execute(
-                "UPDATE apis SET status = $2, blocked_from = $3, updated_at = $4 WHERE id = $1 AND status = $5",
-                api_id,
-                target.value,
-                blocked_from,
-                now(),
-                before.status.value,
-            )
-            if changed != 1:
-                raise Conflict("the API changed meanwhile; read it again")
-            after = await _get(conn, api_id)
-            await audit.record(
-                conn,
-                actor,
-                f"api.{action.value}",
-                "api",
-                api_id,
-                tenant_id=before.tenant_id,
-                before=before,
-                after=after,
-            )
-        return after
+            return await apply_transition(conn, actor, api_id, action)
 
     async def new_version(self, actor: Actor, api_id: str, version: str) -> Api:
         """Copies an API's definition under a new version, as CREATED (same owner, context, tags...)."""

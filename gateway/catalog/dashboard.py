@@ -1,5 +1,5 @@
 """The counters the operators' dashboard shows (the slides' figures): APIs per lifecycle state, users,
-tenants, and APIs per institution, for the whole country or for one tenant's subtree."""
+tenants, applications, subscriptions, and APIs per institution, for the whole country or for one tenant's subtree."""
 
 from __future__ import annotations
 
@@ -21,18 +21,26 @@ async def dashboard_stats(store: CatalogStore, tenant_ids: list[str] | None, lab
     args: list[Any] = list(tenant_ids or [])
     marks = placeholders(1, len(args))
     on_apis = f" WHERE a.tenant_id IN ({marks})" if tenant_ids is not None else ""
-    on_users = f" WHERE tenant_id IN ({marks})" if tenant_ids is not None else ""
+    on_tenant_id = f" WHERE tenant_id IN ({marks})" if tenant_ids is not None else ""
     on_tenants = f" WHERE id IN ({marks})" if tenant_ids is not None else ""
     async with store.db.read() as conn:
         rows = await conn.fetch(f"SELECT a.status, count(*) AS n FROM apis a{on_apis} GROUP BY a.status", *args)
-        users = int(await conn.fetchval(f"SELECT count(*) FROM users{on_users}", *args))
-        seen = f"{on_users} AND" if tenant_ids is not None else " WHERE"
+        users = int(await conn.fetchval(f"SELECT count(*) FROM users{on_tenant_id}", *args))
+        seen = f"{on_tenant_id} AND" if tenant_ids is not None else " WHERE"
         active = int(
             await conn.fetchval(
                 f"SELECT count(*) FROM users{seen} last_seen_at >= ${len(args) + 1}", *args, active_since
             )
         )
         tenants = int(await conn.fetchval(f"SELECT count(*) FROM tenants{on_tenants}", *args))
+        applications = int(await conn.fetchval(f"SELECT count(*) FROM applications{on_tenant_id}", *args))
+        subscriptions = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM subscriptions s JOIN applications p ON p.id = s.application_id"
+                + (f" WHERE p.tenant_id IN ({marks})" if tenant_ids is not None else ""),
+                *args,
+            )
+        )
         per_tenant = await conn.fetch(
             "SELECT t.id, t.slug, t.name, count(*) AS total,"
             " sum(CASE WHEN a.status = 'PUBLISHED' THEN 1 ELSE 0 END) AS published"
@@ -52,6 +60,8 @@ async def dashboard_stats(store: CatalogStore, tenant_ids: list[str] | None, lab
         total_users=users,
         active_visitors=active,
         total_tenants=tenants,
+        total_applications=applications,
+        total_subscriptions=subscriptions,
         apis_per_institution=[
             InstitutionCount(
                 tenant_id=row["id"],

@@ -1,7 +1,7 @@
 """Tenants (institutions) and their tree: national -> ministry / agency / province / regency / city -> unit.
 
 The national tenant is the only root. Every other tenant has a parent, which must exist and be
-active. A tenant is deleted only when it has no child tenants and no users (409 otherwise).
+active. A tenant is deleted only when it has no child tenants, users, APIs or applications (409 otherwise).
 """
 
 from __future__ import annotations
@@ -170,6 +170,8 @@ class TenantRepository:
                 raise Conflict("the tenant has users; delete them first")
             if await conn.fetchval("SELECT 1 FROM apis WHERE tenant_id = $1 LIMIT 1", tenant_id):
                 raise Conflict("the tenant owns APIs; retire and delete them first")
+            if await conn.fetchval("SELECT 1 FROM applications WHERE tenant_id = $1 LIMIT 1", tenant_id):
+                raise Conflict("the tenant owns applications; delete them first")
             await conn.execute("DELETE FROM tenants WHERE id = $1", tenant_id)
             await audit.record(
                 conn, actor, "tenant.delete", "tenant", tenant_id, tenant_id=tenant_id, before=before, after=None

@@ -90,7 +90,12 @@ def create_control_app(
         store = await open_store(uri)
         etl = EtlHub(jobs_dir, etl_state, max_concurrent=etl_max_concurrent)
         state["services"] = Services(
-            store=store, issuer=tokens, verifier=tokens, hasher=hasher or PasswordHasher(), etl=etl
+            store=store,
+            issuer=tokens,
+            verifier=tokens,
+            hasher=hasher or PasswordHasher(),
+            etl=etl,
+            tiers=config.gateway.tiers,
         )
         try:
             yield

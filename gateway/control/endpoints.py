@@ -12,7 +12,8 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -24,6 +25,7 @@ from gateway.catalog.errors import Conflict, Invalid, NotFound
 from gateway.catalog.models import Role
 from gateway.catalog.passwords import PasswordHasher
 from gateway.catalog.store import CatalogStore
+from gateway.config.tiers import TiersConfig
 from gateway.control import errors
 from gateway.control.access import Principal, authenticate
 from gateway.control.errors import ApiError, problem_response
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from gateway.control.routes.etl import EtlHub
 
 log = logging.getLogger("splp.control")
+
+E = TypeVar("E", bound=StrEnum)
 
 MAX_BODY = 1024 * 1024
 INT_MAX = 2**31 - 1  # the largest integer a query parameter may carry (page numbers, offsets)
@@ -56,6 +60,7 @@ class Services:
     etl: EtlHub | None = None  # ETL jobs folder and run service (routes/etl.py)
     visitors: VisitorTracker = field(default_factory=VisitorTracker)
     signin_guard: SignInGuard = field(default_factory=SignInGuard)
+    tiers: TiersConfig = field(default_factory=TiersConfig)  # the gateway's tiers: subscriptions, applications
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,7 @@ class Endpoint:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     many: bool = False  # the response is a Page of `response`
+    accepted: type[BaseModel] | None = None  # may answer 202 with this instead (a change waiting for approval)
     status: int = 200
     query: tuple[QueryParam, ...] = field(default=())
     description: str = ""
@@ -139,6 +145,23 @@ class Endpoint:
 
     def route(self, services: Callable[[], Services]) -> Route:
         return Route(self.path, _wrap(self, services), methods=[self.method], name=self.name)
+
+
+def accepted(model: BaseModel) -> Response:
+    """202 Accepted: the change was not made, it waits (e.g. an approval request)."""
+    return JSONResponse(model.model_dump(mode="json"), status_code=202)
+
+
+def query_enum(call: Call, name: str, kind: type[E]) -> E | None:
+    """A query value that must be one of an enum's values (422 otherwise); None when absent."""
+    raw = call.query[name]
+    if raw is None:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        expected = ", ".join(member.value for member in kind)
+        raise errors.invalid([{"loc": ["query", name], "msg": f"expected one of {expected}", "type": "enum"}]) from None
 
 
 def _field_errors(exc: ValidationError, where: str) -> list[dict[str, Any]]:

@@ -109,6 +109,11 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                 },
             }
         responses[status] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    if endpoint.accepted is not None:
+        responses["202"] = {
+            "description": "Accepted: the change waits for approval",
+            "content": {"application/json": {"schema": _ref(endpoint.accepted)}},
+        }
     codes = ["400", "413", "415", "422"] if endpoint.body is not None else []
     if endpoint.query:
         codes.append("422")
@@ -129,6 +134,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
 def build_document(endpoints: Sequence[Endpoint], extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
     inputs = {e.body for e in endpoints if e.body is not None}
     outputs = {e.response for e in endpoints if e.response is not None}
+    outputs |= {e.accepted for e in endpoints if e.accepted is not None}
     pairs = [(m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)]
     pairs += [(m, "serialization") for m in sorted(outputs - inputs, key=lambda m: m.__name__)]
     _, top = models_json_schema(pairs, ref_template=_REF)  # type: ignore[arg-type]

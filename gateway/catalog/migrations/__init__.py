@@ -14,7 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from gateway.catalog.migrations import v0001_tenants_users_audit, v0002_apis, v0003_api_details, v0004_user_last_seen
+from gateway.catalog.migrations import (
+    v0001_tenants_users_audit,
+    v0002_apis,
+    v0003_api_details,
+    v0004_user_last_seen,
+    v0005_applications_subscriptions_approvals,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,4 +43,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(2, v0002_apis),
     _from(3, v0003_api_details),
     _from(4, v0004_user_last_seen),
+    _from(5, v0005_applications_subscriptions_approvals),
 )

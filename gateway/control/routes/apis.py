@@ -4,9 +4,13 @@ Reading: any signed-in user, for the APIs visibility lets them see (gateway/cata
 others answer 404. Outside the owner's scope `backend`, `policies` and `visible_tenants` are hidden.
 Writing: publishers, tenant admins and super admins whose scope holds the owner tenant (an API the
 caller sees but does not manage: 403). Blocking and unblocking: tenant admins and super admins.
+When the owner tenant requires approval (routes/approvals.py), publish/deprecate/retire and changes to a
+served API answer 202 with the approval request instead; the API stays as it is until approved.
 """
 
 from __future__ import annotations
+
+from starlette.responses import Response
 
 from gateway.catalog.api_models import (
     Api,
@@ -17,12 +21,14 @@ from gateway.catalog.api_models import (
     LifecycleAction,
     LifecycleChange,
 )
+from gateway.catalog.apis import update_fields
+from gateway.catalog.consumer_models import ApprovalRequest
 from gateway.catalog.errors import Invalid, NotFound
 from gateway.catalog.models import Role
 from gateway.catalog.visibility import Viewer
 from gateway.control import errors
 from gateway.control.access import ADMINS, Principal
-from gateway.control.endpoints import PAGING, Call, Endpoint, Page, QueryParam
+from gateway.control.endpoints import PAGING, Call, Endpoint, Page, QueryParam, accepted
 from gateway.control.errors import ApiError
 
 WRITERS = frozenset({Role.SUPER_ADMIN, Role.TENANT_ADMIN, Role.PUBLISHER})
@@ -82,8 +88,11 @@ async def get_api(call: Call) -> Api:
     return shown(await _visible(call), call.principal)
 
 
-async def update_api(call: Call) -> Api:
+async def update_api(call: Call) -> Api | Response:
     api = await _managed(call)
+    held = await call.store.approvals.hold_api_update(call.principal.actor, api.id, update_fields(call.body))
+    if held is not None:
+        return accepted(held)
     return await call.store.apis.update(call.principal.actor, api.id, call.body)
 
 
@@ -92,11 +101,14 @@ async def delete_api(call: Call) -> None:
     await call.store.apis.delete(call.principal.actor, api.id)
 
 
-async def change_lifecycle(call: Call) -> Api:
+async def change_lifecycle(call: Call) -> Api | Response:
     body: LifecycleChange = call.body
     api = await _managed(call)
     if body.action in (LifecycleAction.BLOCK, LifecycleAction.UNBLOCK):
         call.principal.require(ADMINS)
+    held = await call.store.approvals.hold_api_transition(call.principal.actor, api.id, body.action)
+    if held is not None:
+        return accepted(held)
     return await call.store.apis.transition(call.principal.actor, api.id, body.action)
 
 
@@ -145,6 +157,9 @@ ENDPOINTS = (
         roles=WRITERS,
         body=ApiUpdate,
         response=Api,
+        accepted=ApprovalRequest,
+        description="202 with the approval request when the API is served and its tenant requires approval "
+        "for updates: gateways keep the old definition until it is approved.",
     ),
     Endpoint("DELETE", _ID, delete_api, "Delete an API that is CREATED or RETIRED", _TAG, roles=WRITERS, status=204),
     Endpoint(
@@ -156,8 +171,11 @@ ENDPOINTS = (
         roles=WRITERS,
         body=LifecycleChange,
         response=Api,
+        accepted=ApprovalRequest,
         description="CREATED -> PUBLISHED -> DEPRECATED -> RETIRED; PUBLISHED/DEPRECATED <-> BLOCKED (block and "
-        "unblock: tenant_admin, super_admin). A forbidden transition answers 409 with the allowed actions.",
+        "unblock: tenant_admin, super_admin). A forbidden transition answers 409 with the allowed actions. "
+        "202 with the approval request when the tenant requires approval for state changes (publish, "
+        "deprecate, retire); the API keeps its state until approved.",
     ),
     Endpoint(
         "POST",

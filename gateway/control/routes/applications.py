@@ -1,0 +1,206 @@
+"""Applications (OAuth clients), their API keys and client secret.
+
+Reading: any signed-in user, for the applications of their scope (their tenant and its units; super
+admins: all); others answer 404. Writing: subscribers, publishers, tenant admins and super admins of
+that scope (auditors read only: 403). Blocking and unblocking: tenant admins and super admins.
+Secrets are in the answer of the call that makes them, once: creating an application, regenerating
+its secret, creating an API key. Tiers are the gateway's application tiers (tiers.application).
+"""
+
+from __future__ import annotations
+
+from gateway.catalog.consumer_models import (
+    ApiKeyCreate,
+    ApiKeyIssued,
+    Application,
+    ApplicationCreate,
+    ApplicationCreated,
+    ApplicationUpdate,
+    ConsumerStatus,
+    SecretIssued,
+)
+from gateway.catalog.errors import Invalid, NotFound
+from gateway.catalog.models import Role
+from gateway.config.tiers import Tier
+from gateway.control.access import ADMINS
+from gateway.control.endpoints import PAGING, Call, Endpoint, Page, QueryParam, query_enum
+
+CONSUMERS = frozenset({Role.SUPER_ADMIN, Role.TENANT_ADMIN, Role.PUBLISHER, Role.SUBSCRIBER})
+
+
+def checked_tier(tiers: dict[str, Tier], name: str, kind: str) -> str:
+    """`name` when it is a configured tier; else Invalid on the body's `tier`."""
+    if name not in tiers:
+        raise Invalid("tier", f"no {kind} tier {name!r}; configured: {', '.join(tiers) or 'none'}")
+    return name
+
+
+async def _visible(call: Call) -> Application:
+    application_id = call.path("id")
+    application = await call.store.applications.get(application_id)
+    if not call.principal.sees(application.tenant_id):
+        raise NotFound(application_id)
+    return application
+
+
+async def list_applications(call: Call) -> Page:
+    limit, offset = call.query["limit"], call.query["offset"]
+    scope = call.principal.scoped_ids()
+    tenant_id = call.query["tenant_id"]
+    if tenant_id is not None:
+        scope = [tenant_id] if call.principal.sees(tenant_id) else []
+    items = await call.store.applications.list(
+        tenant_ids=scope, status=query_enum(call, "status", ConsumerStatus), limit=limit, offset=offset
+    )
+    return Page(items, limit, offset)
+
+
+async def create_application(call: Call) -> ApplicationCreated:
+    body: ApplicationCreate = call.body
+    principal = call.principal
+    tenant_id = body.tenant_id or principal.tenant_id
+    if not principal.sees(tenant_id):
+        raise Invalid("tenant_id", "no such tenant")
+    tier = checked_tier(call.services.tiers.application, body.tier or "Unlimited", "application")
+    return await call.store.applications.create(principal.actor, body, tenant_id=tenant_id, tier=tier)
+
+
+async def get_application(call: Call) -> Application:
+    return await _visible(call)
+
+
+async def update_application(call: Call) -> Application:
+    body: ApplicationUpdate = call.body
+    application = await _visible(call)
+    tier = checked_tier(call.services.tiers.application, body.tier, "application") if body.tier else None
+    return await call.store.applications.update(call.principal.actor, application.id, body, tier=tier)
+
+
+async def delete_application(call: Call) -> None:
+    application = await _visible(call)
+    await call.store.applications.delete(call.principal.actor, application.id)
+
+
+async def create_key(call: Call) -> ApiKeyIssued:
+    application = await _visible(call)
+    body: ApiKeyCreate = call.body
+    return await call.store.applications.create_key(call.principal.actor, application.id, body)
+
+
+async def revoke_key(call: Call) -> None:
+    application = await _visible(call)
+    await call.store.applications.revoke_key(call.principal.actor, application.id, call.path("key_id"))
+
+
+async def regenerate_secret(call: Call) -> SecretIssued:
+    application = await _visible(call)
+    return await call.store.applications.regenerate_secret(call.principal.actor, application.id)
+
+
+async def block_application(call: Call) -> Application:
+    application = await _visible(call)
+    return await call.store.applications.block(call.principal.actor, application.id)
+
+
+async def unblock_application(call: Call) -> Application:
+    application = await _visible(call)
+    return await call.store.applications.unblock(call.principal.actor, application.id)
+
+
+_TAG = "applications"
+_ID = "/api/v1/applications/{id}"
+ENDPOINTS = (
+    Endpoint(
+        "GET",
+        "/api/v1/applications",
+        list_applications,
+        "Applications of my scope",
+        _TAG,
+        response=Application,
+        many=True,
+        query=(
+            QueryParam("tenant_id", "Only the applications of this tenant."),
+            QueryParam("status", "ACTIVE, PENDING_APPROVAL, REJECTED or BLOCKED."),
+            *PAGING,
+        ),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/applications",
+        create_application,
+        "Create an application; its client secret is in this answer only",
+        _TAG,
+        roles=CONSUMERS,
+        body=ApplicationCreate,
+        response=ApplicationCreated,
+        status=201,
+        description="The id is the OAuth client id. Status ACTIVE, or PENDING_APPROVAL when the tenant requires "
+        "approval for new applications. Unknown tier: 422; duplicate name in the tenant: 409.",
+    ),
+    Endpoint(
+        "GET",
+        _ID,
+        get_application,
+        "One application, with its API keys (never the keys themselves)",
+        _TAG,
+        response=Application,
+    ),
+    Endpoint(
+        "PUT",
+        _ID,
+        update_application,
+        "Change an application (fields sent replace the stored ones)",
+        _TAG,
+        roles=CONSUMERS,
+        body=ApplicationUpdate,
+        response=Application,
+    ),
+    Endpoint(
+        "DELETE",
+        _ID,
+        delete_application,
+        "Delete an application with its keys and subscriptions",
+        _TAG,
+        roles=CONSUMERS,
+        status=204,
+    ),
+    Endpoint(
+        "POST",
+        _ID + "/keys",
+        create_key,
+        "New API key; the key is in this answer only (stored as its sha256 hash)",
+        _TAG,
+        roles=CONSUMERS,
+        body=ApiKeyCreate,
+        response=ApiKeyIssued,
+        status=201,
+    ),
+    Endpoint("DELETE", _ID + "/keys/{key_id}", revoke_key, "Revoke an API key", _TAG, roles=CONSUMERS, status=204),
+    Endpoint(
+        "POST",
+        _ID + "/secret",
+        regenerate_secret,
+        "New client secret (in this answer only); the old one stops working",
+        _TAG,
+        roles=CONSUMERS,
+        response=SecretIssued,
+    ),
+    Endpoint(
+        "POST",
+        _ID + "/block",
+        block_application,
+        "Block an ACTIVE application: gateways refuse it (tenant_admin, super_admin)",
+        _TAG,
+        roles=ADMINS,
+        response=Application,
+    ),
+    Endpoint(
+        "POST",
+        _ID + "/unblock",
+        unblock_application,
+        "Unblock a BLOCKED application (tenant_admin, super_admin)",
+        _TAG,
+        roles=ADMINS,
+        response=Application,
+    ),
+)
