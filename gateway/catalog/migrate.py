@@ -5,6 +5,10 @@ its schema_version row: it applies wholly or not at all. On PostgreSQL an adviso
 nodes starting at once; SQLite's BEGIN IMMEDIATE does the same for processes sharing a file.
 A database whose version is newer than this code is refused (a downgrade would run on a schema it
 does not know), and so is one whose recorded migration names differ from the code's.
+
+Version numbers must be distinct and increasing but may have gaps: teams reserve numbers on parallel
+branches, so a branch may carry 5 before 4 exists. A lower version that arrives later (after a merge)
+is applied then; migrations of parallel branches touch separate tables, so their order does not matter.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ async def migrate(
 ) -> list[int]:
     """Brings the schema to `target` (default: the newest); returns the versions applied now."""
     known = {m.version: m for m in migrations}
-    if sorted(known) != list(range(1, len(known) + 1)):
-        raise StoreConfigError("migrations must be numbered 1, 2, 3... without gaps")
+    versions = [m.version for m in migrations]
+    if versions != sorted(known) or any(version < 1 for version in versions):
+        raise StoreConfigError("migrations must have distinct version numbers from 1 up, in increasing order")
     newest = max(known, default=0)
     target = newest if target is None else target
     applied = await applied_versions(db)
@@ -59,13 +64,15 @@ async def migrate(
             "upgrade SPLP instead of downgrading the database"
         )
     for version, name in applied.items():
+        if version not in known:
+            raise StoreConfigError(f"catalog migration {version} ({name!r}) was applied but this SPLP does not know it")
         if known[version].name != name:
             raise StoreConfigError(
                 f"catalog migration {version} was applied as {name!r}, the code has {known[version].name!r}"
             )
     done: list[int] = []
-    for version in range(1, target + 1):
-        if version in applied:
+    for version in sorted(known):
+        if version > target or version in applied:
             continue
         migration = known[version]
         async with db.transaction() as conn:

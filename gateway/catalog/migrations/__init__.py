@@ -2,6 +2,7 @@
 
 Rules for a new migration: append a module `vNNNN_<what>.py` with `NAME`, `SQLITE` and `POSTGRES`
 (plain SQL, statements ending with `;` at a line end), add it below, never edit an applied one.
+Numbers may skip one that a parallel branch has reserved (see migrate.py).
 Each runs in one transaction together with its schema_version row, so a failed upgrade leaves the
 previous schema and every row untouched. Migrations only add or reshape: data is copied, never dropped.
 
@@ -14,7 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from gateway.catalog.migrations import v0001_tenants_users_audit, v0002_apis, v0003_api_details
+from gateway.catalog.migrations import (
+    v0001_tenants_users_audit,
+    v0002_apis,
+    v0003_api_details,
+    v0005_api_definitions_documents,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,4 +42,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(1, v0001_tenants_users_audit),
     _from(2, v0002_apis),
     _from(3, v0003_api_details),
+    _from(5, v0005_api_definitions_documents),  # 4, 6 and 7 are reserved by parallel branches
 )
