@@ -1,4 +1,5 @@
-"""The catalog store: one object holding the repositories (tenants, users, audit, apis) over one database.
+"""The catalog store: one object holding the repositories (tenants, users, audit, apis, definitions,
+documents) over one database.
 
     store = await open_store("sqlite:///var/splp/catalog.db")   # or postgresql://...
     tenant = await store.tenants.create(actor, TenantCreate(...))
@@ -9,9 +10,11 @@ Opening applies pending migrations first, so the code always runs on the schema 
 
 from __future__ import annotations
 
+from gateway.catalog.api_definitions import DefinitionRepository
 from gateway.catalog.apis import ApiRepository
 from gateway.catalog.audit import AuditRepository
 from gateway.catalog.db import Database, open_database
+from gateway.catalog.documents import DocumentRepository
 from gateway.catalog.migrate import migrate
 from gateway.catalog.tenants import TenantRepository
 from gateway.catalog.users import UserRepository
@@ -24,6 +27,8 @@ class CatalogStore:
         self.users = UserRepository(db)
         self.audit = AuditRepository(db)
         self.apis = ApiRepository(db)
+        self.definitions = DefinitionRepository(db, self.apis)
+        self.documents = DocumentRepository(db)
 
     @property
     def dialect(self) -> str:

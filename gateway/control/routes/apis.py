@@ -39,7 +39,8 @@ def shown(api: Api, principal: Principal) -> Api:
     return api.model_copy(update={"backend": None, "policies": None, "visible_tenants": []})
 
 
-async def _visible(call: Call) -> Api:
+async def visible_api(call: Call) -> Api:
+    """The API of the path's {id}, if the caller may see it (else NotFound, as if absent)."""
     api_id = call.path("id")
     api = await call.store.apis.get(api_id)
     if not (await viewer_of(call)).sees(api):
@@ -47,8 +48,9 @@ async def _visible(call: Call) -> Api:
     return api
 
 
-async def _managed(call: Call) -> Api:
-    api = await _visible(call)
+async def managed_api(call: Call) -> Api:
+    """The API of the path's {id}, if the caller may change it (seen but not managed: 403)."""
+    api = await visible_api(call)
     if not call.principal.sees(api.tenant_id):
         raise ApiError(errors.FORBIDDEN, "the API belongs to another institution; only its own may change it")
     return api
@@ -79,22 +81,22 @@ async def create_api(call: Call) -> Api:
 
 
 async def get_api(call: Call) -> Api:
-    return shown(await _visible(call), call.principal)
+    return shown(await visible_api(call), call.principal)
 
 
 async def update_api(call: Call) -> Api:
-    api = await _managed(call)
+    api = await managed_api(call)
     return await call.store.apis.update(call.principal.actor, api.id, call.body)
 
 
 async def delete_api(call: Call) -> None:
-    api = await _managed(call)
+    api = await managed_api(call)
     await call.store.apis.delete(call.principal.actor, api.id)
 
 
 async def change_lifecycle(call: Call) -> Api:
     body: LifecycleChange = call.body
-    api = await _managed(call)
+    api = await managed_api(call)
     if body.action in (LifecycleAction.BLOCK, LifecycleAction.UNBLOCK):
         call.principal.require(ADMINS)
     return await call.store.apis.transition(call.principal.actor, api.id, body.action)
@@ -102,7 +104,7 @@ async def change_lifecycle(call: Call) -> Api:
 
 async def create_version(call: Call) -> Api:
     body: ApiVersionCreate = call.body
-    api = await _managed(call)
+    api = await managed_api(call)
     return await call.store.apis.new_version(call.principal.actor, api.id, body.version)
 
 
