@@ -4,7 +4,8 @@
 come from the API's resources as they are now. When the API was imported from OpenAPI or Swagger,
 each operation the import found and the API still serves is given back as written (summary,
 parameters, request body, responses, tags) under its original path, with the document's components;
-Swagger 2.0 parts are converted and OpenAPI 3.0 `nullable` becomes a 3.1 type list. Operation- and
+Swagger 2.0 parts are converted, and 3.0 schema keywords (`nullable`, boolean
+`exclusiveMinimum`) take their 3.1 form. Operation- and
 path-level `servers` are dropped: they name backends.
 """
 
@@ -44,17 +45,23 @@ def _generated(method: str, resource_path: str, path: str) -> dict[str, Any]:
     return operation
 
 
-def _nullable(node: Any) -> Any:
-    """OpenAPI 3.0 `nullable: true` -> 3.1 `type: [t, "null"]`."""
+def _to_31(node: Any) -> Any:
+    """Schema keywords of OpenAPI 3.0 / Swagger 2.0 in their 3.1 (JSON Schema) form: `nullable: true`
+    -> `type: [t, "null"]`, boolean `exclusiveMinimum`/`exclusiveMaximum` -> the bound itself."""
     if isinstance(node, dict):
-        out = {key: _nullable(value) for key, value in node.items()}
+        out = {key: _to_31(value) for key, value in node.items()}
         if isinstance(out.get("nullable"), bool):
             flag = out.pop("nullable")
             if flag and isinstance(out.get("type"), str):
                 out["type"] = [out["type"], "null"]
+        for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(out.get(exclusive), bool):
+                flag = out.pop(exclusive)
+                if flag and bound in out:
+                    out[exclusive] = out.pop(bound)
         return out
     if isinstance(node, list):
-        return [_nullable(item) for item in node]
+        return [_to_31(item) for item in node]
     return node
 
 
@@ -76,11 +83,10 @@ def _originals(document: dict[str, Any], fmt: str) -> dict[tuple[str, str], tupl
                 operation["parameters"] = swagger2.merge_parameters(shared, operation.get("parameters"))
                 if not operation["parameters"]:
                     del operation["parameters"]
-                operation = _nullable(operation)
             for key in _PATH_ITEM_KEYS:
                 if key in item and key not in operation:
                     operation[key] = item[key]
-            found.setdefault((convert_path(path), method), (path, operation))
+            found.setdefault((convert_path(path), method), (path, _to_31(operation)))
     return found
 
 
@@ -115,9 +121,9 @@ def export_openapi(api: Api, prefix: str, fmt: str | None = None, source: str | 
         if fmt == "swagger":
             parts = swagger2.components(original)
         else:
-            parts = _nullable(original.get("components") or {})
+            parts = original.get("components") or {}
         if parts:
-            document["components"] = parts
+            document["components"] = _to_31(parts)
         for key in ("tags", "externalDocs", "security"):
             if key in original:
                 document[key] = original[key]

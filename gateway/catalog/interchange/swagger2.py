@@ -45,14 +45,6 @@ def _schema(item: dict[str, Any]) -> dict[str, Any]:
         schema = {"type": "string", "format": "binary"}
     if isinstance(schema.get("items"), dict):
         schema["items"] = _schema(schema["items"]) if "$ref" not in schema["items"] else schema["items"]
-    if isinstance(schema.get("exclusiveMinimum"), bool):  # 2.0 / 3.0 booleans are numbers in 3.1
-        flag = schema.pop("exclusiveMinimum")
-        if flag and "minimum" in schema:
-            schema["exclusiveMinimum"] = schema.pop("minimum")
-    if isinstance(schema.get("exclusiveMaximum"), bool):
-        flag = schema.pop("exclusiveMaximum")
-        if flag and "maximum" in schema:
-            schema["exclusiveMaximum"] = schema.pop("maximum")
     return schema
 
 
