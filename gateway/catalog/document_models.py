@@ -98,6 +98,13 @@ class DocumentCreate(_In):
             raise ValueError("a link may not carry a user name or password")
         return value
 
+    @field_validator("content_base64")
+    @classmethod
+    def _content(cls, value: str | None) -> str | None:
+        if value is not None:
+            _decode(value)  # raises on bad base64 or size
+        return value
+
     @model_validator(mode="after")
     def _kind(self) -> DocumentCreate:
         if self.kind == "file":
@@ -105,7 +112,6 @@ class DocumentCreate(_In):
                 raise ValueError("a file needs content_base64 and content_type")
             if self.url is not None:
                 raise ValueError("a file has no url")
-            self.content()  # raises on bad base64 or size
         elif self.content_base64 is not None or self.content_type is not None or self.filename is not None:
             raise ValueError("a link has only a title and a url")
         elif self.url is None:
@@ -113,13 +119,17 @@ class DocumentCreate(_In):
         return self
 
     def content(self) -> bytes:
-        try:
-            data = base64.b64decode(self.content_base64 or "", validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("content_base64 is not base64") from None
-        if len(data) > MAX_DOCUMENT_BYTES:
-            raise ValueError(f"the file is larger than {MAX_DOCUMENT_BYTES} bytes")
-        return data
+        return _decode(self.content_base64 or "")
+
+
+def _decode(value: str) -> bytes:
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64") from None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"the file is larger than {MAX_DOCUMENT_BYTES} bytes")
+    return data
 
 
 class Document(BaseModel):
