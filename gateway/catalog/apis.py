@@ -285,17 +285,21 @@ class ApiRepository:
         self._db = db
 
     async def create(self, actor: Actor, new: ApiCreate, *, tenant_id: str) -> Api:
-        data = new.model_dump(mode="json")
         async with self._db.transaction() as conn:
-            slug = await conn.fetchval("SELECT slug FROM tenants WHERE id = $1", tenant_id)
-            if slug is None:
-                raise Invalid("tenant_id", "no such tenant")
-            config = build_config(slug, {key: data[key] for key in _DEFINITION})
-            visible = list(new.visible_tenants) if new.visibility is Visibility.RESTRICTED else []
-            await _check_tenants(conn, visible)
-            api_id = await self._insert(conn, actor, tenant_id, config, data, visible, ApiStatus.CREATED)
-            after = await _get(conn, api_id)
-            await audit.record(conn, actor, "api.create", "api", api_id, tenant_id=tenant_id, before=None, after=after)
+            return await self.create_in(conn, actor, new, tenant_id=tenant_id)
+
+    async def create_in(self, conn: Connection, actor: Actor, new: ApiCreate, *, tenant_id: str) -> Api:
+        """`create` inside the caller's transaction (an import stores its source in the same one)."""
+        data = new.model_dump(mode="json")
+        slug = await conn.fetchval("SELECT slug FROM tenants WHERE id = $1", tenant_id)
+        if slug is None:
+            raise Invalid("tenant_id", "no such tenant")
+        config = build_config(slug, {key: data[key] for key in _DEFINITION})
+        visible = list(new.visible_tenants) if new.visibility is Visibility.RESTRICTED else []
+        await _check_tenants(conn, visible)
+        api_id = await self._insert(conn, actor, tenant_id, config, data, visible, ApiStatus.CREATED)
+        after = await _get(conn, api_id)
+        await audit.record(conn, actor, "api.create", "api", api_id, tenant_id=tenant_id, before=None, after=after)
         return after
 
     async def _insert(

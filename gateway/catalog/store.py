@@ -1,5 +1,5 @@
-"""The catalog store: one object holding the repositories (tenants, users, audit, apis, applications,
-subscriptions, approvals) over one database.
+"""The catalog store: one object holding the repositories (tenants, users, audit, apis, definitions,
+documents, applications, subscriptions, approvals) over one database.
 
     store = await open_store("sqlite:///var/splp/catalog.db")   # or postgresql://...
     tenant = await store.tenants.create(actor, TenantCreate(...))
@@ -10,11 +10,13 @@ Opening applies pending migrations first, so the code always runs on the schema 
 
 from __future__ import annotations
 
+from gateway.catalog.api_definitions import DefinitionRepository
 from gateway.catalog.apis import ApiRepository
 from gateway.catalog.applications import ApplicationRepository
 from gateway.catalog.approvals import ApprovalRepository
 from gateway.catalog.audit import AuditRepository
 from gateway.catalog.db import Database, open_database
+from gateway.catalog.documents import DocumentRepository
 from gateway.catalog.migrate import migrate
 from gateway.catalog.subscriptions import SubscriptionRepository
 from gateway.catalog.tenants import TenantRepository
@@ -31,6 +33,8 @@ class CatalogStore:
         self.applications = ApplicationRepository(db)
         self.subscriptions = SubscriptionRepository(db)
         self.approvals = ApprovalRepository(db)
+        self.definitions = DefinitionRepository(db, self.apis)
+        self.documents = DocumentRepository(db)
 
     @property
     def dialect(self) -> str:

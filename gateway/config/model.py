@@ -50,6 +50,29 @@ class GatewaySection(Strict):
     group: str = Field("default", description="Gateway group label; an API is deployed to chosen groups only.")
     limits: ServerLimits = Field(default_factory=ServerLimits, description="Protection against abusive clients.")
     watch_config: bool = Field(True, description="Reload the snapshot when a config file changes.")
+    public_url: str | None = Field(
+        None,
+        description="Where consumers reach the gateway, e.g. https://api.example.go.id; exported OpenAPI and WSDL "
+        "documents point there (default: http://<listen host>:<port>).",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not a base URL; expected http(s)://host[:port][/path]")
+        return value.rstrip("/")
+
+    def base_url(self) -> str:
+        """public_url, else the listener's address (a wildcard bind answers on loopback)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.listen.host in ("0.0.0.0", "::", "") else self.listen.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.listen.port}"
 
 
 class ControlSection(Strict):

@@ -58,15 +58,19 @@ def create_control_app(
     etl_jobs_dir: str | Path | None = None,
     etl_state: str | None = None,
     etl_max_concurrent: int = 2,
+    gateway_url: str | None = None,
 ) -> Starlette:
     """The control app; the store and key open in its lifespan (uvicorn runs it with lifespan on).
 
     ETL: job files in `etl_jobs_dir` (default: `etl/` beside the gateway config file, i.e. conf/etl); run
     state in `etl_state` (a SQLite path or a postgresql:// DSN; default $SPLP_ETL_STATE or
     var/etl/state.sqlite), opened on the first ETL request; runs in this process, `etl_max_concurrent` at once.
+    `gateway_url` (default: gateway.public_url, else the gateway listener) is where exported OpenAPI and
+    WSDL documents send consumers.
     """
     jobs_dir = Path(etl_jobs_dir) if etl_jobs_dir is not None else Path(config.path).parent / "etl"
     uri = catalog_uri or config.gateway.storage.catalog
+    public_url = (gateway_url or config.gateway.gateway.base_url()).rstrip("/")
     key_file = key_path or os.environ.get(KEY_PATH_ENV) or DEFAULT_KEY_PATH
     state: dict[str, Services] = {}
 
@@ -96,6 +100,7 @@ def create_control_app(
             hasher=hasher or PasswordHasher(),
             etl=etl,
             tiers=config.gateway.tiers,
+            gateway_url=public_url,
         )
         try:
             yield

@@ -61,6 +61,7 @@ class Services:
     visitors: VisitorTracker = field(default_factory=VisitorTracker)
     signin_guard: SignInGuard = field(default_factory=SignInGuard)
     tiers: TiersConfig = field(default_factory=TiersConfig)  # the gateway's tiers: subscriptions, applications
+    gateway_url: str = "http://127.0.0.1:8000"  # where consumers call the gateway (exported definitions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,8 @@ class Endpoint:
     status: int = 200
     query: tuple[QueryParam, ...] = field(default=())
     description: str = ""
+    max_body: int = MAX_BODY  # bytes of JSON body accepted (413 past it)
+    produces: str | None = None  # media type of a non-JSON response the handler builds itself
 
     @property
     def name(self) -> str:
@@ -168,18 +171,18 @@ def _field_errors(exc: ValidationError, where: str) -> list[dict[str, Any]]:
     return [{"loc": [where, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)]
 
 
-async def _read_json(request: Request) -> Any:
+async def _read_json(request: Request, limit: int = MAX_BODY) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise ApiError(errors.UNSUPPORTED_MEDIA, f"content-type {content_type or '(none)'}; send application/json")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise ApiError(errors.TOO_LARGE, f"the body may hold at most {MAX_BODY} bytes")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(errors.TOO_LARGE, f"the body may hold at most {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(errors.TOO_LARGE, f"the body may hold at most {MAX_BODY} bytes")
+        if size > limit:
+            raise ApiError(errors.TOO_LARGE, f"the body may hold at most {limit} bytes")
         chunks.append(chunk)
     try:
         return orjson.loads(b"".join(chunks))
@@ -245,7 +248,7 @@ def _wrap(endpoint: Endpoint, services: Callable[[], Services]) -> Callable[[Req
             query = _query(endpoint, request)
             body: Any = None
             if endpoint.body is not None:
-                data = await _read_json(request)
+                data = await _read_json(request, endpoint.max_body)
                 try:
                     body = endpoint.body.model_validate(data)
                 except ValidationError as exc:

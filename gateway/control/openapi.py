@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gateway.control.endpoints import Endpoint
+from gateway.control.endpoints import MAX_BODY, Endpoint
 from gateway.version import VERSION
 
 _REF = "#/components/schemas/{model}"
@@ -94,7 +94,10 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(endpoint.body)}}}
     responses: dict[str, Any] = {}
     status = str(endpoint.status)
-    if endpoint.response is None:
+    if endpoint.produces is not None:
+        content = {endpoint.produces: {"schema": {"type": "string", "format": "binary"}}}
+        responses[status] = {"description": "OK", "content": content}
+    elif endpoint.response is None:
         responses[status] = {"description": "Done, no content" if endpoint.status == 204 else "OK"}
     else:
         schema = _ref(endpoint.response)
@@ -125,6 +128,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         codes.append("409")
     for code in sorted(set(codes)):
         responses[code] = _problem(_ERRORS[code])
+    if "413" in responses and endpoint.max_body != MAX_BODY:
+        responses["413"] = _problem(f"Body larger than {endpoint.max_body} bytes")
     operation["responses"] = responses
     if endpoint.public:
         operation["security"] = []

@@ -2,6 +2,7 @@
 
 Rules for a new migration: append a module `vNNNN_<what>.py` with `NAME`, `SQLITE` and `POSTGRES`
 (plain SQL, statements ending with `;` at a line end), add it below, never edit an applied one.
+Numbers may skip one that a parallel branch has reserved (see migrate.py).
 Each runs in one transaction together with its schema_version row, so a failed upgrade leaves the
 previous schema and every row untouched. Migrations only add or reshape: data is copied, never dropped.
 
@@ -20,6 +21,7 @@ from gateway.catalog.migrations import (
     v0003_api_details,
     v0004_user_last_seen,
     v0005_applications_subscriptions_approvals,
+    v0006_api_definitions_documents,
 )
 
 
@@ -44,4 +46,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(3, v0003_api_details),
     _from(4, v0004_user_last_seen),
     _from(5, v0005_applications_subscriptions_approvals),
+    _from(6, v0006_api_definitions_documents),
 )

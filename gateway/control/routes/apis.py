@@ -45,7 +45,8 @@ def shown(api: Api, principal: Principal) -> Api:
     return api.model_copy(update={"backend": None, "policies": None, "visible_tenants": []})
 
 
-async def _visible(call: Call) -> Api:
+async def visible_api(call: Call) -> Api:
+    """The API of the path's {id}, if the caller may see it (else NotFound, as if absent)."""
     api_id = call.path("id")
     api = await call.store.apis.get(api_id)
     if not (await viewer_of(call)).sees(api):
@@ -53,8 +54,9 @@ async def _visible(call: Call) -> Api:
     return api
 
 
-async def _managed(call: Call) -> Api:
-    api = await _visible(call)
+async def managed_api(call: Call) -> Api:
+    """The API of the path's {id}, if the caller may change it (seen but not managed: 403)."""
+    api = await visible_api(call)
     if not call.principal.sees(api.tenant_id):
         raise ApiError(errors.FORBIDDEN, "the API belongs to another institution; only its own may change it")
     return api
@@ -85,11 +87,11 @@ async def create_api(call: Call) -> Api:
 
 
 async def get_api(call: Call) -> Api:
-    return shown(await _visible(call), call.principal)
+    return shown(await visible_api(call), call.principal)
 
 
 async def update_api(call: Call) -> Api | Response:
-    api = await _managed(call)
+    api = await managed_api(call)
     held = await call.store.approvals.hold_api_update(call.principal.actor, api.id, update_fields(call.body))
     if held is not None:
         return accepted(held)
@@ -97,13 +99,13 @@ async def update_api(call: Call) -> Api | Response:
 
 
 async def delete_api(call: Call) -> None:
-    api = await _managed(call)
+    api = await managed_api(call)
     await call.store.apis.delete(call.principal.actor, api.id)
 
 
 async def change_lifecycle(call: Call) -> Api | Response:
     body: LifecycleChange = call.body
-    api = await _managed(call)
+    api = await managed_api(call)
     if body.action in (LifecycleAction.BLOCK, LifecycleAction.UNBLOCK):
         call.principal.require(ADMINS)
     held = await call.store.approvals.hold_api_transition(call.principal.actor, api.id, body.action)
@@ -114,7 +116,7 @@ async def change_lifecycle(call: Call) -> Api | Response:
 
 async def create_version(call: Call) -> Api:
     body: ApiVersionCreate = call.body
-    api = await _managed(call)
+    api = await managed_api(call)
     return await call.store.apis.new_version(call.principal.actor, api.id, body.version)
 
 
