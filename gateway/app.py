@@ -13,7 +13,7 @@ import re
 
 import orjson
 
-from gateway import errors
+from gateway import errors, metrics
 from gateway.config.load import load_config
 from gateway.config.model import LoadedConfig
 from gateway.context import RequestContext
@@ -42,6 +42,7 @@ class GatewayApp:
         self.holder = SnapshotHolder(build_snapshot(config, self.upstreams, self.services, version=1))
         self.reloader = Reloader(self)
         self.ready = False
+        self.metrics = metrics.registry_for(self.services)
         # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
         self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)
 
@@ -129,8 +130,11 @@ class GatewayApp:
                 pass  # the response had started: returning incomplete makes the server close the connection
 
     async def _builtin(self, path: str, send: Send) -> None:
+        headers = _JSON
         if path == "/_health":
             status, body = 200, b'{"status":"ok"}'
+        elif path == "/_metrics":
+            status, body, headers = 200, metrics.render(self.metrics), metrics.HEADERS
         elif path == "/_ready":
             snapshot = self.holder.current
             ok = self.ready
@@ -144,7 +148,7 @@ class GatewayApp:
             )
         else:
             return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", None)
-        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -303,9 +303,10 @@ class ThrottlePolicy:
         if cap:
             in_flight = self._in_flight.get(self._api, 0)
             if in_flight >= cap:
-                stats["refused:concurrency"] += 1
                 if self._enforce:
+                    store.refused["backend", "max_in_flight"] += 1
                     return await self._refuse_concurrency(send, ctx, cap)
+                store.shadowed["backend", "max_in_flight"] += 1
             self._in_flight[self._api] = in_flight + 1
         try:
             if hits:
@@ -316,7 +317,7 @@ class ThrottlePolicy:
                         result = await store.hit_all(hits)
                     except StoreUnavailable:
                         if any(h[1].on_error == "closed" for h in hits):
-                            stats["refused:store-closed"] += 1
+                            stats["refused_store_closed"] += 1
                             if self._enforce:
                                 return await errors.send_problem(
                                     send,
@@ -331,9 +332,10 @@ class ThrottlePolicy:
                 refused = result[0]
                 if refused:
                     limit = hits[refused - 1][1]
-                    stats[f"refused:{limit.level}"] += 1
                     if self._enforce:
+                        store.refused[limit.level, limit.name] += 1
                         return await self._refuse(send, ctx, hits, result)
+                    store.shadowed[limit.level, limit.name] += 1
                     stats["shadow"] += 1
                     log.info("throttle (shadow): %s limit %s would refuse", limit.level, limit.name)
                 elif self._headers:
