@@ -48,8 +48,10 @@ async def migrate(
 ) -> list[int]:
     """Brings the schema to `target` (default: the newest); returns the versions applied now."""
     known = {m.version: m for m in migrations}
-    if sorted(known) != list(range(1, len(known) + 1)):
-        raise StoreConfigError("migrations must be numbered 1, 2, 3... without gaps")
+    # Versions are unique and ascending; a gap is allowed because migrations are written on parallel branches
+    # (each takes its number up front), and a later one may merge before an earlier one.
+    if len(known) != len(migrations) or any(version < 1 for version in known):
+        raise StoreConfigError("migration versions must be unique positive integers")
     newest = max(known, default=0)
     target = newest if target is None else target
     applied = await applied_versions(db)
@@ -64,7 +66,7 @@ async def migrate(
                 f"catalog migration {version} was applied as {name!r}, the code has {known[version].name!r}"
             )
     done: list[int] = []
-    for version in range(1, target + 1):
+    for version in sorted(v for v in known if v <= target):
         if version in applied:
             continue
         migration = known[version]

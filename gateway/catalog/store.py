@@ -1,4 +1,4 @@
-"""The catalog store: one object holding the repositories (tenants, users, audit, apis) over one database.
+"""The catalog store: one object holding the repositories (tenants, users, audit, apis, tiers) over one database.
 
     store = await open_store("sqlite:///var/splp/catalog.db")   # or postgresql://...
     tenant = await store.tenants.create(actor, TenantCreate(...))
@@ -14,6 +14,7 @@ from gateway.catalog.audit import AuditRepository
 from gateway.catalog.db import Database, open_database
 from gateway.catalog.migrate import migrate
 from gateway.catalog.tenants import TenantRepository
+from gateway.catalog.tiers import TierRepository
 from gateway.catalog.users import UserRepository
 
 
@@ -24,6 +25,7 @@ class CatalogStore:
         self.users = UserRepository(db)
         self.audit = AuditRepository(db)
         self.apis = ApiRepository(db)
+        self.tiers = TierRepository(db)
 
     @property
     def dialect(self) -> str:

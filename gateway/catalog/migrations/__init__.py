@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from gateway.catalog.migrations import v0001_tenants_users_audit, v0002_apis, v0003_api_details
+from gateway.catalog.migrations import v0001_tenants_users_audit, v0002_apis, v0003_api_details, v0006_tiers
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,4 +36,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(1, v0001_tenants_users_audit),
     _from(2, v0002_apis),
     _from(3, v0003_api_details),
+    _from(6, v0006_tiers),
 )

@@ -15,6 +15,7 @@ from gateway.control.routes import (
     institutions,
     system,
     tenants,
+    tiers,
     users,
 )
 
@@ -30,4 +31,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *catalog.ENDPOINTS,
     *dashboard.ENDPOINTS,
     *etl.ENDPOINTS,
+    *tiers.ENDPOINTS,
 )

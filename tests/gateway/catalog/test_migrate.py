@@ -49,7 +49,7 @@ async def test_real_schema_upgrade_from_1_keeps_tenants(store_uri: str) -> None:
         assert await migrate(db, target=1) == [1]
         tenants = CatalogStore(db).tenants
         created = await tenants.create(SYSTEM, TenantCreate(slug="kominfo", name="Kominfo", kind="national"))
-        assert await migrate(db) == list(range(2, len(MIGRATIONS) + 1))
+        assert await migrate(db) == [m.version for m in MIGRATIONS if m.version >= 2]
         assert await tenants.get(created.id) == created
         assert (await CatalogStore(db).audit.list(object_id=created.id))[0].action == "tenant.create"
     finally:
@@ -94,7 +94,7 @@ async def test_open_store_migrates_and_reopens(store_uri: str) -> None:
     store = await open_store(store_uri)
     try:
         assert (await store.tenants.get(tenant.id)).slug == "nat"
-        assert max(await applied_versions(store.db)) == len(MIGRATIONS)
+        assert max(await applied_versions(store.db)) == MIGRATIONS[-1].version
     finally:
         await store.close()
 
