@@ -13,7 +13,7 @@ import re
 
 import orjson
 
-from gateway import errors
+from gateway import errors, metrics
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
 from gateway.config.model import LoadedConfig
@@ -49,6 +49,7 @@ class GatewayApp:
         self.reloader = Reloader(self)
         self.feed: CatalogFeed | None = None
         self.ready = False
+        self.metrics = metrics.registry_for(self.services)
         # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
         self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)
 
@@ -164,8 +165,11 @@ class GatewayApp:
                 pass  # the response had started: returning incomplete makes the server close the connection
 
     async def _builtin(self, path: str, send: Send) -> None:
+        headers = _JSON
         if path == "/_health":
             status, body = 200, b'{"status":"ok"}'
+        elif path == "/_metrics":
+            status, body, headers = 200, metrics.render(self.metrics), metrics.HEADERS
         elif path == "/_ready":
             snapshot = self.holder.current
             ok = self.ready
@@ -179,7 +183,7 @@ class GatewayApp:
             )
         else:
             return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", None)
-        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _start_feed(self) -> None:

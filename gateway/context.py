@@ -22,6 +22,7 @@ class RequestContext:
         "application",
         "tenant",
         "extra",
+        "response_headers",
     )
 
     def __init__(
@@ -45,3 +46,6 @@ class RequestContext:
         self.application: Any = None
         self.tenant: str | None = None
         self.extra: dict[str, Any] | None = None  # for policies that need more; allocated on demand
+        # Headers a policy adds to the backend's response (e.g. throttling's RateLimit-*). The proxy appends
+        # them when it starts the response, so a policy needs no per-request `send` wrapper for this.
+        self.response_headers: list[tuple[bytes, bytes]] | None = None

@@ -231,6 +231,8 @@ class ProxyApp:
         drop = _DROP_RESPONSE if not listed else _DROP_RESPONSE | listed
         out = [(name, value) for name, value in headers if name not in drop]
         out.append((b"x-request-id", ctx.request_id))
+        if ctx.response_headers:
+            out += ctx.response_headers
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         try:
             async for chunk in response.iter_body():

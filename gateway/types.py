@@ -47,8 +47,11 @@ class Services:
             item = self._items[key] = factory()
         return item
 
+    def values(self) -> list[Any]:
+        return list(self._items.values())
+
     async def readiness(self) -> dict[str, str]:
-        """"ok" or the problem, for every resource that can tell (an async `check_ready() -> str | None`)."""
+        """ "ok" or the problem, for every resource that can tell (an async `check_ready() -> str | None`)."""
         report: dict[str, str] = {}
         for key, item in list(self._items.items()):
             check = getattr(item, "check_ready", None)

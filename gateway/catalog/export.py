@@ -1,5 +1,6 @@
-"""The catalog as the gateway sees it: served APIs as `gateway.config.model.ApiConfig` objects, and the
-consumers (applications with their credential hashes, subscriptions) as `gateway.config.consumers` objects.
+"""The catalog as the gateway sees it: served APIs as `gateway.config.model.ApiConfig` objects, the
+consumers (applications with their credential hashes, subscriptions) as `gateway.config.consumers`
+objects, and the throttling tiers.
 
 The catalog feed (gateway/feed/) reads these after each committed change and hands them to the
 snapshot builder, exactly as conf/ files would be.
@@ -17,6 +18,7 @@ from gateway.catalog.store import CatalogStore
 from gateway.catalog.util import now
 from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.model import ApiConfig
+from gateway.config.tiers import Tier, TiersConfig
 
 _EXPORTED = (ConsumerStatus.ACTIVE.value, ConsumerStatus.BLOCKED.value)
 
@@ -91,3 +93,21 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
 
 def _loads(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+async def catalog_tiers(store: CatalogStore, conf: TiersConfig | None = None) -> TiersConfig | None:
+    """The throttling tiers the gateway should use, or None when the store holds none (conf/ tiers apply).
+
+    Otherwise the store's tiers are merged over `conf` (the gateway's conf/ tiers; the built-in defaults
+    when not given): a tier of the same kind and name is replaced, new ones are added, others kept.
+    """
+    records = await store.tiers.list()
+    if not records:
+        return None
+    base = conf if conf is not None else TiersConfig()
+    merged = {"subscription": dict(base.subscription), "application": dict(base.application)}
+    for record in records:
+        merged[record.kind.value][record.name] = Tier(
+            requests=record.requests, burst=record.burst, description=record.description
+        )
+    return TiersConfig(**merged)

@@ -1,5 +1,5 @@
 """The catalog store: one object holding the repositories (tenants, users, audit, apis, definitions,
-documents, applications, subscriptions, approvals) over one database.
+documents, applications, subscriptions, approvals, tiers) over one database.
 
     store = await open_store("sqlite:///var/splp/catalog.db")   # or postgresql://...
     tenant = await store.tenants.create(actor, TenantCreate(...))
@@ -20,6 +20,7 @@ from gateway.catalog.documents import DocumentRepository
 from gateway.catalog.migrate import migrate
 from gateway.catalog.subscriptions import SubscriptionRepository
 from gateway.catalog.tenants import TenantRepository
+from gateway.catalog.tiers import TierRepository
 from gateway.catalog.users import UserRepository
 
 
@@ -35,6 +36,7 @@ class CatalogStore:
         self.approvals = ApprovalRepository(db)
         self.definitions = DefinitionRepository(db, self.apis)
         self.documents = DocumentRepository(db)
+        self.tiers = TierRepository(db)
 
     @property
     def dialect(self) -> str:

@@ -16,15 +16,30 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.tiers import Tier
 from policies.throttle.rates import Rate, parse_rate
 from policies.throttle.schema import ApiLimit, Condition
-from policies.throttle.storage.base import STRATEGIES, Limit
+from policies.throttle.storage.base import HIT, STRATEGIES, Hit, Limit
 
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+MEMO_SIZE = 4096  # distinct callers whose counter keys are kept per level; past it the memo starts over
+
+
+def memo_hits(memo: dict[str, tuple[Hit, ...]], ident: str, head: str, limits: tuple[Limit, ...]) -> tuple[Hit, ...]:
+    """The hits of `limits` for one caller, keys `<head>:<window>`, built once per caller and then reused.
+
+    Keys are the per-request cost that does not change between a caller's requests: memoised, a request
+    formats no key string and allocates no tuple. The memo is bounded (MEMO_SIZE) and simply cleared when full.
+    """
+    found = memo.get(ident)
+    if found is None:
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        found = memo[ident] = tuple((f"{head}:{limit.window}", limit, 1, HIT) for limit in limits)
+    return found
 
 
 class Caller:
@@ -145,6 +160,12 @@ class Rule:
     when: Callable[[Caller], bool] | None
     methods: frozenset[str] | None  # resource rules: methods (None = any)
     template: str | None  # resource rules: the resource template
+    memo: dict[str, tuple[Hit, ...]] = field(default_factory=dict, compare=False, repr=False)  # who -> hits
+
+    def hits_for(self, caller: Caller) -> tuple[Hit, ...]:
+        who = self.who(caller)
+        found = self.memo.get(who)
+        return found if found is not None else memo_hits(self.memo, who, self.key_head + who, self.limits)
 
 
 def compile_rule(

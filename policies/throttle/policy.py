@@ -5,7 +5,9 @@ the counter storage that checks levels 1-5 and the bandwidth quota together and 
 every level allows it (a refusal at one level consumes nothing anywhere). The strictest level decides:
 429 with Retry-After and problem+json naming level and policy with WSO2's code. Allowed responses carry
 RateLimit-Policy / RateLimit (draft-ietf-httpapi-ratelimit-headers) and X-RateLimit-* of the limit with
-the least remaining.
+the least remaining; the policy hands them to the proxy through RequestContext.response_headers (no
+per-request `send` wrapper), so a response answered by a policy further in does not carry them.
+Counter keys are memoised per caller (levels.memo_hits): a request formats no key string.
 
 Storage failure (Redis unreachable) is fail-open by default, through a local per-node share of each limit
 (on_error: local); per level `open` skips the limit, `closed` answers 503. Never a 500.
@@ -15,7 +17,6 @@ Shadow mode (enforce: false) computes and logs verdicts but lets every request t
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -35,12 +36,13 @@ from policies.throttle.levels import (
     header_of,
     in_networks,
     limits_of,
+    memo_hits,
     tier_limits,
     who,
 )
 from policies.throttle.schema import ThrottleConfig
 from policies.throttle.storage import CounterStore, StoreUnavailable
-from policies.throttle.storage.base import ADD, CHECK, HIT, Hit, Limit
+from policies.throttle.storage.base import ADD, CHECK, HIT, Hit, Hits, Limit
 
 log = logging.getLogger("splp.throttle")
 
@@ -188,6 +190,12 @@ class ThrottlePolicy:
         self._blocked_tenants = frozenset(block.tenants if block else ())
         self._blocked_ips = compile_networks(block.ips) if block else ()
         self._wanted = frozenset(wanted)
+        self._backend_hits: tuple[Hit, ...] = tuple(
+            (f"{prefix}:backend:{api.prefix}:{limit.window}", limit, 1, HIT) for limit in self._backend
+        )
+        # memo of counter keys per caller (bounded, see levels.memo_hits): shared by this policy's requests
+        self._sub_memo: dict[str, tuple[Hit, ...]] = {}
+        self._app_memo: dict[str, tuple[Hit, ...]] = {}
         self._local = {limit: replace(limit, amount=limit.local_amount) for limit in self._all_limits()}
         # shared
         self._store: CounterStore = deps.services.get(
@@ -243,19 +251,24 @@ class ThrottlePolicy:
             return f"client address {caller.ip} is blocked"
         return None
 
-    def _hits(self, scope: Scope, ctx: Any, caller: Caller) -> list[Hit]:
-        prefix = self._prefix
-        hits: list[Hit] = []
+    def _hits(self, scope: Scope, ctx: Any, caller: Caller) -> tuple[Hit, ...]:
+        """The request's hits in level order (the order decides which refusal is reported); keys memoised."""
+        hits: tuple[Hit, ...] = ()
         app = caller.app
         if self._sub_limits is not None:
-            for limit in self._sub_limits[self._sub_tier.get(app, self._sub_default)]:
-                hits.append((f"{prefix}:sub:{self._api}:{app}:{limit.window}", limit, 1, HIT))
+            found = self._sub_memo.get(app)
+            if found is None:
+                tier = self._sub_limits[self._sub_tier.get(app, self._sub_default)]
+                found = memo_hits(self._sub_memo, app, f"{self._prefix}:sub:{self._api}:{app}", tier)
+            hits = found
         if self._app_limits is not None:
-            known = self._applications.get(app)
-            tier = known.tier if known is not None else self._app_default
             owner = f"{app}:{caller.user}" if self._per_user else app
-            for limit in self._app_limits[tier]:
-                hits.append((f"{prefix}:app:{owner}:{limit.window}", limit, 1, HIT))
+            found = self._app_memo.get(owner)
+            if found is None:
+                known = self._applications.get(app)
+                tier = self._app_limits[known.tier if known is not None else self._app_default]
+                found = memo_hits(self._app_memo, owner, f"{self._prefix}:app:{owner}", tier)
+            hits += found
         if self._rules:
             resource = ctx.resource
             for rule in self._rules:
@@ -266,63 +279,67 @@ class ThrottlePolicy:
                         continue
                 if rule.when is not None and not rule.when(caller):
                     continue
-                head = rule.key_head + rule.who(caller)
-                for limit in rule.limits:
-                    hits.append((f"{head}:{limit.window}", limit, 1, HIT))
-        for limit in self._backend:
-            hits.append((f"{prefix}:backend:{self._api}:{limit.window}", limit, 1, HIT))
+                hits += rule.hits_for(caller)
+        hits += self._backend_hits
         if self._bandwidth is not None:
             limit = self._bandwidth
-            hits.append((f"{prefix}:bw:{self._api}:{self._bandwidth_who(caller)}:{limit.window}", limit, 1, CHECK))
+            key = f"{self._prefix}:bw:{self._api}:{self._bandwidth_who(caller)}:{limit.window}"
+            hits += ((key, limit, 1, CHECK),)
         return hits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = scope["gateway"]
         caller = self._caller(scope, ctx)
-        stats = self._store.stats
+        store = self._store
+        stats = store.stats
         reason = self._blocked(caller, not caller.app.startswith("ip:"))
         if reason is not None:
             stats["blocked"] += 1
             if self._enforce:
                 return await errors.send_problem(send, problems.BLOCKED, reason, ctx.request_id, level="block")
             log.info("throttle (shadow): would block: %s", reason)
-        hits = self._hits(scope, ctx, caller)
+        hits: Hits = self._hits(scope, ctx, caller)
         cap = self._max_in_flight
         if cap:
             in_flight = self._in_flight.get(self._api, 0)
             if in_flight >= cap:
-                stats["refused:concurrency"] += 1
                 if self._enforce:
+                    store.refused["backend", "max_in_flight"] += 1
                     return await self._refuse_concurrency(send, ctx, cap)
+                store.shadowed["backend", "max_in_flight"] += 1
             self._in_flight[self._api] = in_flight + 1
         try:
             if hits:
-                try:
-                    result = await self._store.hit_all(hits)
-                except StoreUnavailable:
-                    if any(h[1].on_error == "closed" for h in hits):
-                        stats["refused:store-closed"] += 1
-                        if self._enforce:
-                            return await errors.send_problem(
-                                send,
-                                problems.UNAVAILABLE,
-                                "the shared throttling counters are unreachable and this limit fails closed",
-                                ctx.request_id,
-                                headers=[(b"retry-after", b"1")],
-                            )
-                    local = self._local
-                    hits = [(k, local[lim], c, m) for k, lim, c, m in hits if lim.on_error == "local"]
-                    result = self._store.local_hit_all(hits) if hits else [0, 0]
+                if store.shared is None:
+                    result = store.local.hit_all(hits)  # memory: no await, atomic on the loop
+                else:
+                    try:
+                        result = await store.hit_all(hits)
+                    except StoreUnavailable:
+                        if any(h[1].on_error == "closed" for h in hits):
+                            stats["refused_store_closed"] += 1
+                            if self._enforce:
+                                return await errors.send_problem(
+                                    send,
+                                    problems.UNAVAILABLE,
+                                    "the shared throttling counters are unreachable and this limit fails closed",
+                                    ctx.request_id,
+                                    headers=[(b"retry-after", b"1")],
+                                )
+                        local = self._local
+                        hits = [(k, local[lim], c, m) for k, lim, c, m in hits if lim.on_error == "local"]
+                        result = store.local_hit_all(hits) if hits else [0, 0]
                 refused = result[0]
                 if refused:
                     limit = hits[refused - 1][1]
-                    stats[f"refused:{limit.level}"] += 1
                     if self._enforce:
+                        store.refused[limit.level, limit.name] += 1
                         return await self._refuse(send, ctx, hits, result)
+                    store.shadowed[limit.level, limit.name] += 1
                     stats["shadow"] += 1
                     log.info("throttle (shadow): %s limit %s would refuse", limit.level, limit.name)
-                if self._headers and not refused:
-                    send = self._with_headers(send, hits, result)
+                elif self._headers:
+                    _add_rate_headers(ctx, hits, result)
             if self._bandwidth is not None:
                 return await self._metered(scope, receive, send, caller)
             await self.app(scope, receive, send)
@@ -330,21 +347,7 @@ class ThrottlePolicy:
             if cap:
                 self._in_flight[self._api] -= 1
 
-    def _with_headers(self, send: Send, hits: list[Hit], result: list[int]) -> Send:
-        best = 0
-        for i in range(1, len(hits)):
-            if result[2 + 2 * i] < result[2 + 2 * best]:
-                best = i
-        extra = _rate_headers(hits[best][1], result[2 + 2 * best], result[3 + 2 * best])
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        return send_with_headers
-
-    async def _refuse(self, send: Send, ctx: Any, hits: list[Hit], result: list[int]) -> None:
+    async def _refuse(self, send: Send, ctx: Any, hits: Hits, result: list[int]) -> None:
         index = result[0] - 1
         limit = hits[index][1]
         retry_ms = max(result[1], 1)
@@ -411,24 +414,27 @@ class ThrottlePolicy:
                 self._store.local_hit_all([(key, self._local[limit], amount, ADD)])
 
 
-@functools.lru_cache(maxsize=4096)
-def _static_rate_parts(limit: Limit) -> tuple[bytes, bytes, bytes]:
-    """What never changes for a limit: RateLimit-Policy, the start of RateLimit, X-RateLimit-Limit (built once)."""
-    name = limit.name.replace('"', "").replace("\\", "")
-    return (
-        f'"{name}";q={limit.amount};w={limit.window}'.encode(),
-        f'"{name}";r='.encode(),
-        str(limit.amount).encode(),
-    )
+def _add_rate_headers(ctx: Any, hits: Hits, result: list[int]) -> None:
+    """RateLimit-* of the limit with the least remaining, handed to the proxy through the request context."""
+    best = 0
+    for i in range(1, len(hits)):
+        if result[2 + 2 * i] < result[2 + 2 * best]:
+            best = i
+    headers = _rate_headers(hits[best][1], result[2 + 2 * best], result[3 + 2 * best])
+    if ctx.response_headers is None:
+        ctx.response_headers = headers
+    else:
+        ctx.response_headers += headers
 
 
 def _rate_headers(limit: Limit, remaining: int, reset_ms: int) -> list[tuple[bytes, bytes]]:
-    reset = max(0, -(-reset_ms // 1000))
-    policy, head, amount = _static_rate_parts(limit)
+    reset = b"%d" % max(0, -(-reset_ms // 1000))
+    policy, head, amount = limit.header_parts
+    left = b"%d" % remaining
     return [
         (b"ratelimit-policy", policy),
-        (b"ratelimit", head + b"%d;t=%d" % (remaining, reset)),
+        (b"ratelimit", b"%s%s;t=%s" % (head, left, reset)),
         (b"x-ratelimit-limit", amount),
-        (b"x-ratelimit-remaining", b"%d" % remaining),
-        (b"x-ratelimit-reset", b"%d" % reset),
+        (b"x-ratelimit-remaining", left),
+        (b"x-ratelimit-reset", reset),
     ]

@@ -22,6 +22,7 @@ from gateway.catalog.migrations import (
     v0004_user_last_seen,
     v0005_applications_subscriptions_approvals,
     v0006_api_definitions_documents,
+    v0007_tiers,
 )
 
 
@@ -47,4 +48,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(4, v0004_user_last_seen),
     _from(5, v0005_applications_subscriptions_approvals),
     _from(6, v0006_api_definitions_documents),
+    _from(7, v0007_tiers),
 )

@@ -20,6 +20,7 @@ from gateway.control.routes import (
     subscriptions,
     system,
     tenants,
+    tiers,
     users,
 )
 
@@ -40,4 +41,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *approvals.ENDPOINTS,
     *dashboard.ENDPOINTS,
     *etl.ENDPOINTS,
+    *tiers.ENDPOINTS,
 )

@@ -11,9 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from policies.throttle.storage.base import Hits, StoreUnavailable
 from policies.throttle.storage.memory import ThrottleMemoryStorage
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger("splp.throttle")
 
@@ -33,7 +38,10 @@ class CounterStore:
         self.down = False
         self._retry_at = 0.0
         self._probing = False
-        self.stats: Counter[str] = Counter()  # redis_errors, fallback_decisions, recoveries, refused_*, ...
+        self.stats: Counter[str] = Counter()  # redis_errors, outages, recoveries, fallback_decisions, blocked, ...
+        # plain ints on the request path; policies/throttle/metrics.py renders them at scrape time
+        self.refused: Counter[tuple[str, str]] = Counter()  # (level, policy) -> requests refused
+        self.shadowed: Counter[tuple[str, str]] = Counter()  # (level, policy) -> would refuse (enforce: false)
 
     @property
     def is_shared(self) -> bool:
@@ -78,6 +86,11 @@ class CounterStore:
     def local_hit_all(self, hits: Hits) -> list[int]:
         self.stats["fallback_decisions"] += 1
         return self.local.hit_all(hits)
+
+    def collect_metrics(self) -> Iterator[Metric]:
+        from policies.throttle.metrics import families
+
+        return families(self)
 
     async def check_ready(self) -> str | None:
         """For /_ready: None when the shared counters answer (or there are none), else the problem."""

@@ -11,7 +11,7 @@ retry_ms is then the longest wait among the refusing limits (all must free up be
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FIXED, SLIDING, MOVING = 1, 2, 3
 STRATEGIES = {"fixed-window": FIXED, "sliding-window": SLIDING, "moving-window": MOVING}
@@ -30,6 +30,14 @@ class Limit:
     strategy: int = FIXED
     on_error: str = "local"  # local | open | closed, when the shared storage is unreachable
     local_amount: int = 0  # this node's share for the local fallback limiter (0 = same as amount)
+    # What never changes in this limit's response headers, built once: the RateLimit-Policy value, the start
+    # of the RateLimit value, the X-RateLimit-Limit value. Not part of equality or hash.
+    header_parts: tuple[bytes, bytes, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        name = self.name.replace('"', "").replace("\\", "")
+        parts = (f'"{name}";q={self.amount};w={self.window}'.encode(), f'"{name}";r='.encode(), b"%d" % self.amount)
+        object.__setattr__(self, "header_parts", parts)
 
     @property
     def window_ms(self) -> int:
