@@ -18,7 +18,7 @@ from gateway.catalog.store import CatalogStore
 from gateway.catalog.util import now
 from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.model import ApiConfig
-from gateway.config.tiers import Tier, TiersConfig
+from gateway.config.tiers import Tier, TierOverride, TiersConfig, with_overrides
 
 _EXPORTED = (ConsumerStatus.ACTIVE.value, ConsumerStatus.BLOCKED.value)
 
@@ -95,19 +95,25 @@ def _loads(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+async def tier_overrides(store: CatalogStore) -> list[TierOverride]:
+    """The tiers set through the control API, as (kind, name, tier), by kind then name."""
+    return [
+        (
+            record.kind.value,
+            record.name,
+            Tier(requests=record.requests, burst=record.burst, description=record.description),
+        )
+        for record in await store.tiers.list()
+    ]
+
+
 async def catalog_tiers(store: CatalogStore, conf: TiersConfig | None = None) -> TiersConfig | None:
     """The throttling tiers the gateway should use, or None when the store holds none (conf/ tiers apply).
 
     Otherwise the store's tiers are merged over `conf` (the gateway's conf/ tiers; the built-in defaults
     when not given): a tier of the same kind and name is replaced, new ones are added, others kept.
     """
-    records = await store.tiers.list()
-    if not records:
+    overrides = await tier_overrides(store)
+    if not overrides:
         return None
-    base = conf if conf is not None else TiersConfig()
-    merged = {"subscription": dict(base.subscription), "application": dict(base.application)}
-    for record in records:
-        merged[record.kind.value][record.name] = Tier(
-            requests=record.requests, burst=record.burst, description=record.description
-        )
-    return TiersConfig(**merged)
+    return with_overrides(conf if conf is not None else TiersConfig(), overrides)

@@ -7,6 +7,8 @@ Unlimited. Owned by the throttling work (issue 5): extend freely, keep the `tier
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -46,3 +48,14 @@ class TiersConfig(BaseModel):
         ),
         description="Tiers an application can have, across all its APIs.",
     )
+
+
+TierOverride = tuple[str, str, Tier]  # (kind: subscription | application, name, tier)
+
+
+def with_overrides(base: TiersConfig, overrides: Iterable[TierOverride]) -> TiersConfig:
+    """`base` with each override replacing the tier of the same kind and name, or added."""
+    merged = {"subscription": dict(base.subscription), "application": dict(base.application)}
+    for kind, name, tier in overrides:
+        merged[kind][name] = tier
+    return TiersConfig(**merged)

@@ -1,9 +1,12 @@
 """One config from two sources: the conf/ files and the catalog view.
 
 Catalog APIs get the global policies of gateway.yaml exactly like file APIs do. Where both define
-the same context+version the file wins (it is what the operator pinned on this node) and the catalog
-API is skipped with a log line; a catalog API whose policies no longer validate (a policy removed
-from this build, say) is skipped the same way, so one bad row never blocks every other change.
+the same thing the file wins (it is what the operator pinned on this node) and the catalog entry is
+skipped with a log line: an API with the same context+version, an application with the same id, a
+subscription of the same application to the same API. A catalog API whose policies no longer
+validate (a policy removed from this build, say) is skipped the same way, so one bad row never
+blocks every other change. Tiers set through the control API replace conf/ tiers of the same kind
+and name.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import logging
 
 from gateway.config.errors import ConfigProblem
 from gateway.config.load import resolve_policies
-from gateway.config.model import ApiDefinition, LoadedConfig
+from gateway.config.model import ApiDefinition, GatewayConfig, LoadedConfig
+from gateway.config.tiers import with_overrides
 from gateway.feed.view import CatalogView
 
 log = logging.getLogger("splp.feed")
@@ -21,8 +25,14 @@ CATALOG_SOURCE = "catalog"
 
 
 def compose(files: LoadedConfig, view: CatalogView | None) -> LoadedConfig:
-    if view is None or not view.apis:
+    if view is None or view == CatalogView():
         return files
+    return LoadedConfig(
+        path=files.path, gateway=_gateway(files.gateway, view), apis=_apis(files, view), files=files.files
+    )
+
+
+def _apis(files: LoadedConfig, view: CatalogView) -> tuple[ApiDefinition, ...]:
     global_specs = resolve_policies(files.gateway.policies, files.path, "policies", [])
     taken = {api.config.prefix for api in files.apis}
     added: list[ApiDefinition] = []
@@ -40,4 +50,22 @@ def compose(files: LoadedConfig, view: CatalogView | None) -> LoadedConfig:
         merged = tuple(spec for spec in global_specs if spec.name not in names) + own
         added.append(ApiDefinition(config=config, policies=merged, source=CATALOG_SOURCE, where=where))
         taken.add(config.prefix)
-    return LoadedConfig(path=files.path, gateway=files.gateway, apis=files.apis + tuple(added), files=files.files)
+    return files.apis + tuple(added)
+
+
+def _gateway(gateway: GatewayConfig, view: CatalogView) -> GatewayConfig:
+    app_ids = {app.id for app in gateway.applications}
+    applications = list(gateway.applications)
+    for app in view.applications:
+        if app.id in app_ids:
+            log.warning("catalog application %s skipped: conf/ files declare the same id", app.id)
+        else:
+            applications.append(app)
+    pairs = {(sub.application, sub.api) for sub in gateway.subscriptions}
+    subscriptions = list(gateway.subscriptions) + [
+        sub for sub in view.subscriptions if (sub.application, sub.api) not in pairs and sub.application not in app_ids
+    ]
+    tiers = with_overrides(gateway.tiers, view.tiers) if view.tiers else gateway.tiers
+    return gateway.model_copy(
+        update={"applications": tuple(applications), "subscriptions": tuple(subscriptions), "tiers": tiers}
+    )

@@ -20,6 +20,7 @@ from gateway.catalog.consumer_models import (
     SecretIssued,
 )
 from gateway.catalog.errors import Invalid, NotFound
+from gateway.catalog.export import catalog_tiers
 from gateway.catalog.models import Role
 from gateway.config.tiers import Tier
 from gateway.control.access import ADMINS
@@ -28,8 +29,11 @@ from gateway.control.endpoints import PAGING, Call, Endpoint, Page, QueryParam, 
 CONSUMERS = frozenset({Role.SUPER_ADMIN, Role.TENANT_ADMIN, Role.PUBLISHER, Role.SUBSCRIBER})
 
 
-def checked_tier(tiers: dict[str, Tier], name: str, kind: str) -> str:
-    """`name` when it is a configured tier; else Invalid on the body's `tier`."""
+async def checked_tier(call: Call, name: str, kind: str) -> str:
+    """`name` when it is a tier of `kind` (application or subscription) in the gateway's config or set
+    through the control API; else Invalid on the body's `tier`."""
+    everything = await catalog_tiers(call.store, call.services.tiers) or call.services.tiers
+    tiers: dict[str, Tier] = getattr(everything, kind)
     if name not in tiers:
         raise Invalid("tier", f"no {kind} tier {name!r}; configured: {', '.join(tiers) or 'none'}")
     return name
@@ -61,7 +65,7 @@ async def create_application(call: Call) -> ApplicationCreated:
     tenant_id = body.tenant_id or principal.tenant_id
     if not principal.sees(tenant_id):
         raise Invalid("tenant_id", "no such tenant")
-    tier = checked_tier(call.services.tiers.application, body.tier or "Unlimited", "application")
+    tier = await checked_tier(call, body.tier or "Unlimited", "application")
     return await call.store.applications.create(principal.actor, body, tenant_id=tenant_id, tier=tier)
 
 
@@ -72,7 +76,7 @@ async def get_application(call: Call) -> Application:
 async def update_application(call: Call) -> Application:
     body: ApplicationUpdate = call.body
     application = await _visible(call)
-    tier = checked_tier(call.services.tiers.application, body.tier, "application") if body.tier else None
+    tier = await checked_tier(call, body.tier, "application") if body.tier else None
     return await call.store.applications.update(call.principal.actor, application.id, body, tier=tier)
 
 

@@ -48,7 +48,7 @@ async def create_subscription(call: Call) -> Subscription:
         raise Invalid("application_id", "no such application") from None
     if not call.principal.sees(application.tenant_id):
         raise Invalid("application_id", "no such application")
-    checked_tier(call.services.tiers.subscription, body.tier, "subscription")
+    await checked_tier(call, body.tier, "subscription")
     return await call.store.subscriptions.create(call.principal.actor, body, viewer=await viewer_of(call))
 
 

@@ -28,7 +28,7 @@ def test_catalog_apis_join_file_apis_with_global_policies(write_config: Callable
     pushed = config.apis[1]
     assert (pushed.source, pushed.where) == (CATALOG_SOURCE, "apis/id-1")
     assert sorted(spec.name for spec in pushed.policies) == ["cors", "headers"]
-    assert config.gateway is files.gateway and config.path == files.path
+    assert config.gateway == files.gateway and config.path == files.path
 
 
 def test_file_wins_a_shared_prefix_and_bad_catalog_policies_skip_one_api(write_config: Callable[..., Path]) -> None:
@@ -51,3 +51,37 @@ def test_no_view_is_the_files_alone(write_config: Callable[..., Path]) -> None:
     files = load_config(write_config([api("filed", ["http://127.0.0.1:9"])]))
     assert compose(files, None) is files
     assert compose(files, CatalogView()) is files
+
+
+def test_catalog_consumers_and_tiers_join_the_files(write_config: Callable[..., Path]) -> None:
+    from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
+    from gateway.config.tiers import Tier
+
+    files = load_config(
+        write_config(
+            [api("filed", ["http://127.0.0.1:9"])],
+            applications=[{"id": "app-file", "tenant": "test", "name": "from file"}],
+            subscriptions=[{"application": "app-file", "api": "/filed/v1", "tier": "Gold"}],
+            tiers={"subscription": {"Gold": {"requests": "5000/minute"}, "Silver": {"requests": "2000/minute"}}},
+        )
+    )
+    view = CatalogView(
+        applications=(
+            ApplicationConfig(id="app-file", tenant="other", name="from catalog"),
+            ApplicationConfig(id="app-cat", tenant="test", tier="10PerMin"),
+        ),
+        subscriptions=(
+            SubscriptionConfig(application="app-file", api="/filed/v1", tier="Bronze"),  # the file's app: skipped
+            SubscriptionConfig(application="app-cat", api="/filed/v1", tier="Silver"),
+        ),
+        tiers=(
+            ("subscription", "Gold", Tier(requests="10/minute")),
+            ("application", "Platinum", Tier(requests="9/second")),
+        ),
+    )
+    gateway = compose(files, view).gateway
+    assert [(a.id, a.name) for a in gateway.applications] == [("app-file", "from file"), ("app-cat", "")]
+    assert [(s.application, s.tier) for s in gateway.subscriptions] == [("app-file", "Gold"), ("app-cat", "Silver")]
+    assert gateway.tiers.subscription["Gold"].requests == "10/minute"
+    assert gateway.tiers.subscription["Silver"].requests == "2000/minute"
+    assert gateway.tiers.application["Platinum"].requests == "9/second"
