@@ -1,8 +1,9 @@
 """The control API (Starlette, orjson), on its own port (127.0.0.1:8001 by default), under /api/v1.
 
 Startup opens the catalog store (storage.catalog: the SQLite file under var/splp/ by default, created
-with its folder when missing; migrations applied) and the token key (var/splp/control-token-key.pem
-unless told otherwise; generated on first start). Routes come from routes.ENDPOINTS; the OpenAPI 3.1
+with its folder when missing; migrations applied) and the token keys: the resident key manager's key
+ring when gateway.yaml declares one (resident_tokens.py), else var/splp/control-token-key.pem unless
+told otherwise (generated on first start). Routes come from routes.ENDPOINTS; the OpenAPI 3.1
 document at /api/v1/openapi.json is built from the same list. The ETL (routes/etl.py) reads job files
 from conf/etl and opens its run-state store on first use.
 """
@@ -24,11 +25,13 @@ from starlette.routing import Route
 
 from gateway.catalog.passwords import PasswordHasher
 from gateway.catalog.store import open_store
+from gateway.config.keymanagers import ResidentConfig
 from gateway.config.model import LoadedConfig
 from gateway.control import errors
 from gateway.control.endpoints import JSONResponse, Services
 from gateway.control.errors import ApiError, problem_response
 from gateway.control.openapi import build_document
+from gateway.control.resident_tokens import ResidentTokens
 from gateway.control.routes import ENDPOINTS
 from gateway.control.routes.etl import EtlHub
 from gateway.control.tokens import LocalTokens
@@ -46,6 +49,14 @@ _OPENAPI_ITEM = {
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
     }
 }
+
+
+async def _token_service(config: LoadedConfig, key_file: str, token_ttl: int) -> LocalTokens | ResidentTokens:
+    """The resident key manager's keys when gateway.yaml declares one, else the control API's own key."""
+    resident = next((km for km in config.gateway.key_managers if isinstance(km, ResidentConfig)), None)
+    if resident is not None:
+        return await ResidentTokens.open(resident, expires_in=token_ttl)
+    return await asyncio.to_thread(LocalTokens.from_file, key_file, expires_in=token_ttl)
 
 
 def create_control_app(
@@ -90,7 +101,7 @@ def create_control_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tokens = await asyncio.to_thread(LocalTokens.from_file, key_file, expires_in=token_ttl)
+        tokens = await _token_service(config, key_file, token_ttl)
         store = await open_store(uri)
         etl = EtlHub(jobs_dir, etl_state, max_concurrent=etl_max_concurrent)
         state["services"] = Services(
