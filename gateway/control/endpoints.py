@@ -9,6 +9,7 @@ catalog's NotFound / Conflict / Invalid, which map to 404 / 409 / 422 here and n
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ log = logging.getLogger("splp.control")
 E = TypeVar("E", bound=StrEnum)
 
 MAX_BODY = 1024 * 1024
+_JSON_NUL = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash + "u0000"
 INT_MAX = 2**31 - 1  # the largest integer a query parameter may carry (page numbers, offsets)
 
 
@@ -184,8 +186,11 @@ async def _read_json(request: Request, limit: int = MAX_BODY) -> Any:
         if size > limit:
             raise ApiError(errors.TOO_LARGE, f"the body may hold at most {limit} bytes")
         chunks.append(chunk)
+    raw = b"".join(chunks)
+    if b"\\u0000" in raw and _JSON_NUL.search(raw):  # PostgreSQL text cannot hold NUL; no field needs one
+        raise errors.invalid([{"loc": ["body"], "msg": "NUL characters (\\u0000) are not allowed", "type": "nul"}])
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(errors.BAD_REQUEST, f"the body is not JSON: {exc}") from None
 
@@ -197,6 +202,9 @@ def _query(endpoint: Endpoint, request: Request) -> dict[str, Any]:
         raw = request.query_params.get(param.name)
         if raw is None:
             values[param.name] = param.default
+            continue
+        if "\x00" in raw:
+            problems.append({"loc": ["query", param.name], "msg": "NUL characters are not allowed", "type": "nul"})
             continue
         if param.kind is int:
             try:
@@ -239,6 +247,8 @@ def _wrap(endpoint: Endpoint, services: Callable[[], Services]) -> Callable[[Req
         request_id = uuid.uuid4().hex
         try:
             current = services()
+            if any("\x00" in value for value in request.path_params.values()):
+                raise NotFound("no such object")  # no id holds a NUL; PostgreSQL would refuse the query
             principal = None
             if not endpoint.public:
                 principal = await authenticate(request.headers.get("authorization"), current.verifier, current.store)

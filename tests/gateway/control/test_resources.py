@@ -157,3 +157,14 @@ async def test_bad_bodies_and_routes(control: Control) -> None:
     assert status == 404 and body["code"] == 801404 and body["request_id"]
     status, body = await control.call("PATCH", "/myaccount/profile", as_user="a_dev")
     assert status == 405 and body["status"] == 405
+
+
+async def test_nul_characters_are_refused_before_the_store(control: Control) -> None:
+    """PostgreSQL text cannot hold NUL: every entry point answers 4xx instead of a store error."""
+    status, body = await control.call("GET", "/catalog?q=a%00b", as_user="a_dev")
+    assert status == 422 and body["errors"][0]["loc"] == ["query", "q"]
+    status, body = await control.call("PUT", "/myaccount/profile", as_user="a_dev", json={"full_name": "a\u0000b"})
+    assert status == 422 and "NUL" in body["errors"][0]["msg"]
+    status, _ = await control.call("PUT", "/myaccount/profile", as_user="a_dev", json={"full_name": "a\\u0000b"})
+    assert status == 200  # a backslash followed by "u0000" is plain text
+    assert (await control.call("GET", "/institution-users/x%00y", as_user="a_admin"))[0] == 404
