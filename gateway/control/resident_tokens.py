@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import jwt
 
 from gateway.config.keymanagers import ResidentConfig
-from gateway.control.tokens import AUDIENCE, InvalidToken, TokenClaims
+from gateway.control.tokens import AUDIENCE, InvalidToken, TokenClaims, token_claims
 from keymanager import keystore
 
 _TYP = "at+jwt"
@@ -42,18 +41,7 @@ class ResidentTokens:
     async def issue(self, *, user_id: str, tenant_id: str, role: str, session_version: int) -> str:
         if time.time() - self._ring.active.created >= self._config.rotate_after:
             await self._reload()  # rotates when due, under the key file's lock
-        now = int(time.time())
-        claims = {
-            "iss": self._issuer,
-            "aud": AUDIENCE,
-            "sub": user_id,
-            "tid": tenant_id,
-            "role": role,
-            "ver": session_version,
-            "iat": now,
-            "exp": now + self.expires_in,
-            "jti": uuid.uuid4().hex,
-        }
+        claims = token_claims(self._issuer, self.expires_in, user_id, tenant_id, role, session_version)
         key = self._ring.active
         return jwt.encode(claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": _TYP})
 

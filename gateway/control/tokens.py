@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -53,6 +53,24 @@ class TokenIssuer(Protocol):
     async def issue(self, *, user_id: str, tenant_id: str, role: str, session_version: int) -> str: ...
 
 
+def token_claims(
+    issuer: str, expires_in: int, user_id: str, tenant_id: str, role: str, session_version: int
+) -> dict[str, Any]:
+    """The claims of a control-API access token, whoever signs it."""
+    now = int(time.time())
+    return {
+        "iss": issuer,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "tid": tenant_id,
+        "role": role,
+        "ver": session_version,
+        "iat": now,
+        "exp": now + expires_in,
+        "jti": uuid.uuid4().hex,
+    }
+
+
 class LocalTokens:
     """Issues and verifies the control API's tokens with one Ed25519 key."""
 
@@ -68,18 +86,7 @@ class LocalTokens:
         return cls(load_or_create_key(Path(key_path)), **options)
 
     async def issue(self, *, user_id: str, tenant_id: str, role: str, session_version: int) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": user_id,
-            "tid": tenant_id,
-            "role": role,
-            "ver": session_version,
-            "iat": now,
-            "exp": now + self.expires_in,
-            "jti": uuid.uuid4().hex,
-        }
+        claims = token_claims(ISSUER, self.expires_in, user_id, tenant_id, role, session_version)
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     async def verify(self, token: str) -> TokenClaims:
