@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import re
+from pathlib import Path
 
 import orjson
 
@@ -187,7 +188,9 @@ class GatewayApp:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _start_feed(self) -> None:
-        feed = CatalogFeed(self.files.gateway.storage.catalog, self._apply_view)
+        storage = self.files.gateway.storage
+        cache = Path(storage.catalog_cache) if storage.catalog_cache else None
+        feed = CatalogFeed(storage.catalog, self._apply_view, cache=cache)
         self.feed = self.services.get("catalog", lambda: feed)  # /_ready reports it; shutdown closes it
         await feed.start()
 

@@ -93,6 +93,11 @@ class StorageSection(Strict):
         description="Also serve what the catalog store publishes (pushed live on every committed change); "
         "false = DB-less, conf/ files only.",
     )
+    catalog_cache: str | None = Field(
+        None,
+        description="File keeping the last catalog view served, so a node started while the store is down "
+        "serves it (mode 0600: it holds credential hashes); null = no cache.",
+    )
 
 
 class Timeouts(Strict):

@@ -10,7 +10,8 @@ How a change is noticed:
 A full re-read also runs every `resync` seconds and after any reconnect, so a missed notification or
 a node that was down converges; a view equal to the last one changes nothing.
 The store being down never stops the data plane: the last good view keeps serving and /_ready
-reports the problem until the feed reconnects.
+reports the problem until the feed reconnects. With a `cache` path, each new view is also saved
+there, and a node that starts while the store is down serves the saved view (cache.py).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import asyncpg
 
 from gateway.catalog.audit import NOTIFY_CHANNEL
 from gateway.catalog.store import CatalogStore, open_store
+from gateway.feed.cache import load_cached_view, save_view
 from gateway.feed.view import CatalogView, load_view
 
 log = logging.getLogger("splp.feed")
@@ -34,9 +37,17 @@ OnView = Callable[[CatalogView], None]
 
 class CatalogFeed:
     def __init__(
-        self, uri: str, on_view: OnView, *, poll: float = 0.25, resync: float = 30.0, retry: float = 1.0
+        self,
+        uri: str,
+        on_view: OnView,
+        *,
+        cache: Path | None = None,
+        poll: float = 0.25,
+        resync: float = 30.0,
+        retry: float = 1.0,
     ) -> None:
         self._uri = uri
+        self._cache = cache
         self._on_view = on_view
         self._poll = poll
         self._resync = resync
@@ -46,15 +57,31 @@ class CatalogFeed:
         self._task: asyncio.Task[None] | None = None
         self._problem: str | None = "not connected yet"
         self._synced = asyncio.Event()
+        self._attempted = asyncio.Event()  # the first connection attempt has succeeded or failed
         self.synced_at = 0.0
 
     async def start(self, wait: float = 5.0) -> None:
-        """Starts following; waits up to `wait` seconds for the first view (a node resyncs on start)."""
+        """Starts following; waits up to `wait` seconds for the first view (a node resyncs on start), less
+        when the store refuses at once."""
         self._task = asyncio.create_task(self._run(), name="splp-catalog-feed")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._synced.wait()), wait)
-        if not self._synced.is_set():
+            await asyncio.wait_for(asyncio.shield(self._attempted.wait()), wait)
+        if self._synced.is_set():
+            return
+        cached = await asyncio.to_thread(load_cached_view, self._cache) if self._cache else None
+        if cached is None:
             log.error("catalog store %s unreachable at start (%s); serving conf/ only", self._safe_uri, self._problem)
+            return
+        view, saved_at = cached
+        log.error(
+            "catalog store %s unreachable at start (%s); serving the view cached at %s",
+            self._safe_uri,
+            self._problem,
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at)),
+        )
+        if self._last is None:  # the feed may have connected meanwhile: its view is newer
+            self._on_view(view)
+            self._last = view
 
     async def check_ready(self) -> str | None:
         return self._problem
@@ -87,6 +114,7 @@ class CatalogFeed:
                 if problem != self._problem:
                     log.warning("catalog feed: %s; keeping the last view, retrying every %.0fs", problem, self._retry)
                 self._problem = problem
+                self._attempted.set()
                 await self._close_store()
                 await asyncio.sleep(self._retry)
 
@@ -97,7 +125,13 @@ class CatalogFeed:
         if view != self._last:
             self._on_view(view)
             self._last = view
+            if self._cache is not None:
+                try:
+                    await asyncio.to_thread(save_view, self._cache, view, self.synced_at)
+                except OSError as exc:
+                    log.warning("catalog cache %s not written: %s", self._cache, exc)
         self._synced.set()
+        self._attempted.set()
 
     async def _follow_notifications(self, store: CatalogStore) -> None:
         changed = asyncio.Event()

@@ -144,6 +144,28 @@ async def test_store_down_at_start_serves_files_and_reports_it(write_config: Cal
         assert [a.prefix for a in app.holder.current.apis] == ["/filed/v1"]
 
 
+async def test_a_node_started_while_the_store_is_down_serves_the_cached_view(
+    store: CatalogStore, store_uri: str, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache" / "catalog-view.json"
+    upstream = EchoUpstream("cached")
+    async with serve(upstream) as up:
+        await publish(store, f"http://127.0.0.1:{up}")
+        live = write_config([], storage={"catalog": store_uri, "serve_catalog": True, "catalog_cache": str(cache)})
+        async with running_gateway(live):
+            pass
+        assert cache.stat().st_mode & 0o777 == 0o600
+        dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+        down = write_config([], storage={"catalog": dead, "serve_catalog": True, "catalog_cache": str(cache)})
+        async with running_gateway(down) as (base, _), aiohttp.ClientSession() as http:
+            assert (await http.get(f"{base}/pegawai/v1/echo")).status == 200
+            ready = await (await http.get(f"{base}/_ready")).json()
+            assert ready["status"] == "degraded"
+        cache.write_text("{not json")
+        async with running_gateway(down) as (base, _), aiohttp.ClientSession() as http:
+            assert (await http.get(f"{base}/pegawai/v1/echo")).status == 404  # a broken cache is ignored
+
+
 @pytest.mark.postgres
 async def test_two_gateway_processes_follow_postgres_within_a_second(
     pg_module_database: str, write_config: Callable[..., Path], tmp_path: Path
