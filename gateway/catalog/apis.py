@@ -280,6 +280,34 @@ async def get_in(conn: Connection, api_id: str) -> Api:
     return await _get(conn, api_id)
 
 
+async def _copy_attachments(conn: Connection, from_id: str, to_id: str, actor: Actor) -> int:
+    """A new version keeps its source definition (for exports) and its documents; bytes are copied
+    inside the database. Returns the number of documents copied."""
+    stamp = now()
+    await conn.execute(
+        "INSERT INTO api_definitions (api_id, format, spec_version, source, size, sha256, operations,"
+        " created_by, created_at) SELECT $1, format, spec_version, source, size, sha256, operations, $2, $3"
+        " FROM api_definitions WHERE api_id = $4",
+        to_id,
+        actor.id,
+        stamp,
+        from_id,
+    )
+    rows = await conn.fetch("SELECT id FROM api_documents WHERE api_id = $1 ORDER BY created_at, id", from_id)
+    for row in rows:
+        await conn.execute(
+            "INSERT INTO api_documents (id, api_id, title, kind, filename, content_type, size, sha256, content,"
+            " url, created_by, created_at) SELECT $1, $2, title, kind, filename, content_type, size, sha256,"
+            " content, url, $3, $4 FROM api_documents WHERE id = $5",
+            new_id(),
+            to_id,
+            actor.id,
+            stamp,
+            row["id"],
+        )
+    return len(rows)
+
+
 class ApiRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -406,6 +434,7 @@ class ApiRepository:
                 conn, actor, source.tenant_id, config, catalog, source.visible_tenants, ApiStatus.CREATED
             )
             after = await _get(conn, new_api_id)
+            documents = await _copy_attachments(conn, api_id, new_api_id, actor)
             await audit.record(
                 conn,
                 actor,
@@ -414,7 +443,7 @@ class ApiRepository:
                 new_api_id,
                 tenant_id=source.tenant_id,
                 before=None,
-                after={**after.model_dump(mode="json"), "copied_from": api_id},
+                after={**after.model_dump(mode="json"), "copied_from": api_id, "documents_copied": documents},
             )
         return after
 

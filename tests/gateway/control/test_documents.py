@@ -132,3 +132,28 @@ async def test_roles_and_isolation(control: Control) -> None:
     assert (await control.call("GET", f"{pub_docs}/{private['doc']}", as_user="a_pub"))[0] == 404
     assert (await control.call("GET", f"{docs}/{public['doc']}", as_user="a_pub"))[0] == 404
     assert (await control.call("GET", docs, as_user="a_pub"))[1]["items"][0]["id"] == private["doc"]
+
+
+async def test_a_new_version_keeps_the_documents_and_the_imported_definition(control: Control) -> None:
+    from tests.gateway.catalog.interchange.fixtures import as_format
+    from tests.gateway.control.test_interchange import import_
+
+    status, api = await import_(control, "a_pub", definition=as_format("pegawai-3.0.yaml", "yaml"))
+    assert status == 201, api
+    docs = f"/apis/{api['id']}/documents"
+    await control.call("POST", docs, as_user="a_pub", json=file_body(filename="panduan.pdf"))
+    status, v2 = await control.call("POST", f"/apis/{api['id']}/versions", as_user="a_pub", json={"version": "2.0.0"})
+    assert status == 201, v2
+    status, page = await control.call("GET", f"/apis/{v2['id']}/documents", as_user="a_dev")
+    (copy,) = page["items"]
+    assert (copy["title"], copy["size"], copy["api_id"]) == ("Panduan Integrasi", len(PDF), v2["id"])
+    async with control.http.get(
+        f"{control.base}/apis/{v2['id']}/documents/{copy['id']}/content",
+        headers={"authorization": f"Bearer {await control.token('a_dev')}"},
+    ) as response:
+        assert await response.read() == PDF
+    status, exported = await control.call("GET", f"/apis/{v2['id']}/openapi", as_user="a_dev")
+    assert exported["paths"]["/pegawai/{nip}"]["get"]["operationId"] == "getPegawai"  # the source came along
+    assert exported["servers"][0]["url"].endswith("/bappenas/data-pegawai/2.0.0")
+    # the original keeps its own
+    assert len((await control.call("GET", docs, as_user="a_dev"))[1]["items"]) == 1
