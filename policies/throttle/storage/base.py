@@ -33,15 +33,24 @@ class Limit:
     # What never changes in this limit's response headers, built once: the RateLimit-Policy value, the start
     # of the RateLimit value, the X-RateLimit-Limit value. Not part of equality or hash.
     header_parts: tuple[bytes, bytes, bytes] = field(init=False, repr=False, compare=False)
+    # The Redis script's arguments for this limit (strategy, amount, window_ms) as RESP bulk strings, built once.
+    script_args: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = self.name.replace('"', "").replace("\\", "")
         parts = (f'"{name}";q={self.amount};w={self.window}'.encode(), f'"{name}";r='.encode(), b"%d" % self.amount)
         object.__setattr__(self, "header_parts", parts)
+        args = b"".join(bulk(b"%d" % n) for n in (self.strategy, self.amount, self.window * 1000))
+        object.__setattr__(self, "script_args", args)
 
     @property
     def window_ms(self) -> int:
         return self.window * 1000
+
+
+def bulk(value: bytes) -> bytes:
+    """A RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 Hit = tuple[str, Limit, int, int]  # (key, limit, cost, mode)
