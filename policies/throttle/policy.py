@@ -221,11 +221,11 @@ class ThrottlePolicy:
                 if name in wanted:
                     headers[name] = value
         ip = ctx.client_ip
-        app = _name_of(ctx.application, "id", "client_id", "application_id")
+        app = None if ctx.application is None else _name_of(ctx.application, "id", "client_id", "application_id")
         if app is None and self._app_header is not None and self._app_header in headers:
             app = headers[self._app_header].decode("latin-1")
         principal = ctx.principal
-        user = _name_of(principal, "subject", "sub", "username", "user")
+        user = None if principal is None else _name_of(principal, "subject", "sub", "username", "user")
         if user is None and self._user_header is not None and self._user_header in headers:
             user = headers[self._user_header].decode("latin-1")
         tenant = ctx.tenant
@@ -432,9 +432,9 @@ def _rate_headers(limit: Limit, remaining: int, reset_ms: int) -> list[tuple[byt
     policy, head, amount = limit.header_parts
     left = b"%d" % remaining
     return [
-        (b"ratelimit-policy", policy),
+        policy,
         (b"ratelimit", b"%s%s;t=%s" % (head, left, reset)),
-        (b"x-ratelimit-limit", amount),
+        amount,
         (b"x-ratelimit-remaining", left),
         (b"x-ratelimit-reset", reset),
     ]

@@ -49,7 +49,7 @@ class ThrottleMemoryStorage(MemoryStorage):
         retry = 0
         for index, (key, limit, cost, mode) in enumerate(hits, 1):
             amount = limit.amount
-            w = limit.window * 1000
+            w = limit.window_ms
             need = 0 if mode == ADD else (cost if mode == HIT else 1)
             if limit.strategy == MOVING:
                 events = self.moving.get(key)
@@ -96,7 +96,7 @@ class ThrottleMemoryStorage(MemoryStorage):
         for (key, limit, cost, mode), slot in zip(hits, found, strict=True):
             if not cost or mode == CHECK:
                 continue
-            w = limit.window * 1000
+            w = limit.window_ms
             if limit.strategy == MOVING:
                 self._add_events(key, limit.amount, cost, now, w)
                 continue
