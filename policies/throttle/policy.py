@@ -189,6 +189,9 @@ class ThrottlePolicy:
         self._blocked_users = frozenset(block.users if block else ())
         self._blocked_tenants = frozenset(block.tenants if block else ())
         self._blocked_ips = compile_networks(block.ips) if block else ()
+        self._may_block = bool(
+            self._blocked_api or self._blocked_apps or self._blocked_users or self._blocked_tenants or self._blocked_ips
+        )
         self._wanted = frozenset(wanted)
         self._backend_hits: tuple[Hit, ...] = tuple(
             (f"{prefix}:backend:{api.prefix}:{limit.window}", limit, 1, HIT) for limit in self._backend
@@ -292,7 +295,7 @@ class ThrottlePolicy:
         caller = self._caller(scope, ctx)
         store = self._store
         stats = store.stats
-        reason = self._blocked(caller, not caller.app.startswith("ip:"))
+        reason = self._blocked(caller, not caller.app.startswith("ip:")) if self._may_block else None
         if reason is not None:
             stats["blocked"] += 1
             if self._enforce:
