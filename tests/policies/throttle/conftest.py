@@ -49,10 +49,10 @@ async def load(
 
 
 @contextlib.contextmanager
-def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
+def redis_server(port: int, *options: str) -> Iterator[subprocess.Popen[bytes]]:
     """A private redis-server on `port` (no persistence) for the duration of the block."""
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--daemonize", "no", *options],
         stdout=subprocess.DEVNULL,
     )
     try:

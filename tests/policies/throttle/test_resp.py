@@ -142,6 +142,25 @@ async def test_unreachable_server_fails_fast_and_backs_off():
         await client.ping()  # tried again (and refused again)
 
 
+async def test_password_and_database_from_the_uri():
+    port = free_port()
+    with redis_server(port, "--requirepass", "s3cret"):
+        store = CounterStore(f"redis://:s3cret@127.0.0.1:{port}/3")
+        admin = RedisClient(f"redis://:s3cret@127.0.0.1:{port}/3")
+        try:
+            assert await store.check_ready() is None
+            await store.hit_all([("k", Limit("api", "x", 10, 3600, FIXED), 1, HIT)])
+            assert await admin.execute(command(b"DBSIZE")) == 1  # counted in database 3
+            assert await admin.execute(command(b"SELECT", b"0")) == b"OK"
+            assert await admin.execute(command(b"DBSIZE")) == 0
+            wrong = CounterStore(f"redis://:wrong@127.0.0.1:{port}/0")
+            assert "unreachable" in (await wrong.check_ready() or "")
+            await wrong.aclose()
+        finally:
+            await store.aclose()
+            admin.close()
+
+
 def test_python_reader_parses_replies_split_anywhere():
     data = b"*2\r\n*3\r\n:0\r\n:-1\r\n$3\r\nabc\r\n*0\r\n+PONG\r\n-NOSCRIPT No matching script\r\n$-1\r\n*-1\r\n:42\r\n"
     expected = [[[0, -1, b"abc"], []], b"PONG", "NOSCRIPT No matching script", None, None, 42]
