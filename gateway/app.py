@@ -7,6 +7,7 @@ builds one RequestContext; no framework objects are created on the hot path.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import re
@@ -205,6 +206,10 @@ class GatewayApp:
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                # Everything built so far (modules, config, the first snapshot) lives as long as the worker:
+                # moved out of the collector's generations, a full collection no longer walks it.
+                gc.collect()
+                gc.freeze()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -189,6 +189,9 @@ class ThrottlePolicy:
         self._blocked_users = frozenset(block.users if block else ())
         self._blocked_tenants = frozenset(block.tenants if block else ())
         self._blocked_ips = compile_networks(block.ips) if block else ()
+        self._may_block = bool(
+            self._blocked_api or self._blocked_apps or self._blocked_users or self._blocked_tenants or self._blocked_ips
+        )
         self._wanted = frozenset(wanted)
         self._backend_hits: tuple[Hit, ...] = tuple(
             (f"{prefix}:backend:{api.prefix}:{limit.window}", limit, 1, HIT) for limit in self._backend
@@ -221,11 +224,11 @@ class ThrottlePolicy:
                 if name in wanted:
                     headers[name] = value
         ip = ctx.client_ip
-        app = _name_of(ctx.application, "id", "client_id", "application_id")
+        app = None if ctx.application is None else _name_of(ctx.application, "id", "client_id", "application_id")
         if app is None and self._app_header is not None and self._app_header in headers:
             app = headers[self._app_header].decode("latin-1")
         principal = ctx.principal
-        user = _name_of(principal, "subject", "sub", "username", "user")
+        user = None if principal is None else _name_of(principal, "subject", "sub", "username", "user")
         if user is None and self._user_header is not None and self._user_header in headers:
             user = headers[self._user_header].decode("latin-1")
         tenant = ctx.tenant
@@ -292,7 +295,7 @@ class ThrottlePolicy:
         caller = self._caller(scope, ctx)
         store = self._store
         stats = store.stats
-        reason = self._blocked(caller, not caller.app.startswith("ip:"))
+        reason = self._blocked(caller, not caller.app.startswith("ip:")) if self._may_block else None
         if reason is not None:
             stats["blocked"] += 1
             if self._enforce:
@@ -432,9 +435,9 @@ def _rate_headers(limit: Limit, remaining: int, reset_ms: int) -> list[tuple[byt
     policy, head, amount = limit.header_parts
     left = b"%d" % remaining
     return [
-        (b"ratelimit-policy", policy),
+        policy,
         (b"ratelimit", b"%s%s;t=%s" % (head, left, reset)),
-        (b"x-ratelimit-limit", amount),
+        amount,
         (b"x-ratelimit-remaining", left),
         (b"x-ratelimit-reset", reset),
     ]

@@ -30,18 +30,29 @@ class Limit:
     strategy: int = FIXED
     on_error: str = "local"  # local | open | closed, when the shared storage is unreachable
     local_amount: int = 0  # this node's share for the local fallback limiter (0 = same as amount)
-    # What never changes in this limit's response headers, built once: the RateLimit-Policy value, the start
-    # of the RateLimit value, the X-RateLimit-Limit value. Not part of equality or hash.
-    header_parts: tuple[bytes, bytes, bytes] = field(init=False, repr=False, compare=False)
+    # What never changes in this limit's response headers, built once: the RateLimit-Policy header, the start
+    # of the RateLimit value, the X-RateLimit-Limit header. Not part of equality or hash.
+    header_parts: tuple[tuple[bytes, bytes], bytes, tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
+    # The Redis script's arguments for this limit (strategy, amount, window_ms) as RESP bulk strings, built once.
+    script_args: bytes = field(init=False, repr=False, compare=False)
+    window_ms: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         name = self.name.replace('"', "").replace("\\", "")
-        parts = (f'"{name}";q={self.amount};w={self.window}'.encode(), f'"{name}";r='.encode(), b"%d" % self.amount)
+        parts = (
+            (b"ratelimit-policy", f'"{name}";q={self.amount};w={self.window}'.encode()),
+            f'"{name}";r='.encode(),
+            (b"x-ratelimit-limit", b"%d" % self.amount),
+        )
         object.__setattr__(self, "header_parts", parts)
+        object.__setattr__(self, "window_ms", self.window * 1000)
+        args = b"".join(bulk(b"%d" % n) for n in (self.strategy, self.amount, self.window_ms))
+        object.__setattr__(self, "script_args", args)
 
-    @property
-    def window_ms(self) -> int:
-        return self.window * 1000
+
+def bulk(value: bytes) -> bytes:
+    """A RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 Hit = tuple[str, Limit, int, int]  # (key, limit, cost, mode)

@@ -1,8 +1,10 @@
 """Single-node counters: `limits`' MemoryStorage extended with an all-or-nothing multi-limit hit, and bounded.
 
-`hit_all` runs without an await, so on one event loop it is atomic: no lock, no task. The inherited
-`Counter` (`storage`) and `expirations` hold fixed and sliding window counters under the same keys the Redis
-script uses (`<key>:<window index>`); moving windows keep a deque of timestamps per key.
+`hit_all` runs without an await, so on one event loop it is atomic: no lock, no task. Fixed and sliding
+windows keep one slot per key (the key the Redis script uses, without the window index): a list
+[window index, count, previous window's count, expires at (ms)], so a hit is one dict lookup and no string
+formatting; the slot rolls over when its window ends. Moving windows keep a deque of timestamps per key.
+The inherited `limits` storage (`storage`, `expirations`) stays as it is for `limits`' own strategies.
 
 Bounded: past `max_keys` live keys the expired ones are swept, and if the flood is of live keys (random
 IPs, random client ids) the keys closest to expiry are evicted down to 90 % of the bound, so memory stays
@@ -16,6 +18,7 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import chain
 
 from limits.aio.storage import MemoryStorage
 
@@ -29,58 +32,56 @@ class ThrottleMemoryStorage(MemoryStorage):
         super().__init__()
         self.max_keys = max_keys
         self.clock = clock
-        self.moving: dict[str, deque[int]] = {}
+        self.windows: dict[str, list[int]] = {}  # key -> [window index, count, previous count, expires at ms]
+        self.moving: dict[str, deque[int]] = {}  # key -> timestamps (ms), oldest first
+        self.moving_until: dict[str, int] = {}  # key -> expires at ms
         self.evicted = 0
 
     def __len__(self) -> int:
-        return len(self.expirations)
+        return len(self.windows) + len(self.moving)
 
     def hit_all(self, hits: Hits) -> list[int]:
         now = int(self.clock() * 1000)
-        counts = self.storage
-        expirations = self.expirations
+        windows = self.windows
         out = [0, 0]
-        plan: list[tuple[int, str, int, int, int]] = []  # (strategy, storage key, cost, expiry ms, amount)
+        found: list[list[int] | deque[int] | None] = []  # per hit: its slot or deque, None for a new key
         refused = 0
         retry = 0
         for index, (key, limit, cost, mode) in enumerate(hits, 1):
             amount = limit.amount
-            w = limit.window * 1000
-            strategy = limit.strategy
-            if strategy == MOVING:
+            w = limit.window_ms
+            need = 0 if mode == ADD else (cost if mode == HIT else 1)
+            if limit.strategy == MOVING:
                 events = self.moving.get(key)
                 if events is not None:
                     while events and events[0] <= now - w:
                         events.popleft()
                 used = len(events) if events else 0
-                need = 0 if mode == ADD else (cost if mode == HIT else 1)
                 over = used + need - amount
                 if over > 0:
                     reset = events[min(over, used) - 1] + w - now if events else w  # type: ignore[index]
                 else:
                     reset = events[0] + w - now if events else w
-                plan.append((MOVING, key, cost if mode != CHECK else 0, w, amount))
+                found.append(events)
             else:
                 idx = now // w
-                current = f"{key}:{idx}"
-                count = counts.get(current, 0) if expirations.get(current, 0) > now else 0
+                slot = windows.get(key)
+                count = prev = 0
+                if slot is not None:
+                    if slot[0] == idx:
+                        count = slot[1]
+                        prev = slot[2]
+                    elif slot[0] == idx - 1:
+                        prev = slot[1]
                 elapsed = now - idx * w
-                if strategy == SLIDING:
-                    previous = f"{key}:{idx - 1}"
-                    prev = counts.get(previous, 0) if expirations.get(previous, 0) > now else 0
-                    used = prev * (w - elapsed) // w + count
-                else:
-                    prev = 0
-                    used = count
-                need = 0 if mode == ADD else (cost if mode == HIT else 1)
+                used = prev * (w - elapsed) // w + count if limit.strategy == SLIDING else count
                 over = used + need - amount
                 reset = w - elapsed
-                if over > 0 and strategy == SLIDING and count + need <= amount and prev:
+                if over > 0 and limit.strategy == SLIDING and count + need <= amount and prev:
                     # the previous window's weight decays: wait until floor(prev*(w-e-t)/w) fits
                     allowed = amount - need - count
                     reset = max(1, (w - elapsed) - ((allowed + 1) * w) // prev + 1)
-                expiry = (idx + 2) * w if strategy == SLIDING else (idx + 1) * w
-                plan.append((strategy, current, cost if mode != CHECK else 0, expiry, amount))
+                found.append(slot)
             remaining = amount - used - (cost if mode == HIT else 0)
             if over > 0:
                 if not refused:
@@ -92,40 +93,56 @@ class ThrottleMemoryStorage(MemoryStorage):
             out[0] = refused
             out[1] = retry
             return out
-        for strategy, key, cost, expiry, amount in plan:
-            if not cost:
+        for (key, limit, cost, mode), slot in zip(hits, found, strict=True):
+            if not cost or mode == CHECK:
                 continue
-            if strategy == MOVING:
-                events = self.moving.get(key)
-                if events is None or events.maxlen != amount:
-                    events = self.moving[key] = deque(events or (), maxlen=amount)
-                events.extend([now] * min(cost, amount))
-                expirations[key] = now + expiry
-            else:
-                if expirations.get(key, 0) <= now:
-                    counts[key] = cost
-                    expirations[key] = expiry
-                else:
-                    counts[key] += cost
-        if len(expirations) > self.max_keys:
+            w = limit.window_ms
+            if limit.strategy == MOVING:
+                self._add_events(key, limit.amount, cost, now, w)
+                continue
+            idx = now // w
+            if slot is None:
+                slot = windows.get(key)  # the same key twice in one call
+            if slot is None:
+                windows[key] = [idx, cost, 0, (idx + (2 if limit.strategy == SLIDING else 1)) * w]
+            elif slot[0] == idx:
+                slot[1] += cost
+            else:  # the slot's window is over: it becomes the previous one (or is forgotten)
+                slot[2] = slot[1] if slot[0] == idx - 1 else 0  # type: ignore[assignment]
+                slot[0] = idx  # type: ignore[assignment]
+                slot[1] = cost  # type: ignore[assignment]
+                slot[3] = (idx + (2 if limit.strategy == SLIDING else 1)) * w  # type: ignore[assignment]
+        if len(windows) + len(self.moving) > self.max_keys:
             self._shrink(now)
         return out
 
+    def _add_events(self, key: str, amount: int, cost: int, now: int, w: int) -> None:
+        events = self.moving.get(key)
+        if events is None or events.maxlen != amount:
+            events = self.moving[key] = deque(events or (), maxlen=amount)
+        events.extend([now] * min(cost, amount))
+        self.moving_until[key] = now + w
+
     def _shrink(self, now: int) -> None:
-        expirations = self.expirations
-        for key in [k for k, at in expirations.items() if at <= now]:
+        windows, until = self.windows, self.moving_until
+        for key in [k for k, slot in windows.items() if slot[3] <= now]:
+            del windows[key]
+        for key in [k for k, at in until.items() if at <= now]:
             self._drop(key)
-        excess = len(expirations) - int(self.max_keys * 0.9)
+        excess = len(self) - int(self.max_keys * 0.9)
         if excess > 0:
-            for key in heapq.nsmallest(excess, expirations, key=expirations.__getitem__):
+            expiring = chain(((slot[3], k) for k, slot in windows.items()), ((at, k) for k, at in until.items()))
+            for _, key in heapq.nsmallest(excess, expiring):
                 self._drop(key)
                 self.evicted += 1
 
     def _drop(self, key: str) -> None:
-        self.expirations.pop(key, None)
-        self.storage.pop(key, None)
+        self.windows.pop(key, None)
         self.moving.pop(key, None)
+        self.moving_until.pop(key, None)
 
     async def reset(self) -> int | None:
+        self.windows.clear()
         self.moving.clear()
+        self.moving_until.clear()
         return await super().reset()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
 
-from tests.services import require_service, unique_name
+from tests.services import reachable, require_service, unique_name
 
 
 @pytest.fixture
@@ -43,3 +46,21 @@ async def load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return statuses
+
+
+@contextlib.contextmanager
+def redis_server(port: int, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A private redis-server on `port` (no persistence) for the duration of the block."""
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--daemonize", "no", *options],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not reachable("127.0.0.1", port, 0.2):
+            time.sleep(0.05)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(10)

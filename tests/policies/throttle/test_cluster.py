@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,9 +12,8 @@ import aiohttp
 import yaml
 
 from tests.gateway.conftest import running_gateway, spawned_gateway
-from tests.policies.throttle.conftest import load
+from tests.policies.throttle.conftest import load, redis_server
 from tests.servers import EchoUpstream, free_port, serve
-from tests.services import reachable
 
 SKEW = """import os, time
 _skew = float(os.environ.get("SPLP_TEST_CLOCK_SKEW", "0"))
@@ -72,23 +69,6 @@ async def test_two_nodes_one_skewed_clock_stay_exact(tmp_path, redis_prefix, mon
                 )
     for (name, _), counts in zip(apis, results, strict=True):
         assert counts == {200: limit, 429: 800 - limit}, (name, counts)
-
-
-@contextlib.contextmanager
-def redis_server(port: int):
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not reachable("127.0.0.1", port, 0.2):
-            time.sleep(0.05)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(10)
 
 
 async def test_redis_stopped_and_started_during_a_run(tmp_path, caplog):
