@@ -13,13 +13,10 @@ from typing import Any
 
 import aiohttp
 
-from gateway.config.load import load_config
-from gateway.control.app import create_control_app
-from tests.gateway.conftest import running_gateway
-from tests.gateway.control.conftest import FAST, Control, seed
+from tests.gateway.control.conftest import Control
+from tests.gateway.feed.stack import running_stack
 from tests.gateway.feed.test_live_push import PUSH_DEADLINE, status_within
 from tests.policies.auth.conftest import resident
-from tests.servers import EchoUpstream, serve
 
 
 async def ok(control: Control, method: str, path: str, user: str, want: int = 200, **kwargs: Any) -> Any:
@@ -39,24 +36,20 @@ async def client_token(http: aiohttp.ClientSession, base: str, app_id: str, secr
 async def test_publish_approve_subscribe_call_block(
     store_uri: str, write_config: Callable[..., Path], tmp_path: Path
 ) -> None:
-    tenants, _ = await seed(store_uri)
     gateway_path = write_config(
         [],
         storage={"catalog": store_uri, "serve_catalog": True},
         key_managers=[resident(tmp_path)],
         policies=[{"auth": {}}, {"throttle": {"subscription": {}, "application": {}}}],
     )
-    control_app = create_control_app(
-        load_config(gateway_path), catalog_uri=store_uri, key_path=str(tmp_path / "control.pem"), hasher=FAST
-    )
-    upstream = EchoUpstream("pegawai")
-    async with (
-        serve(upstream) as up,
-        serve(control_app) as control_port,
-        running_gateway(gateway_path) as (gw, _),
-        aiohttp.ClientSession() as http,
-    ):
-        control = Control(f"http://127.0.0.1:{control_port}/api/v1", http, tenants, {}, tmp_path / "control.pem")
+    async with running_stack(store_uri, gateway_path, tmp_path, "pegawai") as stack:
+        control, gw, http, upstream, tenants = (
+            stack.control,
+            stack.gateway,
+            stack.http,
+            stack.upstream,
+            stack.control.tenants,
+        )
         # Bappenas wants to approve publishing and every subscription to its APIs
         settings = {"api_state_change": True, "api_update": False, "application_creation": False, "subscription": True}
         await ok(control, "PUT", f"/tenants/{tenants['a']}/approval-settings", "a_admin", json=settings)
@@ -74,7 +67,7 @@ async def test_publish_approve_subscribe_call_block(
                 "description": "Data kepegawaian ASN Bappenas",
                 "tags": ["kepegawaian"],
                 "visibility": "public",
-                "backend": {"endpoints": [f"http://127.0.0.1:{up}"]},
+                "backend": {"endpoints": [stack.backend]},
                 "resources": ["GET /echo"],
             },
         )

@@ -8,16 +8,11 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
 from lxml import etree
 
-from gateway.config.load import load_config
-from gateway.control.app import create_control_app
 from tests.gateway.catalog.interchange.fixtures import text
-from tests.gateway.conftest import running_gateway
-from tests.gateway.control.conftest import FAST, Control, seed
+from tests.gateway.feed.stack import running_stack
 from tests.gateway.feed.test_live_push import PUSH_DEADLINE, status_within
-from tests.servers import EchoUpstream, serve
 
 ENVELOPE = b"""<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
@@ -28,24 +23,14 @@ ENVELOPE = b"""<?xml version="1.0" encoding="utf-8"?>
 async def test_imported_wsdl_is_served_as_soap_pass_through(
     store_uri: str, write_config: Callable[..., Path], tmp_path: Path
 ) -> None:
-    tenants, _ = await seed(store_uri)
     path = write_config([], storage={"catalog": store_uri, "serve_catalog": True})
-    control_app = create_control_app(
-        load_config(path), catalog_uri=store_uri, key_path=str(tmp_path / "control.pem"), hasher=FAST
-    )
-    upstream = EchoUpstream("soap")
-    async with (
-        serve(upstream) as up,
-        serve(control_app) as control_port,
-        running_gateway(path) as (gw, _),
-        aiohttp.ClientSession() as http,
-    ):
-        control = Control(f"http://127.0.0.1:{control_port}/api/v1", http, tenants, {}, tmp_path / "control.pem")
+    async with running_stack(store_uri, path, tmp_path, "soap") as stack:
+        control, gw, http, upstream = stack.control, stack.gateway, stack.http, stack.upstream
         body = {
             "definition": text("number-conversion.wsdl"),
             "context": "/bappenas/konversi",
             "version": "v1",
-            "backend": {"endpoints": [f"http://127.0.0.1:{up}"]},
+            "backend": {"endpoints": [stack.backend]},
         }
         status, api = await control.call("POST", "/apis/import", as_user="a_pub", json=body)
         assert status == 201, api
