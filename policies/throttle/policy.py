@@ -313,25 +313,22 @@ class ThrottlePolicy:
             self._in_flight[self._api] = in_flight + 1
         try:
             if hits:
-                if store.shared is None:
-                    result = store.local.hit_all(hits)  # memory: no await, atomic on the loop
-                else:
-                    try:
-                        result = await store.hit_all(hits)
-                    except StoreUnavailable:
-                        if any(h[1].on_error == "closed" for h in hits):
-                            stats["refused_store_closed"] += 1
-                            if self._enforce:
-                                return await errors.send_problem(
-                                    send,
-                                    problems.UNAVAILABLE,
-                                    "the shared throttling counters are unreachable and this limit fails closed",
-                                    ctx.request_id,
-                                    headers=[(b"retry-after", b"1")],
-                                )
-                        local = self._local
-                        hits = [(k, local[lim], c, m) for k, lim, c, m in hits if lim.on_error == "local"]
-                        result = store.local_hit_all(hits) if hits else [0, 0]
+                try:
+                    result = await store.hit_all(hits)
+                except StoreUnavailable:  # Redis only: memory counting cannot fail
+                    if any(h[1].on_error == "closed" for h in hits):
+                        stats["refused_store_closed"] += 1
+                        if self._enforce:
+                            return await errors.send_problem(
+                                send,
+                                problems.UNAVAILABLE,
+                                "the shared throttling counters are unreachable and this limit fails closed",
+                                ctx.request_id,
+                                headers=[(b"retry-after", b"1")],
+                            )
+                    local = self._local
+                    hits = [(k, local[lim], c, m) for k, lim, c, m in hits if lim.on_error == "local"]
+                    result = store.local_hit_all(hits) if hits else [0, 0]
                 refused = result[0]
                 if refused:
                     limit = hits[refused - 1][1]

@@ -51,7 +51,7 @@ class CounterStore:
         """One check-and-count for all hits; raises StoreUnavailable when Redis cannot answer."""
         shared = self.shared
         if shared is None:
-            return self.local.hit_all(hits)
+            return await self.local.hit_all_in_tick(hits)
         if self.down:
             if self._probing or time.monotonic() < self._retry_at:
                 raise StoreUnavailable(self.uri)

@@ -72,3 +72,32 @@ def test_memory_expired_windows_are_swept():
     now[0] += 5
     storage.hit_all([("b", limit, 1, HIT)])
     assert len(storage) == 1 and storage.evicted == 0  # only expired keys were dropped
+
+
+async def test_memory_counts_one_tick_of_requests_together_in_arrival_order():
+    """Requests of one event-loop tick are counted by one callback, in the order they came, exactly."""
+    import asyncio
+
+    storage = ThrottleMemoryStorage()
+    limit = Limit("subscription", "five", 5, 3600, FIXED)
+    verdicts = await asyncio.gather(*(storage.hit_all_in_tick([("k", limit, 1, HIT)]) for _ in range(8)))
+    assert [v[0] for v in verdicts] == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert [v[2] for v in verdicts[:5]] == [4, 3, 2, 1, 0]
+    assert storage.hit_all([("k", limit, 1, CHECK)])[0] == 1  # refused requests counted nothing
+
+
+async def test_memory_tick_batch_skips_cancelled_requests_and_hands_errors_over():
+    import asyncio
+
+    storage = ThrottleMemoryStorage()
+    limit = Limit("subscription", "two", 2, 3600, FIXED)
+    gone = asyncio.ensure_future(storage.hit_all_in_tick([("k", limit, 1, HIT)]))
+    await asyncio.sleep(0)  # queued, not yet counted
+    gone.cancel()
+    kept = await storage.hit_all_in_tick([("k", limit, 1, HIT)])
+    assert kept[2] == 1  # the cancelled request was not counted
+
+    bad = storage.hit_all_in_tick([("malformed",)])  # type: ignore[list-item] - hit_all raises on it
+    good = storage.hit_all_in_tick([("k", limit, 1, HIT)])
+    results = await asyncio.gather(bad, good, return_exceptions=True)
+    assert isinstance(results[0], Exception) and results[1][0] == 0
