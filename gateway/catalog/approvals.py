@@ -16,6 +16,7 @@ Every request and decision is in the audit log, under the deciding tenant.
 from __future__ import annotations
 
 import builtins
+import contextlib
 from typing import Any
 
 from gateway.catalog import applications, audit, subscriptions, workflow
@@ -50,26 +51,24 @@ async def _settings(conn: Connection, tenant_id: str) -> ApprovalSettings:
     )
 
 
+_PENDING_OBJECTS = {  # the workflows whose object waits as PENDING_APPROVAL: its status setter and audit name
+    Workflow.APPLICATION_CREATION: (applications.set_status, "application"),
+    Workflow.SUBSCRIPTION: (subscriptions.set_status, "subscription"),
+}
+
+
+async def _settle(conn: Connection, actor: Actor, request: ApprovalRequest, to: ConsumerStatus, verb: str) -> None:
+    """A pending application or subscription becomes `to`, audited as `<object>.<verb>`."""
+    set_status, name = _PENDING_OBJECTS[request.kind]
+    await set_status(
+        conn, actor, request.object_id, allowed=(ConsumerStatus.PENDING_APPROVAL,), to=to, action=f"{name}.{verb}"
+    )
+
+
 async def _apply(conn: Connection, actor: Actor, request: ApprovalRequest) -> None:
     """Carries out an approved request."""
-    if request.kind is Workflow.APPLICATION_CREATION:
-        await applications.set_status(
-            conn,
-            actor,
-            request.object_id,
-            allowed=(ConsumerStatus.PENDING_APPROVAL,),
-            to=ConsumerStatus.ACTIVE,
-            action="application.approve",
-        )
-    elif request.kind is Workflow.SUBSCRIPTION:
-        await subscriptions.set_status(
-            conn,
-            actor,
-            request.object_id,
-            allowed=(ConsumerStatus.PENDING_APPROVAL,),
-            to=ConsumerStatus.ACTIVE,
-            action="subscription.approve",
-        )
+    if request.kind in _PENDING_OBJECTS:
+        await _settle(conn, actor, request, ConsumerStatus.ACTIVE, "approve")
     elif request.kind is Workflow.API_STATE_CHANGE:
         await apply_transition(conn, actor, request.object_id, LifecycleAction(request.payload["action"]))
     else:
@@ -79,27 +78,9 @@ async def _apply(conn: Connection, actor: Actor, request: ApprovalRequest) -> No
 async def _refuse(conn: Connection, actor: Actor, request: ApprovalRequest) -> None:
     """What a rejection changes: a pending application or subscription becomes REJECTED; an API
     change is simply not made. An object deleted meanwhile needs nothing."""
-    try:
-        if request.kind is Workflow.APPLICATION_CREATION:
-            await applications.set_status(
-                conn,
-                actor,
-                request.object_id,
-                allowed=(ConsumerStatus.PENDING_APPROVAL,),
-                to=ConsumerStatus.REJECTED,
-                action="application.reject",
-            )
-        elif request.kind is Workflow.SUBSCRIPTION:
-            await subscriptions.set_status(
-                conn,
-                actor,
-                request.object_id,
-                allowed=(ConsumerStatus.PENDING_APPROVAL,),
-                to=ConsumerStatus.REJECTED,
-                action="subscription.reject",
-            )
-    except NotFound:
-        pass
+    if request.kind in _PENDING_OBJECTS:
+        with contextlib.suppress(NotFound):
+            await _settle(conn, actor, request, ConsumerStatus.REJECTED, "reject")
 
 
 class ApprovalRepository:
