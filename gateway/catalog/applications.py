@@ -34,7 +34,7 @@ from gateway.catalog.consumer_models import (
 )
 from gateway.catalog.db import Connection, Database, Row
 from gateway.catalog.errors import Conflict, Invalid, NotFound
-from gateway.catalog.util import new_id, now, placeholders
+from gateway.catalog.util import new_id, now, placeholders, stamp
 from keymanager.hashing import hash_api_key, hash_secret, new_api_key
 
 _SELECT = "SELECT p.*, t.slug AS tenant_slug FROM applications p JOIN tenants t ON t.id = p.tenant_id"
@@ -133,7 +133,7 @@ class ApplicationRepository:
                 raise Invalid("tenant_id", "no such tenant")
             pending = await workflow.required(conn, tenant_id, Workflow.APPLICATION_CREATION)
             status = ConsumerStatus.PENDING_APPROVAL if pending else ConsumerStatus.ACTIVE
-            application_id, stamp = new_id(), now()
+            application_id, at = new_id(), now()
             await conn.execute(
                 "INSERT INTO applications (id, tenant_id, owner_id, name, description, tier, status,"
                 " client_secret_hash, grant_types, scopes, created_at, updated_at)"
@@ -148,8 +148,8 @@ class ApplicationRepository:
                 secret_hash,
                 orjson.dumps(list(new.grant_types)).decode(),
                 orjson.dumps(list(new.scopes)).decode(),
-                stamp,
-                stamp,
+                at,
+                at,
             )
             after = await fetch(conn, application_id)
             await audit.record(
@@ -292,12 +292,12 @@ class ApplicationRepository:
         secret_hash = await asyncio.to_thread(hash_secret, secret)
         async with self._db.transaction() as conn:
             before = await fetch(conn, application_id)
-            stamp = now()
+            at = now()
             await conn.execute(
                 "UPDATE applications SET client_secret_hash = $2, updated_at = $3 WHERE id = $1",
                 application_id,
                 secret_hash,
-                stamp,
+                at,
             )
             await audit.record(
                 conn,
@@ -307,22 +307,22 @@ class ApplicationRepository:
                 application_id,
                 tenant_id=before.tenant_id,
                 before=None,
-                after={"id": application_id, "secret_regenerated_at": stamp},
+                after={"id": application_id, "secret_regenerated_at": at},
             )
         return SecretIssued(client_id=application_id, client_secret=secret)
 
     async def create_key(self, actor: Actor, application_id: str, new: ApiKeyCreate) -> ApiKeyIssued:
         """A new API key (in the answer only), stored as its sha256 hash."""
         key = new_api_key()
-        stamp = now()
-        expires_at = new.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if new.expires_at is not None else None
-        if expires_at is not None and expires_at <= stamp:
+        created = now()
+        expires_at = stamp(new.expires_at) if new.expires_at is not None else None
+        if expires_at is not None and expires_at <= created:
             raise Invalid("expires_at", "must be in the future")
         issued = ApiKeyIssued(
             id=new_id(),
             name=new.name,
             prefix=key[:_KEY_PREFIX],
-            created_at=stamp,
+            created_at=created,
             expires_at=expires_at,
             revoked=False,
             key=key,
@@ -337,7 +337,7 @@ class ApplicationRepository:
                 hash_api_key(key),
                 issued.prefix,
                 issued.name,
-                stamp,
+                created,
                 expires_at,
                 False,
             )

@@ -8,14 +8,14 @@ from typing import Any
 
 from gateway.catalog.api_models import ApiStatus, DashboardStats, InstitutionCount
 from gateway.catalog.store import CatalogStore
-from gateway.catalog.util import placeholders
+from gateway.catalog.util import placeholders, stamp
 
 ACTIVE_WINDOW = timedelta(minutes=15)  # "Active Visitor": users seen on the control API this recently
 
 
 async def dashboard_stats(store: CatalogStore, tenant_ids: list[str] | None, label: str = "national") -> DashboardStats:
     """Counts over `tenant_ids` (None: every tenant)."""
-    active_since = (datetime.now(UTC) - ACTIVE_WINDOW).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    active_since = stamp(datetime.now(UTC) - ACTIVE_WINDOW)
     if tenant_ids is not None and not tenant_ids:
         tenant_ids = ["-"]  # matches nothing
     args: list[Any] = list(tenant_ids or [])

@@ -6,9 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 
+def stamp(moment: datetime) -> str:
+    """A UTC datetime as the store's time text: fixed-width ISO 8601 (sorts like time on both engines)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def now() -> str:
-    """UTC now as fixed-width ISO 8601 text (sorts like time on both engines)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(datetime.now(UTC))
 
 
 def new_id() -> str:
