@@ -58,6 +58,20 @@ class ResidentKeyManager(KeyManager):
         if time.time() - self.ring.active.created >= self.config.rotate_after:
             await self.reload_keys()
 
+    async def signing_key(self) -> keystore.SigningKey:
+        """The active key, rotated first when due (also signs the control API's tokens)."""
+        await self._maybe_rotate()
+        return self.ring.active
+
+    async def public_key(self, kid: str) -> Any:
+        """The public key published as `kid`, or None. An unknown kid re-reads the key file (at most every
+        few seconds): another worker or node may have rotated."""
+        key = self._public.get(kid)
+        if key is None and time.monotonic() - self._last_reload >= _RELOAD_COOLDOWN:
+            await self.reload_keys()
+            key = self._public.get(kid)
+        return key
+
     def jwks(self) -> dict[str, Any]:
         return self.ring.jwks()
 
@@ -73,10 +87,7 @@ class ResidentKeyManager(KeyManager):
         jws = self._verify(token, typ)
         if jws.alg not in _ALLOWED:
             raise InvalidToken(f"the algorithm {jws.alg} is not accepted")
-        key = self._public.get(jws.kid) if jws.kid else None
-        if key is None and jws.kid and time.monotonic() - self._last_reload >= _RELOAD_COOLDOWN:
-            await self.reload_keys()
-            key = self._public.get(jws.kid)
+        key = await self.public_key(jws.kid) if jws.kid else None
         if key is None:
             raise InvalidToken(f"no key {jws.kid!r} is published by the issuer" if jws.kid else "the token has no kid")
         verify_signature(jws, key, _ALLOWED)

@@ -5,54 +5,56 @@ that key manager's active key (RS256/ES256, `kid` in the header, `typ` at+jwt) a
 one key ring, one rotation schedule and one JWKS (`/.well-known/jwks.json` on the gateway) cover
 both consumers' and administrators' tokens. The audience `urn:splp:control-api` keeps the two apart:
 a consumer's access token is refused by the control API, and an administrator's token carries no
-client_id or subscription, so no API accepts it. Claims are those of tokens.LocalTokens.
+client_id or subscription, so no API accepts it. Claims are those of tokens.LocalTokens; the key
+ring (loading, rotation, unknown-kid reloads) is the key manager's own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.config.keymanagers import ResidentConfig
 from gateway.control.tokens import AUDIENCE, InvalidToken, TokenClaims, token_claims
-from keymanager import keystore
+from keymanager.resident import ResidentKeyManager
 
 _TYP = "at+jwt"
-_ALLOWED = ["RS256", "ES256"]
-_RELOAD_COOLDOWN = 5.0  # an unknown kid re-reads the key file at most this often (another node rotated)
 
 
 class ResidentTokens:
-    def __init__(self, config: ResidentConfig, ring: keystore.KeyRing, *, expires_in: int = 900) -> None:
-        self._config = config
-        self._ring = ring
-        self._issuer = config.issuer
-        self._leeway = int(config.leeway)
-        self._reloaded = time.monotonic()
+    def __init__(self, manager: ResidentKeyManager, *, expires_in: int = 900) -> None:
+        self._manager = manager
+        self._issuer = manager.issuer
+        self._leeway = int(manager.config.leeway)
         self.expires_in = expires_in
 
     @classmethod
     async def open(cls, config: ResidentConfig, *, expires_in: int = 900) -> ResidentTokens:
-        return cls(config, await asyncio.to_thread(keystore.load, config), expires_in=expires_in)
+        manager = await asyncio.to_thread(ResidentKeyManager, config)  # reads (or makes) the key file
+        return cls(manager, expires_in=expires_in)
 
     async def issue(self, *, user_id: str, tenant_id: str, role: str, session_version: int) -> str:
-        if time.time() - self._ring.active.created >= self._config.rotate_after:
-            await self._reload()  # rotates when due, under the key file's lock
         claims = token_claims(self._issuer, self.expires_in, user_id, tenant_id, role, session_version)
-        key = self._ring.active
+        key = await self._manager.signing_key()
         return jwt.encode(claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": _TYP})
 
     async def verify(self, token: str) -> TokenClaims:
         try:
             header = jwt.get_unverified_header(token)
-            key = await self._key(header)
+            kid = header.get("kid")
+            if header.get("typ") != _TYP or not isinstance(kid, str):
+                raise InvalidToken("not a control-API access token")
+            key = await self._manager.public_key(kid)
+            algorithm = _algorithm(key)
+            if algorithm is None or header.get("alg") != algorithm:
+                raise InvalidToken("unknown signing key")
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key.public,
-                algorithms=[key.alg],  # the key's own algorithm, never the token's say
+                key,
+                algorithms=[algorithm],  # the key's own algorithm, never the token's say
                 audience=AUDIENCE,
                 issuer=self._issuer,
                 leeway=self._leeway,
@@ -62,18 +64,11 @@ class ResidentTokens:
         except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
             raise InvalidToken(str(exc)) from None
 
-    async def _key(self, header: dict[str, Any]) -> keystore.SigningKey:
-        if header.get("typ") != _TYP or header.get("alg") not in _ALLOWED:
-            raise InvalidToken("not a control-API access token")
-        kid = header.get("kid")
-        key = self._ring.keys.get(kid) if isinstance(kid, str) else None
-        if key is None and time.monotonic() - self._reloaded >= _RELOAD_COOLDOWN:
-            await self._reload()
-            key = self._ring.keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise InvalidToken("unknown signing key")
-        return key
 
-    async def _reload(self) -> None:
-        self._reloaded = time.monotonic()
-        self._ring = await asyncio.to_thread(keystore.load, self._config)
+def _algorithm(key: Any) -> str | None:
+    """The one algorithm the resident key manager uses with a key of this type (keystore.py makes them)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ES256"
+    return None
