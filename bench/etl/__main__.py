@@ -14,10 +14,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.etl")
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS), help=f"any of {', '.join(SCENARIOS)}")
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--reconcile", choices=["counts", "full", "off"], default="counts",
-                        help="reconciliation after the run (full re-reads both sides for checksums)")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample the SPLP worker with py-spy into bench/results/profile-<scenario>.txt")
+    parser.add_argument(
+        "--reconcile",
+        choices=["counts", "full", "off"],
+        default="counts",
+        help="reconciliation after the run (full re-reads both sides for checksums)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the SPLP worker with py-spy into bench/results/profile-<scenario>.txt",
+    )
     args = parser.parse_args()
     for name in args.scenarios:
         profile = None

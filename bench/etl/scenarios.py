@@ -73,13 +73,17 @@ async def _my_seed(db: str, parents: int, rows: int) -> None:
             await cur.execute(f"CREATE DATABASE `{db}`")
             await cur.execute(f"USE `{db}`")
             await cur.execute("CREATE TABLE parents (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL)")
-            await cur.execute("CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, parent_id INT, "
-                              "name VARCHAR(100) NOT NULL, amount DECIMAL(12,2), active TINYINT(1) NOT NULL, "
-                              "created_at DATETIME NOT NULL, FOREIGN KEY (parent_id) REFERENCES parents(id))")
+            await cur.execute(
+                "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, parent_id INT, "
+                "name VARCHAR(100) NOT NULL, amount DECIMAL(12,2), active TINYINT(1) NOT NULL, "
+                "created_at DATETIME NOT NULL, FOREIGN KEY (parent_id) REFERENCES parents(id))"
+            )
             await cur.execute(f"INSERT INTO parents SELECT seq, CONCAT('parent ', seq) FROM seq_1_to_{parents}")
-            await cur.execute(f"INSERT INTO items SELECT seq, (seq % {parents}) + 1, CONCAT('item number ', seq), "
-                              f"(seq % 100000) / 100.0, seq % 3 = 0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq "
-                              f"SECOND FROM seq_1_to_{rows}")
+            await cur.execute(
+                f"INSERT INTO items SELECT seq, (seq % {parents}) + 1, CONCAT('item number ', seq), "
+                f"(seq % 100000) / 100.0, seq % 3 = 0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq "
+                f"SECOND FROM seq_1_to_{rows}"
+            )
     finally:
         conn.close()
 
@@ -96,13 +100,21 @@ async def _my_drop(db: str) -> None:
 def _job(name: str, src_conn: dict[str, Any], dst: str, idmap: bool, reconcile: str = "counts") -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     for table in ("parents", "items"):
-        step: dict[str, Any] = {"name": table, "source": {"connection": "src", "table": table},
-                                "target": {"connection": "dst", "table": table}}
+        step: dict[str, Any] = {
+            "name": table,
+            "source": {"connection": "src", "table": table},
+            "target": {"connection": "dst", "table": table},
+        }
         if idmap:
             step["idmap"] = "id"  # items.parent_id is rewritten through the parents IDMap (FK lookup)
         steps.append(step)
-    return {"name": name, "batch_size": BATCH, "reconcile": reconcile,
-            "connections": {"src": src_conn, "dst": {"kind": "postgres", "dsn": _dsn(dst)}}, "steps": steps}
+    return {
+        "name": name,
+        "batch_size": BATCH,
+        "reconcile": reconcile,
+        "connections": {"src": src_conn, "dst": {"kind": "postgres", "dsn": _dsn(dst)}},
+        "steps": steps,
+    }
 
 
 async def _worker(*args: str, profile: str | None = None) -> dict[str, float]:
@@ -111,8 +123,9 @@ async def _worker(*args: str, profile: str | None = None) -> dict[str, float]:
     if profile:  # py-spy samples the worker (own time, raw stacks) into this file
         spy = str(Path(sys.executable).with_name("py-spy"))
         command = [spy, "record", "--rate", "200", "--format", "raw", "--output", profile, "--", *command]
-    proc = await asyncio.create_subprocess_exec(*command, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     out, err = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"bench worker {args[0]} failed: {err.decode()[-2000:]}")
@@ -154,8 +167,9 @@ async def run_scenario(
                 await gen.close()
 
             job_file = Path(tmp) / "job.yaml"
-            job_file.write_text(yaml.safe_dump(_job(name, src_conn, dst, idmap=name == "etl-pg-pg",
-                                                     reconcile=reconcile)))
+            job_file.write_text(
+                yaml.safe_dump(_job(name, src_conn, dst, idmap=name == "etl-pg-pg", reconcile=reconcile))
+            )
             splp = await _worker("splp", str(job_file), str(Path(tmp) / "state.sqlite"), profile=profile)
             copy = await _worker("copy", _dsn(f"{dst}_copy"), "items", COLUMNS, csv_path)
             conn = await asyncpg.connect(database=dst, **PG)
@@ -175,10 +189,22 @@ async def run_scenario(
             await _pg_admin(f"COPY (SELECT 1 WHERE false) TO '{csv_path}'")  # truncate the server-written CSV
     label = name if reconcile == "counts" else f"{name} (reconcile {reconcile})"
     return [
-        {"scenario": label, "target": "splp", "rows_per_s": round(splp["rows"] / splp["seconds"]),
-         "peak_rss_mb": splp["peak_rss_mb"], "rows": int(splp["rows"]), "seconds": round(splp["seconds"], 2)},
-        {"scenario": label, "target": "copy", "rows_per_s": round(copy["rows"] / copy["seconds"]),
-         "peak_rss_mb": copy["peak_rss_mb"], "rows": int(copy["rows"]), "seconds": round(copy["seconds"], 2)},
+        {
+            "scenario": label,
+            "target": "splp",
+            "rows_per_s": round(splp["rows"] / splp["seconds"]),
+            "peak_rss_mb": splp["peak_rss_mb"],
+            "rows": int(splp["rows"]),
+            "seconds": round(splp["seconds"], 2),
+        },
+        {
+            "scenario": label,
+            "target": "copy",
+            "rows_per_s": round(copy["rows"] / copy["seconds"]),
+            "peak_rss_mb": copy["peak_rss_mb"],
+            "rows": int(copy["rows"]),
+            "seconds": round(copy["seconds"], 2),
+        },
     ]
 
 

@@ -52,8 +52,13 @@ class _Bar:
         if enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[n]}"),
-                                      TimeElapsedColumn(), console=console)
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[n]}"),
+                TimeElapsedColumn(),
+                console=console,
+            )
 
     def __enter__(self) -> _Bar:
         if self._progress is not None:
@@ -70,8 +75,12 @@ class _Bar:
         if step not in self._tasks:
             self._tasks[step] = self._progress.add_task(step, total=None, n="")
         done = counts.state != "running"
-        self._progress.update(self._tasks[step], completed=counts.read, total=counts.read if done else None,
-                              n=f"read {counts.read} written {counts.written} rejected {counts.rejected}")
+        self._progress.update(
+            self._tasks[step],
+            completed=counts.read,
+            total=counts.read if done else None,
+            n=f"read {counts.read} written {counts.written} rejected {counts.rejected}",
+        )
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -94,11 +103,11 @@ async def _run(args: argparse.Namespace) -> int:
             run_id, resume = (await store.create_run(job.name, str(absolute(job_file)), params)).id, False
         sys.stderr.write(f"run {run_id}\n")
         with _Bar(sys.stdout.isatty()) as bar:
-            state = await execute(job, absolute(job_file).parent, run_id, store, resume=resume,
-                                  progress=bar.update)
+            state = await execute(job, absolute(job_file).parent, run_id, store, resume=resume, progress=bar.update)
         record = await store.get_run(run_id)
-        _print_json({"run": run_id, "state": state, "error": record.error, "steps": record.steps,
-                     "reconcile": record.reconcile})
+        _print_json(
+            {"run": run_id, "state": state, "error": record.error, "steps": record.steps, "reconcile": record.reconcile}
+        )
         return 0 if state == "succeeded" else 1
     finally:
         await store.close()
@@ -131,9 +140,12 @@ def _sync(fn: Any) -> Any:
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     etl = subparsers.add_parser("etl", help="data consolidation jobs (Konsolidasi Data)")
-    etl.add_argument("--state", default=None,
-                     help="run state store: a SQLite file or a postgresql:// DSN "
-                          f"(default $SPLP_ETL_STATE or {default_state_path()})")
+    etl.add_argument(
+        "--state",
+        default=None,
+        help="run state store: a SQLite file or a postgresql:// DSN "
+        f"(default $SPLP_ETL_STATE or {default_state_path()})",
+    )
     sub = etl.add_subparsers(dest="etl_command", required=True)
 
     p = sub.add_parser("preview", help="validate a job and show its plan and sample rows, without writing")

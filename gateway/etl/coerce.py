@@ -24,8 +24,21 @@ from .metadata import Column
 
 Converter = Callable[[Any], Any]
 
-_INT_BITS = {"smallint": 16, "int2": 16, "integer": 32, "int": 32, "int4": 32, "mediumint": 32, "bigint": 64,
-             "int8": 64, "serial": 32, "bigserial": 64, "smallserial": 16, "tinyint": 16, "year": 32}
+_INT_BITS = {
+    "smallint": 16,
+    "int2": 16,
+    "integer": 32,
+    "int": 32,
+    "int4": 32,
+    "mediumint": 32,
+    "bigint": 64,
+    "int8": 64,
+    "serial": 32,
+    "bigserial": 64,
+    "smallserial": 16,
+    "tinyint": 16,
+    "year": 32,
+}
 _ZERO_DATES = ("0000-00-00", "0000-00-00 00:00:00")
 _TRUE = {"1", "true", "t", "yes", "y", "on", "ya"}
 _FALSE = {"0", "false", "f", "no", "n", "off", "tidak"}
@@ -56,8 +69,23 @@ def family(type_: str) -> str:
         return "bytes"
     if base == "uuid":
         return "uuid"
-    if base in ("character", "char", "varchar", "text", "tinytext", "mediumtext", "longtext", "enum", "set",
-                "citext", "clob", "nvarchar", "nchar", "string", "bpchar") or t.startswith("character varying"):
+    if base in (
+        "character",
+        "char",
+        "varchar",
+        "text",
+        "tinytext",
+        "mediumtext",
+        "longtext",
+        "enum",
+        "set",
+        "citext",
+        "clob",
+        "nvarchar",
+        "nchar",
+        "string",
+        "bpchar",
+    ) or t.startswith("character varying"):
         return "text"
     return "other"
 
@@ -192,8 +220,11 @@ def _decimal(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     quantum = Decimal(1).scaleb(-scale) if scale is not None else None
 
     def conv(v: Any) -> Decimal | None:
-        if type(v) is Decimal and v.is_finite() and (headroom is None or (
-                v.adjusted() < headroom and -v.as_tuple().exponent <= scale)):  # type: ignore[operator]
+        if (
+            type(v) is Decimal
+            and v.is_finite()
+            and (headroom is None or (v.adjusted() < headroom and -v.as_tuple().exponent <= scale))
+        ):  # type: ignore[operator]
             return v
         if _blank(v):
             return None
@@ -347,7 +378,16 @@ def _time(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
 
 
 _BUILDERS: dict[str, Callable[[Column, dt.tzinfo, str], Converter]] = {
-    "int": _int, "bool": _bool, "decimal": _decimal, "float": _float, "text": _text, "date": _date,
-    "timestamptz": _timestamptz, "timestamp": _timestamp, "json": _json, "bytes": _bytes, "uuid": _uuid,
+    "int": _int,
+    "bool": _bool,
+    "decimal": _decimal,
+    "float": _float,
+    "text": _text,
+    "date": _date,
+    "timestamptz": _timestamptz,
+    "timestamp": _timestamp,
+    "json": _json,
+    "bytes": _bytes,
+    "uuid": _uuid,
     "time": _time,
 }

@@ -34,8 +34,10 @@ Progress = Callable[[str, StepCounts], Awaitable[None] | None]
 def run_variables(job: JobConfig, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(job.params))
     if unknown:
-        raise EtlError(f"job {job.name}: unknown parameter(s) {', '.join(unknown)}; declared: "
-                       f"{', '.join(sorted(job.params)) or '(none)'}")
+        raise EtlError(
+            f"job {job.name}: unknown parameter(s) {', '.join(unknown)}; declared: "
+            f"{', '.join(sorted(job.params)) or '(none)'}"
+        )
     return {"run_date": dt.date.today().isoformat(), "run_id": run_id, "job": job.name, **job.params, **params}
 
 
@@ -48,8 +50,9 @@ async def open_targets(job: JobConfig, job_dir: Path, *, lock: bool = False) -> 
             targets[name] = t
             await t.setup()
             if lock and not await t.lock_job(job.name):
-                raise RunStateError(f"job {job.name} is already running against connection {name}; one run of a "
-                                    "job at a time")
+                raise RunStateError(
+                    f"job {job.name} is already running against connection {name}; one run of a job at a time"
+                )
     except BaseException:
         for t in targets.values():
             await t.close()
@@ -65,16 +68,32 @@ async def close_targets(targets: dict[str, Target]) -> None:
             log.debug("closing a target failed", exc_info=True)
 
 
-async def execute(job: JobConfig, job_dir: Path, run_id: str, store: StateStore, *, resume: bool = False,
-                  progress: Progress | None = None, cancel: asyncio.Event | None = None) -> str:
+async def execute(
+    job: JobConfig,
+    job_dir: Path,
+    run_id: str,
+    store: StateStore,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+    cancel: asyncio.Event | None = None,
+) -> str:
     """Runs (or resumes) `run_id` to its end; returns the final state. Errors end up in the run record."""
     record = await store.get_run(run_id)
     if resume and record.state == "succeeded":
         raise RunStateError(f"run {run_id} already succeeded; nothing to resume")
     variables = record.variables or run_variables(job, run_id, record.params)
     steps_report: dict[str, dict[str, Any]] = dict(record.steps) if resume else {}
-    await store.update_run(run_id, state="running", started_at=now(), finished_at=None, error=None,
-                           variables=variables, attempts=record.attempts + 1, steps=steps_report)
+    await store.update_run(
+        run_id,
+        state="running",
+        started_at=now(),
+        finished_at=None,
+        error=None,
+        variables=variables,
+        attempts=record.attempts + 1,
+        steps=steps_report,
+    )
     last_flush = 0.0
 
     async def log_line(level: str, message: str) -> None:
@@ -97,11 +116,19 @@ async def execute(job: JobConfig, job_dir: Path, run_id: str, store: StateStore,
     try:
         targets = await open_targets(job, job_dir, lock=True)
         plan = await build_plan(job, job_dir, variables, targets)
-        ctx = RunContext(run_id, job.name, targets, variables, job.error_budget, log_line, on_progress,
-                         cancel or asyncio.Event())
-        await log_line("info", "order: " + " -> ".join(plan.order.steps) + (
-            "; deferred: " + ", ".join(f"{e.child}.{e.column}" for e in plan.order.deferred)
-            if plan.order.deferred else ""))
+        ctx = RunContext(
+            run_id, job.name, targets, variables, job.error_budget, log_line, on_progress, cancel or asyncio.Event()
+        )
+        await log_line(
+            "info",
+            "order: "
+            + " -> ".join(plan.order.steps)
+            + (
+                "; deferred: " + ", ".join(f"{e.child}.{e.column}" for e in plan.order.deferred)
+                if plan.order.deferred
+                else ""
+            ),
+        )
         await _load(plan, ctx)
         if job.reconcile != "off":
             report = {}
@@ -136,14 +163,18 @@ async def _load(plan: JobPlan, ctx: RunContext) -> None:
         table = sp.table
         if sp.step.mode == "replace":
             raw = await target.get_checkpoint(ctx.run_id, sp.name)
-            swapped = raw is not None and V.loads(raw).get("done") and \
-                await target.describe(sp.table + "__splp_new") is None
+            swapped = (
+                raw is not None and V.loads(raw).get("done") and await target.describe(sp.table + "__splp_new") is None
+            )
             if not swapped:  # a resumed run whose swap already happened keeps the swapped table
                 table = await target.prepare_replace(sp.table, fresh=raw is None)
         tables[sp.name] = table
         counts = await run_step(sp, ctx, table)
-        await ctx.log("info", f"step {sp.name}: read {counts.read}, written {counts.written}, skipped "
-                              f"{counts.skipped}, rejected {counts.rejected} in {counts.seconds:.2f}s")
+        await ctx.log(
+            "info",
+            f"step {sp.name}: read {counts.read}, written {counts.written}, skipped "
+            f"{counts.skipped}, rejected {counts.rejected} in {counts.seconds:.2f}s",
+        )
     for sp in plan.ordered():
         if sp.deferred:
             n = await fill_deferred(sp, ctx, tables[sp.name])

@@ -31,7 +31,7 @@ def _substr(s: Any, start: int, length: int | None = None) -> Any:
     if s is None:
         return None
     s = str(s)
-    return s[start - 1:] if length is None else s[start - 1:start - 1 + length]
+    return s[start - 1 :] if length is None else s[start - 1 : start - 1 + length]
 
 
 def _nullif(a: Any, b: Any) -> Any:
@@ -65,11 +65,26 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "datetime": _none_safe(lambda v: v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))),
 }
 
-_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
-_CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-        ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-        ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+_BIN = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+_CMP = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
 _CONSTS = {"None": None, "True": True, "False": False, "null": None, "true": True, "false": False}
 
 
@@ -126,6 +141,7 @@ def _build(node: ast.AST, columns: set[str] | None) -> Compiled:
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
         fn, left, right = _BIN[type(node.op)], _build(node.left, columns), _build(node.right, columns)
         if isinstance(node.op, ast.Add):
+
             def add(row: Row) -> Any:
                 a, b = left(row), right(row)
                 if a is None or b is None:
@@ -133,6 +149,7 @@ def _build(node: ast.AST, columns: set[str] | None) -> Compiled:
                 if isinstance(a, str) or isinstance(b, str):
                     return f"{a}{b}"
                 return a + b
+
             return add
         return lambda row: _null_or(fn, left(row), right(row))
     if isinstance(node, ast.UnaryOp):
@@ -146,6 +163,7 @@ def _build(node: ast.AST, columns: set[str] | None) -> Compiled:
     if isinstance(node, ast.BoolOp):
         parts = [_build(v, columns) for v in node.values]
         if isinstance(node.op, ast.And):
+
             def and_(row: Row) -> Any:
                 result: Any = True
                 for p in parts:
@@ -153,6 +171,7 @@ def _build(node: ast.AST, columns: set[str] | None) -> Compiled:
                     if not result:
                         return result
                 return result
+
             return and_
 
         def or_(row: Row) -> Any:
@@ -162,6 +181,7 @@ def _build(node: ast.AST, columns: set[str] | None) -> Compiled:
                 if result:
                     return result
             return result
+
         return or_
     if isinstance(node, ast.Compare) and all(type(o) in _CMP for o in node.ops):
         first = _build(node.left, columns)
@@ -175,6 +195,7 @@ def _build(node: ast.AST, columns: set[str] | None) -> Compiled:
                     return False
                 left = r
             return True
+
         return compare
     if isinstance(node, ast.IfExp):
         test, body, orelse = (_build(n, columns) for n in (node.test, node.body, node.orelse))
@@ -195,6 +216,7 @@ def _build(node: ast.AST, columns: set[str] | None) -> Compiled:
                 return fn(*values)
             except (TypeError, ValueError, ArithmeticError) as exc:
                 raise RowError(f"{fname}() failed: {exc}") from None
+
         return call
     raise ExpressionError(f"{type(node).__name__} is not allowed in expressions")
 

@@ -71,9 +71,16 @@ def _getter_from(name: str, always_present: bool) -> Callable[[Mapping[str, Any]
     return operator.itemgetter(name) if always_present else (lambda row: row.get(name))
 
 
-def compile_columns(job: str, step: StepConfig, source: TableInfo, target: TableInfo,
-                    variables: Mapping[str, Any], idmap_steps: Mapping[str, StepConfig], zone: str,
-                    extra_source: set[str] | None = None) -> list[ColumnPlan]:
+def compile_columns(
+    job: str,
+    step: StepConfig,
+    source: TableInfo,
+    target: TableInfo,
+    variables: Mapping[str, Any],
+    idmap_steps: Mapping[str, StepConfig],
+    zone: str,
+    extra_source: set[str] | None = None,
+) -> list[ColumnPlan]:
     """The written columns, in target order; the IDMap key column is excluded (the target generates it)."""
     where = f"target {target.name}"
     source_names = {c.name for c in source.columns} | (extra_source or set())
@@ -108,19 +115,30 @@ def compile_columns(job: str, step: StepConfig, source: TableInfo, target: Table
             if src is None:
                 continue
             cm = ColumnMap.model_validate({"from": src.name})
-        plans.append(_compile_one(job, step, col, cm, source, target, source_names, checked_source, variables,
-                                  idmap_steps, zone))
+        plans.append(
+            _compile_one(job, step, col, cm, source, target, source_names, checked_source, variables, idmap_steps, zone)
+        )
 
     mapped = {p.name for p in plans}
     for col in target.columns:
-        if (not col.nullable and not col.has_default and col.name not in mapped and col.name != step.idmap):
+        if not col.nullable and not col.has_default and col.name not in mapped and col.name != step.idmap:
             raise fail(f"{where}: column {col.name!r} is NOT NULL, has no default and nothing maps to it")
     return plans
 
 
-def _compile_one(job: str, step: StepConfig, col: Column, cm: ColumnMap, source: TableInfo, target: TableInfo,
-                 source_names: set[str], checked: bool, variables: Mapping[str, Any],
-                 idmap_steps: Mapping[str, StepConfig], zone: str) -> ColumnPlan:
+def _compile_one(
+    job: str,
+    step: StepConfig,
+    col: Column,
+    cm: ColumnMap,
+    source: TableInfo,
+    target: TableInfo,
+    source_names: set[str],
+    checked: bool,
+    variables: Mapping[str, Any],
+    idmap_steps: Mapping[str, StepConfig],
+    zone: str,
+) -> ColumnPlan:
     def fail(msg: str) -> PlanError:
         return PlanError(job, step.name, f"columns.{col.name}: {msg}")
 
@@ -131,14 +149,15 @@ def _compile_one(job: str, step: StepConfig, col: Column, cm: ColumnMap, source:
         assert cm.from_ is not None
         src_col = source.column(cm.from_)
         if src_col is None and checked:
-            raise fail(f"source column {cm.from_!r} does not exist in {source.name} "
-                       f"(columns: {', '.join(sorted(source_names))})")
+            raise fail(
+                f"source column {cm.from_!r} does not exist in {source.name} "
+                f"(columns: {', '.join(sorted(source_names))})"
+            )
         src_name = src_col.name if src_col else cm.from_
         if src_col is not None:
             sfam = coerce.family(src_col.type)
             if fam in _INCOMPATIBLE.get(sfam, set()) and not cm.lookup:
-                raise fail(f"source {source.name}.{src_col.name} is {src_col.type}, which cannot become "
-                           f"{col.type}")
+                raise fail(f"source {source.name}.{src_col.name} is {src_col.type}, which cannot become {col.type}")
             tzone = coerce.source_zone(src_col.type, source.dialect, zone)
         getter = _getter_from(src_name, checked and src_col is not None)
     elif "const" in cm.model_fields_set:
@@ -165,14 +184,18 @@ def _compile_one(job: str, step: StepConfig, col: Column, cm: ColumnMap, source:
     return ColumnPlan(col, getter, converter, fam, src_name, lookup)
 
 
-def _lookup_for(job: str, step: StepConfig, col: Column, cm: ColumnMap, target: TableInfo,
-                idmap_steps: Mapping[str, StepConfig]) -> Lookup | None:
+def _lookup_for(
+    job: str, step: StepConfig, col: Column, cm: ColumnMap, target: TableInfo, idmap_steps: Mapping[str, StepConfig]
+) -> Lookup | None:
     """The explicit `lookup`, or the IDMap step whose target table this column's foreign key references."""
     if cm.lookup:
         ref = idmap_steps.get(cm.lookup)
         if ref is None:
-            raise PlanError(job, step.name, f"columns.{col.name}.lookup: step {cm.lookup!r} keeps no IDMap "
-                            "(give it `idmap: <key column>`)")
+            raise PlanError(
+                job,
+                step.name,
+                f"columns.{col.name}.lookup: step {cm.lookup!r} keeps no IDMap (give it `idmap: <key column>`)",
+            )
         return Lookup(job, ref.target.table, ref.name, cm.on_missing)
     for fk in target.foreign_keys:
         if fk.columns == (col.name,):

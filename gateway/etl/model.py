@@ -209,8 +209,10 @@ class JobConfig(_Model):
             if step.idmap:
                 other = mapped.setdefault(step.target.table.lower(), step.name)
                 if other != step.name:
-                    problems.append(f"steps {other} and {step.name} both keep an IDMap for table {step.target.table}; "
-                                    "the IDMap is kept per job and table, so give each source its own job")
+                    problems.append(
+                        f"steps {other} and {step.name} both keep an IDMap for table {step.target.table}; "
+                        "the IDMap is kept per job and table, so give each source its own job"
+                    )
         for i, step in enumerate(self.steps):
             src = step.source
             if isinstance(src, TableSource) and src.connection not in self.connections:

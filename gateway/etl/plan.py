@@ -88,8 +88,9 @@ async def describe_source(job: JobConfig, job_dir: Path, step: StepConfig) -> Ta
         await source.close()
 
 
-async def build_plan(job: JobConfig, job_dir: Path, variables: Mapping[str, Any],
-                     targets: Mapping[str, Target]) -> JobPlan:
+async def build_plan(
+    job: JobConfig, job_dir: Path, variables: Mapping[str, Any], targets: Mapping[str, Target]
+) -> JobPlan:
     idmap_steps = {s.name: s for s in job.steps if s.idmap}
     plans: dict[str, StepPlan] = {}
     for step in job.steps:
@@ -100,28 +101,41 @@ async def build_plan(job: JobConfig, job_dir: Path, variables: Mapping[str, Any]
             hint = ""
             if target.dialect == "postgres" and sinfo.dialect in ("mysql", "postgres", "sqlite"):
                 hint = f"; a table shaped like the source would be: {ddl.propose_table(sinfo, step.target.table)}"
-            raise PlanError(job.name, step.name, f"target table {step.target.table} does not exist in connection "
-                            f"{step.target.connection}{hint}")
+            raise PlanError(
+                job.name,
+                step.name,
+                f"target table {step.target.table} does not exist in connection {step.target.connection}{hint}",
+            )
         if step.mode == "incremental" and isinstance(step.source, FileSource):
             raise PlanError(job.name, step.name, "mode incremental needs a table source with a watermark column")
         if step.watermark and sinfo.column(step.watermark) is None:
-            raise PlanError(job.name, step.name, f"watermark: source column {step.watermark!r} does not exist in "
-                            f"{sinfo.name}")
+            raise PlanError(
+                job.name, step.name, f"watermark: source column {step.watermark!r} does not exist in {sinfo.name}"
+            )
         source_key = list(getattr(step.source, "key", None) or sinfo.primary_key)
         for k in source_key:
             if sinfo.column(k) is None and sinfo.dialect != "loose" and k != "rowid":
                 raise PlanError(job.name, step.name, f"source.key: column {k!r} does not exist in {sinfo.name}")
         if step.idmap and not source_key:
-            raise PlanError(job.name, step.name, f"idmap needs a source key: {sinfo.name} has no primary key; "
-                            "set source.key")
+            raise PlanError(
+                job.name, step.name, f"idmap needs a source key: {sinfo.name} has no primary key; set source.key"
+            )
         for k in step.key or ():
             if tinfo.column(k) is None:
                 raise PlanError(job.name, step.name, f"key: target {tinfo.name} has no column {k!r}")
         columns = compile_columns(job.name, step, sinfo, tinfo, variables, idmap_steps, _zone(job, step))
-        plan = StepPlan(job, step, sinfo, tinfo, columns, source_key, step.batch_size or job.batch_size, job_dir,
-                        row_fn=load_callable(step.transform, job.name, step.name) if step.transform else None,
-                        batch_fn=load_callable(step.transform_batch, job.name, step.name)
-                        if step.transform_batch else None)
+        plan = StepPlan(
+            job,
+            step,
+            sinfo,
+            tinfo,
+            columns,
+            source_key,
+            step.batch_size or job.batch_size,
+            job_dir,
+            row_fn=load_callable(step.transform, job.name, step.name) if step.transform else None,
+            batch_fn=load_callable(step.transform_batch, job.name, step.name) if step.transform_batch else None,
+        )
         pk = tinfo.primary_key
         plan.update_key = step.idmap or (pk[0] if len(pk) == 1 and any(c.name == pk[0] for c in columns) else None)
         plans[step.name] = plan
@@ -150,6 +164,10 @@ async def build_plan(job: JobConfig, job_dir: Path, variables: Mapping[str, Any]
             if col.name == e.column:
                 col.deferred = True
         if plan.update_key is None:
-            raise PlanError(job.name, plan.name, f"column {e.column} must be filled after the load to break a "
-                            "cycle, but the target rows have no single key to update them by")
+            raise PlanError(
+                job.name,
+                plan.name,
+                f"column {e.column} must be filled after the load to break a "
+                "cycle, but the target rows have no single key to update them by",
+            )
     return JobPlan(job, plans, order, dict(variables))

@@ -39,7 +39,7 @@ def _cycle(nodes: list[str], edges: list[Edge]) -> list[str] | None:
         stack.append(n)
         for m in graph[n]:
             if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
+                return stack[stack.index(m) :] + [m]
             if m not in state:
                 found = visit(m)
                 if found:
@@ -100,18 +100,31 @@ def order_steps(job: str, names: list[str], edges: list[Edge], explicit: bool) -
     kept = [e for e in edges if e not in deferred]
     cycle = _cycle(names, kept)
     if cycle:
-        cols = [f"{e.child}.{e.column}" for e in kept
-                if e.child in cycle and e.parent in cycle and cycle.index(e.child) + 1 < len(cycle)
-                and cycle[cycle.index(e.child) + 1] == e.parent]
-        raise CycleError(job, None, f"steps {' -> '.join(cycle)} form a foreign-key cycle through NOT NULL "
-                         f"columns ({', '.join(cols)}); make one of them nullable so it can be filled after the "
-                         "load, or split the step")
+        cols = [
+            f"{e.child}.{e.column}"
+            for e in kept
+            if e.child in cycle
+            and e.parent in cycle
+            and cycle.index(e.child) + 1 < len(cycle)
+            and cycle[cycle.index(e.child) + 1] == e.parent
+        ]
+        raise CycleError(
+            job,
+            None,
+            f"steps {' -> '.join(cycle)} form a foreign-key cycle through NOT NULL "
+            f"columns ({', '.join(cols)}); make one of them nullable so it can be filled after the "
+            "load, or split the step",
+        )
     if explicit:
         pos = {n: i for i, n in enumerate(names)}
         for e in kept:
             if e.child != e.parent and pos[e.parent] > pos[e.child]:
-                raise PlanError(job, e.child, f"column {e.column} needs step {e.parent} first, but order is "
-                                "explicit and lists it later; move it up or use order: dependencies")
+                raise PlanError(
+                    job,
+                    e.child,
+                    f"column {e.column} needs step {e.parent} first, but order is "
+                    "explicit and lists it later; move it up or use order: dependencies",
+                )
         return Order(tuple(names), tuple(deferred))
     done: list[str] = []
     remaining = list(names)

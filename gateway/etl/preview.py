@@ -27,18 +27,28 @@ async def _noop(*_: Any) -> None:
 
 async def preview_plan(plan: JobPlan, targets: dict[str, Target], rows: int) -> dict[str, Any]:
     ctx = RunContext("preview", plan.job.name, targets, plan.variables, 1 << 62, _noop, _noop)
-    out: dict[str, Any] = {"job": plan.job.name, "order": list(plan.order.steps),
-                           "deferred": [f"{e.child}.{e.column}" for e in plan.order.deferred], "steps": []}
+    out: dict[str, Any] = {
+        "job": plan.job.name,
+        "order": list(plan.order.steps),
+        "deferred": [f"{e.child}.{e.column}" for e in plan.order.deferred],
+        "steps": [],
+    }
     for sp in plan.ordered():
         mapped = {c.name for c in sp.columns}
         used = {c.source for c in sp.columns if c.source}
         columns = []
         for c in sp.columns:
             src = sp.source_info.column(c.source) if c.source else None
-            columns.append({
-                "target": c.name, "type": c.target.type, "origin": _origin(sp, c.name),
-                "source_type": src.type if src else None,
-                "lookup": c.lookup.step if c.lookup else None, "deferred": c.deferred})
+            columns.append(
+                {
+                    "target": c.name,
+                    "type": c.target.type,
+                    "origin": _origin(sp, c.name),
+                    "source_type": src.type if src else None,
+                    "lookup": c.lookup.step if c.lookup else None,
+                    "deferred": c.deferred,
+                }
+            )
         sample: list[dict[str, Any]] = []
         rejected: list[str] = []
         source = sp.new_source()
@@ -55,11 +65,20 @@ async def preview_plan(plan: JobPlan, targets: dict[str, Target], rows: int) -> 
                     break
         finally:
             await source.close()
-        out["steps"].append({
-            "name": sp.name, "source": sp.source_info.name, "target": sp.table, "mode": sp.step.mode,
-            "idmap": sp.step.idmap, "columns": columns,
-            "unmapped_target": [c.name for c in sp.target_info.columns if c.name not in mapped
-                                and c.name != sp.step.idmap],
-            "unused_source": [c.name for c in sp.source_info.columns if c.name not in used],
-            "sample": sample, "sample_rejected": rejected})
+        out["steps"].append(
+            {
+                "name": sp.name,
+                "source": sp.source_info.name,
+                "target": sp.table,
+                "mode": sp.step.mode,
+                "idmap": sp.step.idmap,
+                "columns": columns,
+                "unmapped_target": [
+                    c.name for c in sp.target_info.columns if c.name not in mapped and c.name != sp.step.idmap
+                ],
+                "unused_source": [c.name for c in sp.source_info.columns if c.name not in used],
+                "sample": sample,
+                "sample_rejected": rejected,
+            }
+        )
     return out

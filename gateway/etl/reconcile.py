@@ -47,7 +47,11 @@ async def reconcile_step(plan: StepPlan, ctx: RunContext, mode: str) -> dict[str
     async for rows_t in target.scan(plan.table, [c.name for c in columns], scope, plan.batch_size):
         for r in rows_t:
             target_sum = (target_sum + V.row_hash(r, families)) & V.MASK
-    result.update(source_rows=total, unmappable=unmappable, source_checksum=f"{checksum:016x}",
-                  target_checksum=f"{target_sum:016x}")
+    result.update(
+        source_rows=total,
+        unmappable=unmappable,
+        source_checksum=f"{checksum:016x}",
+        target_checksum=f"{target_sum:016x}",
+    )
     result["match"] = result["target_rows"] == total - unmappable and checksum == target_sum
     return result

@@ -123,9 +123,16 @@ def _state(raw: str | None) -> dict[str, Any]:
     return base
 
 
-async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], session: Session,
-                  rejects: Rejects, *, columns: Sequence[Any], counts: StepCounts | None = None
-                  ) -> list[Prepared]:
+async def prepare(
+    plan: StepPlan,
+    ctx: RunContext,
+    batch: Sequence[SourceRow],
+    session: Session,
+    rejects: Rejects,
+    *,
+    columns: Sequence[Any],
+    counts: StepCounts | None = None,
+) -> list[Prepared]:
     """Source rows -> converted target values (lookups resolved); bad rows go to `rejects`."""
     tctx = TransformContext(ctx.job, plan.name, ctx.variables)
     rows: list[tuple[SourceRow, dict[str, Any]]] = []
@@ -149,11 +156,15 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
         try:
             out = plan.batch_fn([d for _, d in rows], tctx)
         except Exception as exc:
-            raise EtlError(f"job {ctx.job}, step {plan.name}: transform_batch {plan.step.transform_batch} raised "
-                           f"{type(exc).__name__}: {exc}") from None
+            raise EtlError(
+                f"job {ctx.job}, step {plan.name}: transform_batch {plan.step.transform_batch} raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
         if len(out) != len(rows):
-            raise EtlError(f"job {ctx.job}, step {plan.name}: transform_batch must return one row (or None) per "
-                           f"input row; got {len(out)} for {len(rows)}")
+            raise EtlError(
+                f"job {ctx.job}, step {plan.name}: transform_batch must return one row (or None) per "
+                f"input row; got {len(out)} for {len(rows)}"
+            )
         kept = []
         for (r, _), d in zip(rows, out, strict=True):
             if d is None:
@@ -204,8 +215,9 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
                 else:
                     tk = found.get(V.scalar_text(raw))
                     if tk is None and col.lookup.on_missing == "reject":
-                        raise RowError(f"no IDMap entry for {col.lookup.map_name} key {raw!r} "
-                                       f"(step {col.lookup.step})", col.name)
+                        raise RowError(
+                            f"no IDMap entry for {col.lookup.map_name} key {raw!r} (step {col.lookup.step})", col.name
+                        )
                     p.values[i] = col.convert(tk)
             except RowError as exc:
                 rejects.add(p.src, exc.reason, exc.column or col.name, p.data)
@@ -215,8 +227,14 @@ async def prepare(plan: StepPlan, ctx: RunContext, batch: Sequence[SourceRow], s
     return prepared
 
 
-async def write(plan: StepPlan, ctx: RunContext, session: Session, rows: Sequence[Prepared], table: str,
-                check_existing: bool = False) -> None:
+async def write(
+    plan: StepPlan,
+    ctx: RunContext,
+    session: Session,
+    rows: Sequence[Prepared],
+    table: str,
+    check_existing: bool = False,
+) -> None:
     names = [c.name for c in plan.written]
     key = plan.step.idmap
     if not key:
@@ -233,8 +251,9 @@ async def write(plan: StepPlan, ctx: RunContext, session: Session, rows: Sequenc
     await session.put_ids(ctx.job, plan.table, [(p.key, i) for p, i in zip(new, ids, strict=True) if p.key])
 
 
-async def _write_batch(plan: StepPlan, ctx: RunContext, session: Session, rows: list[Prepared], table: str,
-                       rejects: Rejects) -> int:
+async def _write_batch(
+    plan: StepPlan, ctx: RunContext, session: Session, rows: list[Prepared], table: str, rejects: Rejects
+) -> int:
     try:
         async with session.savepoint():
             await write(plan, ctx, session, rows, table)
@@ -256,8 +275,10 @@ def _check_budget(ctx: RunContext, rejects: Rejects) -> None:
     rejects.in_input_order()
     if rejects.records and ctx.rejected_total + len(rejects.records) > ctx.budget:
         total = ctx.rejected_total + len(rejects.records)
-        raise BudgetExceeded(f"job {ctx.job}: error budget exceeded: {total} rows rejected, budget {ctx.budget}; "
-                             f"first in this batch: {rejects.message(0)}")
+        raise BudgetExceeded(
+            f"job {ctx.job}: error budget exceeded: {total} rows rejected, budget {ctx.budget}; "
+            f"first in this batch: {rejects.message(0)}"
+        )
 
 
 _INTEGERS = frozenset({"smallint", "integer", "bigint"})
@@ -325,8 +346,9 @@ def copy_through(plan: StepPlan, ctx: RunContext) -> CopyThrough | None:
     if key is None or key.type not in _INTEGERS:
         return None
     lookup_types = [plan.source_info.column(source).type for source, _, _ in lookups]  # type: ignore[union-attr]
-    return CopyThrough(plain, target_plain, lookups, step.idmap, key.name, ctx.job, plan.table,
-                       [key.type, *types, *lookup_types])
+    return CopyThrough(
+        plain, target_plain, lookups, step.idmap, key.name, ctx.job, plan.table, [key.type, *types, *lookup_types]
+    )
 
 
 async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, copy: CopyThrough) -> StepCounts | None:
@@ -364,8 +386,9 @@ async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, copy: CopyT
                         state.update(position=end, read=counts.read + moved, written=counts.written + moved)
                         await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
                 except CopyRefused as exc:
-                    await ctx.log("info", f"step {plan.name}: the target refused a COPY batch ({exc}); "
-                                          "continuing row by row")
+                    await ctx.log(
+                        "info", f"step {plan.name}: the target refused a COPY batch ({exc}); continuing row by row"
+                    )
                     return None
                 counts.read, counts.written = state["read"], state["written"]
                 counts.seconds = time.monotonic() - started
@@ -378,8 +401,15 @@ async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, copy: CopyT
     return await _finish_step(plan, ctx, target, state, counts, started, None)
 
 
-async def _finish_step(plan: StepPlan, ctx: RunContext, target: Target, state: dict[str, Any], counts: StepCounts,
-                       started: float, wm_col: str | None) -> StepCounts:
+async def _finish_step(
+    plan: StepPlan,
+    ctx: RunContext,
+    target: Target,
+    state: dict[str, Any],
+    counts: StepCounts,
+    started: float,
+    wm_col: str | None,
+) -> StepCounts:
     async with target.session() as session:
         state["done"] = True
         if wm_col and state["wm"] is not None:
@@ -410,8 +440,10 @@ async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
     if plan.step.mode == "incremental":
         since = V.loads(await target.get_watermark(ctx.job, plan.name))
     if state["position"] is not None:
-        await ctx.log("info", f"step {plan.name}: resuming after position {state['position']!r} "
-                              f"({state['read']} rows read before)")
+        await ctx.log(
+            "info",
+            f"step {plan.name}: resuming after position {state['position']!r} ({state['read']} rows read before)",
+        )
     started = time.monotonic()
     wm_col = plan.step.watermark if plan.step.mode == "incremental" else None
     source = plan.new_source()
@@ -433,9 +465,13 @@ async def run_step(plan: StepPlan, ctx: RunContext, table: str) -> StepCounts:
                         if seen:
                             top = max(seen)
                             state["wm"] = top if state["wm"] is None or top > state["wm"] else state["wm"]
-                    state.update(position=batch[-1].position, read=counts.read + len(batch),
-                                 written=counts.written + written, skipped=counts.skipped,
-                                 rejected=counts.rejected + len(rejects.records))
+                    state.update(
+                        position=batch[-1].position,
+                        read=counts.read + len(batch),
+                        written=counts.written + written,
+                        skipped=counts.skipped,
+                        rejected=counts.rejected + len(rejects.records),
+                    )
                     await session.put_checkpoint(ctx.run_id, ctx.job, plan.name, V.dumps(state))
                 # committed: only now do the counters move
                 counts.read, counts.written, counts.rejected = state["read"], state["written"], state["rejected"]
@@ -480,8 +516,11 @@ async def fill_deferred(plan: StepPlan, ctx: RunContext, table: str) -> int:
                         await session.update_column(table, plan.update_key or "", col.name, pairs)
                     _check_budget(ctx, rejects)
                     await session.put_rejects(rejects.records)
-                    state.update(position=batch[-1].position, written=state["written"] + len(keyed),
-                                 rejected=state["rejected"] + len(rejects.records))
+                    state.update(
+                        position=batch[-1].position,
+                        written=state["written"] + len(keyed),
+                        rejected=state["rejected"] + len(rejects.records),
+                    )
                     await session.put_checkpoint(ctx.run_id, ctx.job, name, V.dumps(state))
                 ctx.rejected_total += len(rejects.records)
     finally:

@@ -27,8 +27,9 @@ class EtlService:
         self._tasks: dict[str, asyncio.Task[str]] = {}
         self._cancel: dict[str, asyncio.Event] = {}
 
-    async def start_run(self, job_file: str | Path, params: dict[str, Any] | None = None,
-                        resume: str | None = None) -> str:
+    async def start_run(
+        self, job_file: str | Path, params: dict[str, Any] | None = None, resume: str | None = None
+    ) -> str:
         """Validates the job now (JobConfigError surfaces to the caller); the load runs in the background."""
         if resume is not None:
             record = await self.store.get_run(resume)
@@ -47,8 +48,9 @@ class EtlService:
         event = asyncio.Event()
         self._cancel[run_id] = event
         job_dir = absolute(job_file).parent
-        self._tasks[run_id] = asyncio.create_task(self._run(job, job_dir, run_id, resume is not None, event),
-                                                  name=f"etl-run-{run_id}")
+        self._tasks[run_id] = asyncio.create_task(
+            self._run(job, job_dir, run_id, resume is not None, event), name=f"etl-run-{run_id}"
+        )
         return run_id
 
     async def _run(self, job: Any, job_dir: Path, run_id: str, resume: bool, event: asyncio.Event) -> str:
@@ -79,8 +81,9 @@ class EtlService:
             await asyncio.shield(task)
         return await self.store.get_run(run_id)
 
-    async def preview(self, job_file: str | Path, params: dict[str, Any] | None = None, rows: int = 5
-                      ) -> dict[str, Any]:
+    async def preview(
+        self, job_file: str | Path, params: dict[str, Any] | None = None, rows: int = 5
+    ) -> dict[str, Any]:
         job = load_job(job_file)
         job_dir = absolute(job_file).parent
         targets = await open_targets(job, job_dir)

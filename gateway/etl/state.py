@@ -69,8 +69,21 @@ def new_run_id() -> str:
 
 
 _JSON_FIELDS = ("params", "variables", "steps", "reconcile")
-_COLUMNS = ("id", "job", "job_file", "params", "variables", "state", "created_at", "started_at", "finished_at",
-            "error", "steps", "reconcile", "attempts")
+_COLUMNS = (
+    "id",
+    "job",
+    "job_file",
+    "params",
+    "variables",
+    "state",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error",
+    "steps",
+    "reconcile",
+    "attempts",
+)
 
 
 class SQLiteStateStore:
@@ -88,20 +101,22 @@ class SQLiteStateStore:
             """CREATE TABLE IF NOT EXISTS etl_runs (id TEXT PRIMARY KEY, job TEXT NOT NULL, job_file TEXT NOT NULL,
                params TEXT NOT NULL, variables TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL,
                started_at TEXT, finished_at TEXT, error TEXT, steps TEXT NOT NULL, reconcile TEXT NOT NULL,
-               attempts INTEGER NOT NULL DEFAULT 0)""")
+               attempts INTEGER NOT NULL DEFAULT 0)"""
+        )
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS etl_run_log (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, at TEXT NOT NULL,
-               level TEXT NOT NULL, message TEXT NOT NULL)""")
+               level TEXT NOT NULL, message TEXT NOT NULL)"""
+        )
         await conn.execute("CREATE INDEX IF NOT EXISTS etl_run_log_run ON etl_run_log (run_id, id)")
         return cls(conn)
 
     async def create_run(self, job: str, job_file: str, params: dict[str, Any]) -> RunRecord:
-        rec = RunRecord(id=new_run_id(), job=job, job_file=job_file, params=params, state="queued",
-                        created_at=now())
+        rec = RunRecord(id=new_run_id(), job=job, job_file=job_file, params=params, state="queued", created_at=now())
         row = rec.model_dump()
         await self._conn.execute(
             f"INSERT INTO etl_runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            [orjson.dumps(row[c]).decode() if c in _JSON_FIELDS else row[c] for c in _COLUMNS])
+            [orjson.dumps(row[c]).decode() if c in _JSON_FIELDS else row[c] for c in _COLUMNS],
+        )
         return rec
 
     async def update_run(self, run_id: str, **fields: Any) -> None:
@@ -138,12 +153,14 @@ class SQLiteStateStore:
             return [self._record(r) for r in await cur.fetchall()]
 
     async def log(self, run_id: str, level: str, message: str) -> None:
-        await self._conn.execute("INSERT INTO etl_run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)",
-                                 (run_id, now(), level, message))
+        await self._conn.execute(
+            "INSERT INTO etl_run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)", (run_id, now(), level, message)
+        )
 
     async def logs(self, run_id: str) -> list[dict[str, str]]:
         async with self._conn.execute(
-                "SELECT at, level, message FROM etl_run_log WHERE run_id = ? ORDER BY id", (run_id,)) as cur:
+            "SELECT at, level, message FROM etl_run_log WHERE run_id = ? ORDER BY id", (run_id,)
+        ) as cur:
             return [{"at": r[0], "level": r[1], "message": r[2]} for r in await cur.fetchall()]
 
     async def close(self) -> None:

@@ -45,7 +45,8 @@ class PostgresStateStore:
         await self._pool.execute(
             f"INSERT INTO splp_etl_runs ({', '.join(_COLUMNS)}) VALUES "
             f"({', '.join(f'${i + 1}' for i in range(len(_COLUMNS)))})",
-            *[orjson.dumps(row[c]).decode() if c in _JSON_FIELDS else row[c] for c in _COLUMNS])
+            *[orjson.dumps(row[c]).decode() if c in _JSON_FIELDS else row[c] for c in _COLUMNS],
+        )
         return rec
 
     async def update_run(self, run_id: str, **fields: Any) -> None:
@@ -73,16 +74,25 @@ class PostgresStateStore:
     async def list_runs(self, job: str | None = None, limit: int = 50) -> list[RunRecord]:
         rows = await self._pool.fetch(
             f"SELECT {', '.join(_COLUMNS)} FROM splp_etl_runs WHERE $1::text IS NULL OR job = $1 "
-            "ORDER BY created_at DESC LIMIT $2", job, limit)
+            "ORDER BY created_at DESC LIMIT $2",
+            job,
+            limit,
+        )
         return [self._record(r) for r in rows]
 
     async def log(self, run_id: str, level: str, message: str) -> None:
-        await self._pool.execute("INSERT INTO splp_etl_run_log (run_id, at, level, message) VALUES ($1, $2, $3, $4)",
-                                 run_id, now(), level, message)
+        await self._pool.execute(
+            "INSERT INTO splp_etl_run_log (run_id, at, level, message) VALUES ($1, $2, $3, $4)",
+            run_id,
+            now(),
+            level,
+            message,
+        )
 
     async def logs(self, run_id: str) -> list[dict[str, str]]:
         rows = await self._pool.fetch(
-            "SELECT at, level, message FROM splp_etl_run_log WHERE run_id = $1 ORDER BY id", run_id)
+            "SELECT at, level, message FROM splp_etl_run_log WHERE run_id = $1 ORDER BY id", run_id
+        )
         return [dict(r) for r in rows]
 
     async def close(self) -> None:

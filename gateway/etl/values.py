@@ -50,7 +50,7 @@ def _untag(value: Any) -> Any:
         return [_untag(v) for v in value]
     if isinstance(value, dict):
         if len(value) == 1:
-            (k, v), = value.items()
+            ((k, v),) = value.items()
             if k == "$dt":
                 return dt.datetime.fromisoformat(v)
             if k == "$date":

@@ -25,8 +25,14 @@ class SourceRow:
 
     __slots__ = ("position", "label", "data", "error", "column")
 
-    def __init__(self, position: Any, label: str | Sequence[Any], data: dict[str, Any] | None,
-                 error: str | None = None, column: str | None = None) -> None:
+    def __init__(
+        self,
+        position: Any,
+        label: str | Sequence[Any],
+        data: dict[str, Any] | None,
+        error: str | None = None,
+        column: str | None = None,
+    ) -> None:
         self.position = position
         # "line 12" / "record 3 (line 40)" for files; a table row keeps its key values and is named on demand
         self.label = label
@@ -79,13 +85,19 @@ class Session(ABC):
     async def lookup_ids(self, job: str, map_name: str, keys: Sequence[str]) -> dict[str, int]: ...
 
     @abstractmethod
-    async def insert_new(self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
-                         ) -> list[int]:
+    async def insert_new(
+        self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+    ) -> list[int]:
         """Inserts rows without their key; returns the keys the target generated, in order."""
 
     @abstractmethod
-    async def write(self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
-                    conflict: Sequence[str] | None = None) -> None:
+    async def write(
+        self,
+        table: str,
+        columns: Sequence[str],
+        records: Sequence[tuple[Any, ...]],
+        conflict: Sequence[str] | None = None,
+    ) -> None:
         """Append (conflict None) or upsert on the `conflict` columns."""
 
     @abstractmethod
@@ -151,8 +163,9 @@ class Target(ABC):
     async def swap(self, table: str, new: str) -> None: ...
 
     @abstractmethod
-    def scan(self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
-             ) -> AsyncIterator[list[tuple[Any, ...]]]: ...
+    def scan(
+        self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
+    ) -> AsyncIterator[list[tuple[Any, ...]]]: ...
 
     @abstractmethod
     async def count(self, table: str, scope: IdScope | None) -> int: ...

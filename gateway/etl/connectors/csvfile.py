@@ -52,12 +52,14 @@ class CsvSource(FileSource):
                     if len(row) != width:
                         yield SourceRow(n, label, None, f"ragged row: {len(row)} fields, the header has {width}")
                         continue
-                    bad = next(((name, b) for name, v in zip(names, row, strict=True)
-                                if (b := _bad_byte(v)) is not None), None)
+                    bad = next(
+                        ((name, b) for name, v in zip(names, row, strict=True) if (b := _bad_byte(v)) is not None), None
+                    )
                     if bad:
                         yield SourceRow(n, label, None, f"invalid {self.spec.encoding} byte 0x{bad[1]:02x}", bad[0])
                         continue
                     yield SourceRow(n, label, dict(zip(names, row, strict=True)))
             except csv.Error as exc:
-                raise SourceError(f"{self.path}: line {reader.line_num}: malformed CSV: {exc}",
-                                  row=reader.line_num) from None
+                raise SourceError(
+                    f"{self.path}: line {reader.line_num}: malformed CSV: {exc}", row=reader.line_num
+                ) from None

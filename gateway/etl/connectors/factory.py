@@ -15,13 +15,17 @@ from .sqlite import SqliteSource, SqliteTarget
 from .xlsxfile import XlsxSource
 from .xmlfile import XmlSource
 
-_FILES = {"csv": CsvSource, "json": JsonArraySource, "jsonl": JsonLinesSource, "xml": XmlSource,
-          "xlsx": XlsxSource}
+_FILES = {"csv": CsvSource, "json": JsonArraySource, "jsonl": JsonLinesSource, "xml": XmlSource, "xlsx": XlsxSource}
 
 
 def _mysql_params(conn: MysqlConnection) -> dict[str, object]:
-    return {"host": conn.host, "port": conn.port, "user": conn.user, "password": conn.password,
-            "database": conn.database}
+    return {
+        "host": conn.host,
+        "port": conn.port,
+        "user": conn.user,
+        "password": conn.password,
+        "database": conn.database,
+    }
 
 
 def make_source(job: JobConfig, job_dir: Path, step: StepConfig) -> Source:

@@ -46,8 +46,12 @@ class FileSource(Source):
     async def describe(self) -> TableInfo:
         self._check()
         names = await asyncio.to_thread(self.header)
-        return TableInfo(str(self.path), tuple(Column(n, "text") for n in names), tuple(self._key),
-                         dialect="file" if self.strict_columns else "loose")
+        return TableInfo(
+            str(self.path),
+            tuple(Column(n, "text") for n in names),
+            tuple(self._key),
+            dialect="file" if self.strict_columns else "loose",
+        )
 
     @property
     def order(self) -> list[str]:

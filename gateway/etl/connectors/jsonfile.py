@@ -38,8 +38,9 @@ class JsonLinesSource(LooseFileSource):
                         continue
                     yield _row(n, f"line {line_no}", value)
             except UnicodeDecodeError as exc:
-                raise SourceError(f"{self.path}: line {line_no + 1}: not valid {self.spec.encoding}: {exc.reason}",
-                                  row=line_no + 1) from None
+                raise SourceError(
+                    f"{self.path}: line {line_no + 1}: not valid {self.spec.encoding}: {exc.reason}", row=line_no + 1
+                ) from None
 
 
 class JsonArraySource(LooseFileSource):
@@ -72,7 +73,7 @@ class _ArrayReader:
         except UnicodeDecodeError as exc:
             raise self.fail(f"not valid {self.source.spec.encoding}: {exc.reason}") from None
         self.line_at()
-        self.buf, self.pos, self.counted = self.buf[self.pos:] + chunk, 0, 0
+        self.buf, self.pos, self.counted = self.buf[self.pos :] + chunk, 0, 0
         self.eof = not chunk
         return bool(chunk)
 

@@ -45,7 +45,8 @@ async def describe(conn: Any, table: str) -> TableInfo | None:
         await cur.execute(
             """SELECT column_name, column_type, is_nullable, extra, column_default FROM information_schema.columns
                WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s ORDER BY ordinal_position""",
-            (schema, name))
+            (schema, name),
+        )
         cols = await cur.fetchall()
         if not cols:
             return None
@@ -53,7 +54,9 @@ async def describe(conn: Any, table: str) -> TableInfo | None:
             """SELECT k.constraint_name, k.column_name, k.referenced_table_name, k.referenced_column_name
                FROM information_schema.key_column_usage k
                WHERE k.table_schema = COALESCE(%s, DATABASE()) AND k.table_name = %s
-               ORDER BY k.constraint_name, k.ordinal_position""", (schema, name))
+               ORDER BY k.constraint_name, k.ordinal_position""",
+            (schema, name),
+        )
         keys = await cur.fetchall()
     pk = tuple(k[1] for k in keys if k[0] == "PRIMARY")
     fks: dict[str, list[tuple[str, str, str]]] = {}
@@ -62,11 +65,20 @@ async def describe(conn: Any, table: str) -> TableInfo | None:
             fks.setdefault(cname, []).append((col, ref_table, ref_col))
     return TableInfo(
         name=table,
-        columns=tuple(Column(c[0], str(c[1]).lower(), c[2] == "YES", "auto_increment" in (c[3] or ""),
-                             c[4] is not None or "auto_increment" in (c[3] or "")) for c in cols),
+        columns=tuple(
+            Column(
+                c[0],
+                str(c[1]).lower(),
+                c[2] == "YES",
+                "auto_increment" in (c[3] or ""),
+                c[4] is not None or "auto_increment" in (c[3] or ""),
+            )
+            for c in cols
+        ),
         primary_key=pk,
-        foreign_keys=tuple(ForeignKey(tuple(p[0] for p in parts), parts[0][1], tuple(p[2] for p in parts))
-                           for parts in fks.values()),
+        foreign_keys=tuple(
+            ForeignKey(tuple(p[0] for p in parts), parts[0][1], tuple(p[2] for p in parts)) for parts in fks.values()
+        ),
         dialect="mysql",
     )
 
@@ -78,8 +90,15 @@ def q(name: str) -> str:
 class MysqlSource(KeyedTableSource):
     dialect = "mysql"
 
-    def __init__(self, params: dict[str, Any], zone: str, table: str, key: Sequence[str] | None,
-                 where: str | None, watermark: str | None = None) -> None:
+    def __init__(
+        self,
+        params: dict[str, Any],
+        zone: str,
+        table: str,
+        key: Sequence[str] | None,
+        where: str | None,
+        watermark: str | None = None,
+    ) -> None:
         super().__init__(table, key, where, watermark)
         self._params = params
         self.zone = zone

@@ -55,19 +55,31 @@ async def describe(conn: asyncpg.Connection, table: str) -> TableInfo | None:
                   (a.attidentity <> '' OR coalesce(pg_get_expr(d.adbin, d.adrelid), '') LIKE 'nextval(%') AS serial,
                   (d.adbin IS NOT NULL OR a.attidentity <> '') AS has_default
            FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-           WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", oid)
+           WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
+        oid,
+    )
     names = {r["attnum"]: r["attname"] for r in cols}
-    pk = await conn.fetchval(
-        "SELECT conkey FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'", oid)
+    pk = await conn.fetchval("SELECT conkey FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'", oid)
     fks = await conn.fetch(
         """SELECT conkey, confkey, confrelid::regclass::text AS ref, confrelid FROM pg_constraint
-           WHERE conrelid = $1 AND contype = 'f' ORDER BY conname""", oid)
+           WHERE conrelid = $1 AND contype = 'f' ORDER BY conname""",
+        oid,
+    )
     foreign = []
     for fk in fks:
-        ref_names = {r["attnum"]: r["attname"] for r in await conn.fetch(
-            "SELECT attnum, attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0", fk["confrelid"])}
-        foreign.append(ForeignKey(tuple(names[n] for n in fk["conkey"]), fk["ref"].replace('"', ""),
-                                  tuple(ref_names[n] for n in fk["confkey"])))
+        ref_names = {
+            r["attnum"]: r["attname"]
+            for r in await conn.fetch(
+                "SELECT attnum, attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0", fk["confrelid"]
+            )
+        }
+        foreign.append(
+            ForeignKey(
+                tuple(names[n] for n in fk["conkey"]),
+                fk["ref"].replace('"', ""),
+                tuple(ref_names[n] for n in fk["confkey"]),
+            )
+        )
     return TableInfo(
         name=table,
         columns=tuple(Column(r["attname"], r["type"], r["nullable"], r["serial"], r["has_default"]) for r in cols),
@@ -80,8 +92,9 @@ async def describe(conn: asyncpg.Connection, table: str) -> TableInfo | None:
 class PostgresSource(KeyedTableSource):
     dialect = "postgres"
 
-    def __init__(self, dsn: str, table: str, key: Sequence[str] | None, where: str | None,
-                 watermark: str | None = None) -> None:
+    def __init__(
+        self, dsn: str, table: str, key: Sequence[str] | None, where: str | None, watermark: str | None = None
+    ) -> None:
         super().__init__(table, key, where, watermark)
         self._dsn = dsn
         self._conn: asyncpg.Connection | None = None
@@ -200,8 +213,10 @@ _CONTROL_DDL = [
 
 def _idmap_join(alias: str, source: str, job_mark: str, map_mark: str) -> str:
     """Joins staged rows (alias s) to the IDMap entry of their foreign key `source`."""
-    return (f"LEFT JOIN splp_etl_idmap {alias} ON {alias}.job = {job_mark} AND {alias}.tbl = {map_mark} "
-            f"AND {alias}.src_key = s.{qident(source)}::text")
+    return (
+        f"LEFT JOIN splp_etl_idmap {alias} ON {alias}.job = {job_mark} AND {alias}.tbl = {map_mark} "
+        f"AND {alias}.src_key = s.{qident(source)}::text"
+    )
 
 
 class PostgresSession(Session):
@@ -217,7 +232,10 @@ class PostgresSession(Session):
         rows = await self._conn.fetch(
             """SELECT m.src_key, m.tgt_key FROM unnest($3::text[]) AS k(src_key)
                JOIN splp_etl_idmap m ON m.job = $1 AND m.tbl = $2 AND m.src_key = k.src_key""",
-            job, map_name, list(keys))
+            job,
+            map_name,
+            list(keys),
+        )
         return {r[0]: r[1] for r in rows}
 
     async def _sequence(self, table: str, key: str) -> str:
@@ -228,13 +246,18 @@ class PostgresSession(Session):
             self._sequences[(table, key)] = seq
         return self._sequences[(table, key)]
 
-    async def insert_new(self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
-                         ) -> list[int]:
+    async def insert_new(
+        self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+    ) -> list[int]:
         if not records:
             return []
         seq = await self._sequence(table, key)
-        ids = [r[0] for r in await self._conn.fetch(
-            "SELECT nextval($1::regclass) FROM generate_series(1, $2)", seq, len(records))]
+        ids = [
+            r[0]
+            for r in await self._conn.fetch(
+                "SELECT nextval($1::regclass) FROM generate_series(1, $2)", seq, len(records)
+            )
+        ]
         # Keys fresh from the sequence cannot collide: straight COPY (which writes identity columns as given).
         await self.write(table, [key, *columns], [(i, *r) for i, r in zip(ids, records, strict=True)])
         return ids
@@ -269,7 +292,9 @@ class PostgresSession(Session):
                     missing = await self._conn.fetchval(
                         f"SELECT count(*) FROM {stage} s {_idmap_join(alias, source, '$1', '$2')} "
                         f"WHERE s.{qident(source)} IS NOT NULL AND {alias}.tgt_key IS NULL",
-                        lookup.job, lookup.map_name)
+                        lookup.job,
+                        lookup.map_name,
+                    )
                     if missing:
                         raise CopyRefused(f"{missing} rows reference {lookup.map_name} keys missing from its IDMap")
                 args.extend((lookup.job, lookup.map_name))
@@ -284,70 +309,92 @@ class PostgresSession(Session):
                         SELECT st.*, nextval(${len(args)}::regclass) AS new_id FROM {stage} st
                         ORDER BY st.{qident(copy.source_key)}),
                     inserted AS (INSERT INTO {qident(table)} ({target_columns}) OVERRIDING SYSTEM VALUE
-                                 SELECT {selected} FROM keyed s {' '.join(joins)})
+                                 SELECT {selected} FROM keyed s {" ".join(joins)})
                     INSERT INTO splp_etl_idmap (job, tbl, src_key, tgt_key)
                     SELECT $1, $2, s.{qident(copy.source_key)}::text, s.new_id FROM keyed s""",
-                *args)
+                *args,
+            )
         except asyncpg.PostgresError as exc:
             raise CopyRefused(f"{type(exc).__name__}: {exc}") from None
         return int(status.split()[-1])
 
-    async def write(self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
-                    conflict: Sequence[str] | None = None) -> None:
+    async def write(
+        self,
+        table: str,
+        columns: Sequence[str],
+        records: Sequence[tuple[Any, ...]],
+        conflict: Sequence[str] | None = None,
+    ) -> None:
         if not records:
             return
         try:
             if conflict is None:
                 schema, name = _split(table)
-                await self._conn.copy_records_to_table(name, schema_name=schema, columns=list(columns),
-                                                       records=records)
+                await self._conn.copy_records_to_table(name, schema_name=schema, columns=list(columns), records=records)
                 return
             stage = "_splp_stage_" + hashlib.blake2b(f"{table}|{'|'.join(columns)}".encode(), digest_size=6).hexdigest()
             cols = ", ".join(qident(c) for c in columns)
             await self._conn.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {qident(table)} WITH NO DATA")
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {cols} FROM {qident(table)} WITH NO DATA"
+            )
             await self._conn.execute(f"DELETE FROM {stage}")
             await self._conn.copy_records_to_table(stage, columns=list(columns), records=records)
             updates = [c for c in columns if c not in conflict]
-            action = ("DO UPDATE SET " + ", ".join(f"{qident(c)} = EXCLUDED.{qident(c)}" for c in updates)
-                      if updates else "DO NOTHING")
+            action = (
+                "DO UPDATE SET " + ", ".join(f"{qident(c)} = EXCLUDED.{qident(c)}" for c in updates)
+                if updates
+                else "DO NOTHING"
+            )
             await self._conn.execute(
                 f"INSERT INTO {qident(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {stage} "
-                f"ON CONFLICT ({', '.join(qident(c) for c in conflict)}) {action}")
-        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.CardinalityViolationError
-                ) as exc:
+                f"ON CONFLICT ({', '.join(qident(c) for c in conflict)}) {action}"
+            )
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, asyncpg.CardinalityViolationError) as exc:
             raise RowError(_row_reason(exc)) from None
 
     async def put_ids(self, job: str, map_name: str, pairs: Sequence[tuple[str, int]]) -> None:
         if pairs:
             try:
                 await self._conn.copy_records_to_table(
-                    "splp_etl_idmap", columns=["job", "tbl", "src_key", "tgt_key"],
-                    records=[(job, map_name, s, t) for s, t in pairs])
+                    "splp_etl_idmap",
+                    columns=["job", "tbl", "src_key", "tgt_key"],
+                    records=[(job, map_name, s, t) for s, t in pairs],
+                )
             except asyncpg.UniqueViolationError as exc:  # the same source key twice in one batch
                 raise RowError(_row_reason(exc)) from None
 
     async def put_rejects(self, records: Sequence[tuple[Any, ...]]) -> None:
         if records:
             await self._conn.copy_records_to_table(
-                "splp_etl_rejected", columns=["run_id", "job", "step", "row_label", "column_name", "reason", "data"],
-                records=records)
+                "splp_etl_rejected",
+                columns=["run_id", "job", "step", "row_label", "column_name", "reason", "data"],
+                records=records,
+            )
 
     async def put_checkpoint(self, run_id: str, job: str, step: str, state: str) -> None:
         await self._conn.execute(
             """INSERT INTO splp_etl_checkpoint (run_id, step, job, state) VALUES ($1, $2, $3, $4)
                ON CONFLICT (run_id, step) DO UPDATE SET state = EXCLUDED.state, updated_at = now()""",
-            run_id, step, job, state)
+            run_id,
+            step,
+            job,
+            state,
+        )
 
     async def put_watermark(self, job: str, step: str, value: str) -> None:
         await self._conn.execute(
             """INSERT INTO splp_etl_watermark (job, step, value) VALUES ($1, $2, $3)
-               ON CONFLICT (job, step) DO UPDATE SET value = EXCLUDED.value""", job, step, value)
+               ON CONFLICT (job, step) DO UPDATE SET value = EXCLUDED.value""",
+            job,
+            step,
+            value,
+        )
 
     async def update_column(self, table: str, key: str, column: str, pairs: Sequence[tuple[int, Any]]) -> None:
         if pairs:
             await self._conn.executemany(
-                f"UPDATE {qident(table)} SET {qident(column)} = $2 WHERE {qident(key)} = $1", list(pairs))
+                f"UPDATE {qident(table)} SET {qident(column)} = $2 WHERE {qident(key)} = $1", list(pairs)
+            )
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -392,18 +439,23 @@ class PostgresTarget(Target):
 
     async def get_checkpoint(self, run_id: str, step: str) -> str | None:
         return await self.conn.fetchval(
-            "SELECT state FROM splp_etl_checkpoint WHERE run_id = $1 AND step = $2", run_id, step)
+            "SELECT state FROM splp_etl_checkpoint WHERE run_id = $1 AND step = $2", run_id, step
+        )
 
     async def get_watermark(self, job: str, step: str) -> str | None:
         return await self.conn.fetchval("SELECT value FROM splp_etl_watermark WHERE job = $1 AND step = $2", job, step)
 
     async def lock_job(self, job: str) -> bool:
-        return bool(await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended('splp_etl:' || $1, 0))",
-                                             job))
+        return bool(
+            await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended('splp_etl:' || $1, 0))", job)
+        )
 
     async def has_ids(self, job: str, map_name: str) -> bool:
-        return bool(await self.conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM splp_etl_idmap WHERE job = $1 AND tbl = $2)", job, map_name))
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM splp_etl_idmap WHERE job = $1 AND tbl = $2)", job, map_name
+            )
+        )
 
     async def prepare_replace(self, table: str, fresh: bool) -> str:
         new = table + "__splp_new"
@@ -421,26 +473,32 @@ class PostgresTarget(Target):
             for col in info.columns:  # sequences owned by the old table move to the new one before the drop
                 seq = await self.conn.fetchval("SELECT pg_get_serial_sequence($1, $2)", qident(table), col.name)
                 if seq and not await self.conn.fetchval(
-                        "SELECT attidentity <> '' FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
-                        qident(table), col.name):
+                    "SELECT attidentity <> '' FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+                    qident(table),
+                    col.name,
+                ):
                     await self.conn.execute(f"ALTER SEQUENCE {seq} OWNED BY {qident(new)}.{qident(col.name)}")
             await self.conn.execute(f"ALTER TABLE {qident(table)} RENAME TO {qident(_split(old)[1])}")
             await self.conn.execute(f"ALTER TABLE {qident(new)} RENAME TO {qident(name)}")
             try:
                 await self.conn.execute(f"DROP TABLE {qident(old)}")
             except asyncpg.DependentObjectsStillExistError as exc:
-                raise ConnectorError(f"cannot replace {table}: other objects depend on it ({exc.detail or exc})"
-                                     ) from None
+                raise ConnectorError(
+                    f"cannot replace {table}: other objects depend on it ({exc.detail or exc})"
+                ) from None
 
     def _scoped(self, what: str, table: str, scope: IdScope | None) -> tuple[str, list[Any]]:
         sql = f"SELECT {what} FROM {qident(table)}"
         if scope is None:
             return sql, []
-        return (sql + f" WHERE {qident(scope.key)} IN (SELECT tgt_key FROM splp_etl_idmap WHERE job = $1 AND tbl = $2)",
-                [scope.job, scope.map_name])
+        return (
+            sql + f" WHERE {qident(scope.key)} IN (SELECT tgt_key FROM splp_etl_idmap WHERE job = $1 AND tbl = $2)",
+            [scope.job, scope.map_name],
+        )
 
-    async def scan(self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
-                   ) -> AsyncIterator[list[tuple[Any, ...]]]:
+    async def scan(
+        self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
         sql, args = self._scoped(", ".join(qident(c) for c in columns), table, scope)
         async with self.conn.transaction(readonly=True):
             cursor = await self.conn.cursor(sql, *args)
@@ -454,5 +512,6 @@ class PostgresTarget(Target):
     async def rejected(self, run_id: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
             "SELECT step, row_label, column_name, reason, data FROM splp_etl_rejected WHERE run_id = $1 ORDER BY id",
-            run_id)
+            run_id,
+        )
         return [dict(r) for r in rows]

@@ -81,17 +81,22 @@ class SqlSession(Session):
         out: dict[str, int] = {}
         keys = list(keys)
         for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
+            chunk = keys[i : i + 500]
             rows = await self._c.fetchall(
                 f"SELECT src_key, tgt_key FROM splp_etl_idmap WHERE job = {self._c.paramstyle} AND tbl = "
-                f"{self._c.paramstyle} AND src_key IN ({self._c.marks(len(chunk))})", [job, map_name, *chunk])
+                f"{self._c.paramstyle} AND src_key IN ({self._c.marks(len(chunk))})",
+                [job, map_name, *chunk],
+            )
             out.update({r[0]: int(r[1]) for r in rows})
         return out
 
-    async def insert_new(self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
-                         ) -> list[int]:
-        sql = (f"INSERT INTO {self._c.q(table)} ({', '.join(self._c.q(c) for c in columns)}) "
-               f"VALUES ({self._c.marks(len(columns))})")
+    async def insert_new(
+        self, table: str, key: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]
+    ) -> list[int]:
+        sql = (
+            f"INSERT INTO {self._c.q(table)} ({', '.join(self._c.q(c) for c in columns)}) "
+            f"VALUES ({self._c.marks(len(columns))})"
+        )
         ids = []
         for r in records:
             new_id = await self._c.execute(sql, r)
@@ -100,12 +105,19 @@ class SqlSession(Session):
             ids.append(new_id)
         return ids
 
-    async def write(self, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
-                    conflict: Sequence[str] | None = None) -> None:
+    async def write(
+        self,
+        table: str,
+        columns: Sequence[str],
+        records: Sequence[tuple[Any, ...]],
+        conflict: Sequence[str] | None = None,
+    ) -> None:
         if not records:
             return
-        sql = (f"INSERT INTO {self._c.q(table)} ({', '.join(self._c.q(c) for c in columns)}) "
-               f"VALUES ({self._c.marks(len(columns))})")
+        sql = (
+            f"INSERT INTO {self._c.q(table)} ({', '.join(self._c.q(c) for c in columns)}) "
+            f"VALUES ({self._c.marks(len(columns))})"
+        )
         if conflict:
             sql += " " + self._c.upsert_clause(columns, conflict)
         await self._c.executemany(sql, records)
@@ -114,31 +126,38 @@ class SqlSession(Session):
         if pairs:
             await self._c.executemany(
                 f"INSERT INTO splp_etl_idmap (job, tbl, src_key, tgt_key) VALUES ({self._c.marks(4)})",
-                [(job, map_name, s, t) for s, t in pairs])
+                [(job, map_name, s, t) for s, t in pairs],
+            )
 
     async def put_rejects(self, records: Sequence[tuple[Any, ...]]) -> None:
         if records:
             await self._c.executemany(
                 "INSERT INTO splp_etl_rejected (run_id, job, step, row_label, column_name, reason, data) "
-                f"VALUES ({self._c.marks(7)})", records)
+                f"VALUES ({self._c.marks(7)})",
+                records,
+            )
 
     async def put_checkpoint(self, run_id: str, job: str, step: str, state: str) -> None:
         await self._c.execute(
             f"INSERT INTO splp_etl_checkpoint (run_id, step, job, state) VALUES ({self._c.marks(4)}) "
             + self._c.upsert_clause(["run_id", "step", "job", "state"], ["run_id", "step"]),
-            (run_id, step, job, state))
+            (run_id, step, job, state),
+        )
 
     async def put_watermark(self, job: str, step: str, value: str) -> None:
         await self._c.execute(
             f"INSERT INTO splp_etl_watermark (job, step, value) VALUES ({self._c.marks(3)}) "
-            + self._c.upsert_clause(["job", "step", "value"], ["job", "step"]), (job, step, value))
+            + self._c.upsert_clause(["job", "step", "value"], ["job", "step"]),
+            (job, step, value),
+        )
 
     async def update_column(self, table: str, key: str, column: str, pairs: Sequence[tuple[int, Any]]) -> None:
         if pairs:
             p = self._c.paramstyle
             await self._c.executemany(
                 f"UPDATE {self._c.q(table)} SET {self._c.q(column)} = {p} WHERE {self._c.q(key)} = {p}",
-                [(v, k) for k, v in pairs])
+                [(v, k) for k, v in pairs],
+            )
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -198,8 +217,9 @@ class SqlTarget(Target):
 
     async def get_checkpoint(self, run_id: str, step: str) -> str | None:
         p = self.c.paramstyle
-        return await self._one(f"SELECT state FROM splp_etl_checkpoint WHERE run_id = {p} AND step = {p}",
-                               (run_id, step))
+        return await self._one(
+            f"SELECT state FROM splp_etl_checkpoint WHERE run_id = {p} AND step = {p}", (run_id, step)
+        )
 
     async def get_watermark(self, job: str, step: str) -> str | None:
         p = self.c.paramstyle
@@ -207,8 +227,11 @@ class SqlTarget(Target):
 
     async def has_ids(self, job: str, map_name: str) -> bool:
         p = self.c.paramstyle
-        return bool(await self._one(
-            f"SELECT EXISTS (SELECT 1 FROM splp_etl_idmap WHERE job = {p} AND tbl = {p})", (job, map_name)))
+        return bool(
+            await self._one(
+                f"SELECT EXISTS (SELECT 1 FROM splp_etl_idmap WHERE job = {p} AND tbl = {p})", (job, map_name)
+            )
+        )
 
     async def prepare_replace(self, table: str, fresh: bool) -> str:
         new = table + "__splp_new"
@@ -227,11 +250,14 @@ class SqlTarget(Target):
         if scope is None:
             return sql, []
         p = self.c.paramstyle
-        return (sql + f" WHERE {self.c.q(scope.key)} IN (SELECT tgt_key FROM splp_etl_idmap WHERE job = {p} "
-                f"AND tbl = {p})", [scope.job, scope.map_name])
+        return (
+            sql + f" WHERE {self.c.q(scope.key)} IN (SELECT tgt_key FROM splp_etl_idmap WHERE job = {p} AND tbl = {p})",
+            [scope.job, scope.map_name],
+        )
 
-    async def scan(self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
-                   ) -> AsyncIterator[list[tuple[Any, ...]]]:
+    async def scan(
+        self, table: str, columns: Sequence[str], scope: IdScope | None, size: int
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
         info = await self.c.describe(table)
         pk = info.primary_key if info else ()
         if len(pk) != 1:  # no single key to page by: one streamed query
@@ -263,6 +289,8 @@ class SqlTarget(Target):
     async def rejected(self, run_id: str) -> list[dict[str, Any]]:
         rows = await self.c.fetchall(
             "SELECT step, row_label, column_name, reason, data FROM splp_etl_rejected "
-            f"WHERE run_id = {self.c.paramstyle} ORDER BY id", (run_id,))
+            f"WHERE run_id = {self.c.paramstyle} ORDER BY id",
+            (run_id,),
+        )
         await self.c.commit()
         return [dict(zip(("step", "row_label", "column_name", "reason", "data"), r, strict=True)) for r in rows]

@@ -41,12 +41,20 @@ async def describe(conn: aiosqlite.Connection, table: str) -> TableInfo | None:
         fks.setdefault(r[0], []).append(r)
     return TableInfo(
         name=table,
-        columns=tuple(Column(c[1], str(c[2]).lower() or "text", not c[3] and not (rowid_alias and c[1] == pk[0]),
-                             rowid_alias and c[1] == pk[0], c[4] is not None or (rowid_alias and c[1] == pk[0]))
-                      for c in cols),
+        columns=tuple(
+            Column(
+                c[1],
+                str(c[2]).lower() or "text",
+                not c[3] and not (rowid_alias and c[1] == pk[0]),
+                rowid_alias and c[1] == pk[0],
+                c[4] is not None or (rowid_alias and c[1] == pk[0]),
+            )
+            for c in cols
+        ),
         primary_key=pk,
-        foreign_keys=tuple(ForeignKey(tuple(r[3] for r in parts), parts[0][2], tuple(r[4] for r in parts))
-                           for parts in fks.values()),
+        foreign_keys=tuple(
+            ForeignKey(tuple(r[3] for r in parts), parts[0][2], tuple(r[4] for r in parts)) for parts in fks.values()
+        ),
         dialect="sqlite",
     )
 
@@ -55,8 +63,9 @@ class SqliteSource(KeyedTableSource):
     dialect = "sqlite"
     fallback_key = ("rowid",)
 
-    def __init__(self, path: str, table: str, key: Sequence[str] | None, where: str | None,
-                 watermark: str | None = None) -> None:
+    def __init__(
+        self, path: str, table: str, key: Sequence[str] | None, where: str | None, watermark: str | None = None
+    ) -> None:
         super().__init__(table, key, where, watermark)
         self._path = path
         self._conn: aiosqlite.Connection | None = None

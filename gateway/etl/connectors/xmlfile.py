@@ -29,16 +29,18 @@ class XmlSource(LooseFileSource):
     def _parse(self, fh: Any, record: str | None) -> Iterator[SourceRow]:
         n = 0
         try:
-            for _, elem in etree.iterparse(fh, events=("end",), huge_tree=False, resolve_entities=False,
-                                           no_network=True):
+            for _, elem in etree.iterparse(
+                fh, events=("end",), huge_tree=False, resolve_entities=False, no_network=True
+            ):
                 if _local(elem.tag) != record:
                     continue
                 n += 1
                 row: dict[str, Any] = {_local(k): v for k, v in elem.attrib.items()}
                 for child in elem:
                     if isinstance(child.tag, str):
-                        row[_local(child.tag)] = child.text if child.text is None or len(child) == 0 else \
-                            "".join(child.itertext())
+                        row[_local(child.tag)] = (
+                            child.text if child.text is None or len(child) == 0 else "".join(child.itertext())
+                        )
                 label = f"record {n} (line {elem.sourceline})"
                 elem.clear(keep_tail=False)
                 while elem.getprevious() is not None:
@@ -47,5 +49,6 @@ class XmlSource(LooseFileSource):
         except etree.XMLSyntaxError as exc:
             line, col = exc.position if exc.position else (exc.lineno, 0)
             msg = str(exc.msg).removesuffix(f", line {line}, column {col}")
-            raise SourceError(f"{self.path}: line {line}, column {col}: XML is not well-formed: {msg}",
-                              row=line) from None
+            raise SourceError(
+                f"{self.path}: line {line}, column {col}: XML is not well-formed: {msg}", row=line
+            ) from None

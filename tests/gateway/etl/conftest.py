@@ -64,8 +64,7 @@ def write_job(directory: Path, job: dict[str, Any], name: str = "job.yaml") -> P
     return path
 
 
-async def maria_exec(params: dict[str, Any], *statements: str, rows: list[tuple[str, list[Any]]] | None = None
-                     ) -> None:
+async def maria_exec(params: dict[str, Any], *statements: str, rows: list[tuple[str, list[Any]]] | None = None) -> None:
     conn = await asyncmy.connect(autocommit=True, charset="utf8mb4", **params)
     try:
         async with conn.cursor() as cur:

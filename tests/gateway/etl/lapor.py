@@ -61,29 +61,59 @@ SIZES = {"categories": 12, "reporters": 150, "complaints": 600, "attachments": 3
 def seed_rows(seed: int = 7) -> dict[str, list[tuple[Any, ...]]]:
     rnd = random.Random(seed)
     rows: dict[str, list[tuple[Any, ...]]] = {}
-    rows["categories"] = [(i, f"Kategori {i} ✓", (rnd.randint(1, i - 1) if i > 3 else None), i % 4 != 0)
-                          for i in range(1, SIZES["categories"] + 1)]
-    rows["reporters"] = [(i, f"Pelapor {i} {'😀' if i % 7 == 0 else ''}".strip(),
-                          f"p{i}@example.go.id" if i % 5 else None, i % 3 == 0,
-                          dt.datetime(2023, 1, 1, 8) + dt.timedelta(hours=i) if i % 4 else None)
-                         for i in range(1, SIZES["reporters"] + 1)]
+    rows["categories"] = [
+        (i, f"Kategori {i} ✓", (rnd.randint(1, i - 1) if i > 3 else None), i % 4 != 0)
+        for i in range(1, SIZES["categories"] + 1)
+    ]
+    rows["reporters"] = [
+        (
+            i,
+            f"Pelapor {i} {'😀' if i % 7 == 0 else ''}".strip(),
+            f"p{i}@example.go.id" if i % 5 else None,
+            i % 3 == 0,
+            dt.datetime(2023, 1, 1, 8) + dt.timedelta(hours=i) if i % 4 else None,
+        )
+        for i in range(1, SIZES["reporters"] + 1)
+    ]
     statuses = ["new", "in_progress", "closed"]
     rows["complaints"] = [
-        (i, rnd.randint(1, SIZES["reporters"]), rnd.randint(1, SIZES["categories"]), f"Keluhan nomor {i}",
-         ("Jalan rusak di RT " + str(i)) * (1 + i % 3), statuses[i % 3],
-         Decimal(rnd.randint(0, 10_000_000)) / 100 if i % 4 else None,
-         dt.datetime(2024, 1, 1, 23, 30) + dt.timedelta(minutes=37 * i),
-         "0000-00-00" if i % 10 == 0 else (dt.date(2024, 3, 1) + dt.timedelta(days=i % 60) if i % 3 == 2 else None),
-         dt.datetime(2024, 6, 1, 0, 0) + dt.timedelta(seconds=i))
-        for i in range(1, SIZES["complaints"] + 1)]
-    rows["attachments"] = [(i, rnd.randint(1, SIZES["complaints"]), f"foto_{i}.jpg",
-                            (2**64 - 1) if i == 1 else rnd.randint(1000, 5_000_000), bytes([i % 256, 0, 255]))
-                           for i in range(1, SIZES["attachments"] + 1)]
+        (
+            i,
+            rnd.randint(1, SIZES["reporters"]),
+            rnd.randint(1, SIZES["categories"]),
+            f"Keluhan nomor {i}",
+            ("Jalan rusak di RT " + str(i)) * (1 + i % 3),
+            statuses[i % 3],
+            Decimal(rnd.randint(0, 10_000_000)) / 100 if i % 4 else None,
+            dt.datetime(2024, 1, 1, 23, 30) + dt.timedelta(minutes=37 * i),
+            "0000-00-00" if i % 10 == 0 else (dt.date(2024, 3, 1) + dt.timedelta(days=i % 60) if i % 3 == 2 else None),
+            dt.datetime(2024, 6, 1, 0, 0) + dt.timedelta(seconds=i),
+        )
+        for i in range(1, SIZES["complaints"] + 1)
+    ]
+    rows["attachments"] = [
+        (
+            i,
+            rnd.randint(1, SIZES["complaints"]),
+            f"foto_{i}.jpg",
+            (2**64 - 1) if i == 1 else rnd.randint(1000, 5_000_000),
+            bytes([i % 256, 0, 255]),
+        )
+        for i in range(1, SIZES["attachments"] + 1)
+    ]
     comments = []
     for i in range(1, SIZES["comments"] + 1):
         parent = rnd.randint(1, i - 1) if i > 10 and i % 3 == 0 else None
-        comments.append((i, rnd.randint(1, SIZES["complaints"]), rnd.randint(1, SIZES["reporters"]) if i % 2 else None,
-                         parent, f"Komentar {i}", dt.datetime(2024, 2, 1) + dt.timedelta(minutes=i)))
+        comments.append(
+            (
+                i,
+                rnd.randint(1, SIZES["complaints"]),
+                rnd.randint(1, SIZES["reporters"]) if i % 2 else None,
+                parent,
+                f"Komentar {i}",
+                dt.datetime(2024, 2, 1) + dt.timedelta(minutes=i),
+            )
+        )
     rows["comments"] = comments
     return rows
 
@@ -92,11 +122,11 @@ INSERTS = {
     "categories": "INSERT INTO categories (id, name, parent_id, active) VALUES (%s, %s, %s, %s)",
     "reporters": "INSERT INTO reporters (id, name, email, verified, joined_at) VALUES (%s, %s, %s, %s, %s)",
     "complaints": "INSERT INTO complaints (id, reporter_id, category_id, title, body, status, amount, created_at, "
-                  "closed_on, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    "closed_on, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
     "attachments": "INSERT INTO attachments (id, complaint_id, filename, size_bytes, content) "
-                   "VALUES (%s, %s, %s, %s, %s)",
+    "VALUES (%s, %s, %s, %s, %s)",
     "comments": "INSERT INTO comments (id, complaint_id, reporter_id, parent_id, body, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
+    "VALUES (%s, %s, %s, %s, %s, %s)",
 }
 
 
@@ -115,22 +145,44 @@ async def create_target(dsn: str) -> None:
 def job(maria: dict[str, Any], dsn: str, **overrides: Any) -> dict[str, Any]:
     """Steps listed children first on purpose: the engine must order them by foreign keys."""
     steps = [
-        {"name": "comments", "source": {"connection": "lapor", "table": "comments"},
-         "target": {"connection": "staging", "table": "comments"}, "idmap": "id"},
-        {"name": "attachments", "source": {"connection": "lapor", "table": "attachments"},
-         "target": {"connection": "staging", "table": "attachments"}, "idmap": "id"},
-        {"name": "complaints", "source": {"connection": "lapor", "table": "complaints"},
-         "target": {"connection": "staging", "table": "complaints"}, "idmap": "id",
-         "columns": {"region": {"const": "${region}"}, "title_upper": {"expr": "upper(title)"}}},
-        {"name": "categories", "source": {"connection": "lapor", "table": "categories"},
-         "target": {"connection": "staging", "table": "categories"}, "idmap": "id"},
-        {"name": "reporters", "source": {"connection": "lapor", "table": "reporters"},
-         "target": {"connection": "staging", "table": "reporters"}, "idmap": "id"},
+        {
+            "name": "comments",
+            "source": {"connection": "lapor", "table": "comments"},
+            "target": {"connection": "staging", "table": "comments"},
+            "idmap": "id",
+        },
+        {
+            "name": "attachments",
+            "source": {"connection": "lapor", "table": "attachments"},
+            "target": {"connection": "staging", "table": "attachments"},
+            "idmap": "id",
+        },
+        {
+            "name": "complaints",
+            "source": {"connection": "lapor", "table": "complaints"},
+            "target": {"connection": "staging", "table": "complaints"},
+            "idmap": "id",
+            "columns": {"region": {"const": "${region}"}, "title_upper": {"expr": "upper(title)"}},
+        },
+        {
+            "name": "categories",
+            "source": {"connection": "lapor", "table": "categories"},
+            "target": {"connection": "staging", "table": "categories"},
+            "idmap": "id",
+        },
+        {
+            "name": "reporters",
+            "source": {"connection": "lapor", "table": "reporters"},
+            "target": {"connection": "staging", "table": "reporters"},
+            "idmap": "id",
+        },
     ]
     base = {
         "name": "lapor-migrasi",
-        "connections": {"lapor": {"kind": "mysql", **maria, "timezone": "Asia/Jakarta"},
-                        "staging": {"kind": "postgres", "dsn": dsn}},
+        "connections": {
+            "lapor": {"kind": "mysql", **maria, "timezone": "Asia/Jakarta"},
+            "staging": {"kind": "postgres", "dsn": dsn},
+        },
         "params": {"region": "Jawa Barat"},
         "batch_size": 97,
         "steps": steps,

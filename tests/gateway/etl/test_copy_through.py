@@ -26,9 +26,20 @@ CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, amount numeric(1
 
 
 async def _run(tmp_path: Path, store: SQLiteStateStore, dsn: str, **job: Any) -> tuple[Any, list[str]]:
-    spec = {"name": "copy", "connections": {"db": {"kind": "postgres", "dsn": dsn}}, "batch_size": 4,
-            "steps": [{"name": "items", "source": {"connection": "db", "table": "src_items"},
-                       "target": {"connection": "db", "table": "items"}, "mode": "append"}], **job}
+    spec = {
+        "name": "copy",
+        "connections": {"db": {"kind": "postgres", "dsn": dsn}},
+        "batch_size": 4,
+        "steps": [
+            {
+                "name": "items",
+                "source": {"connection": "db", "table": "src_items"},
+                "target": {"connection": "db", "table": "items"},
+                "mode": "append",
+            }
+        ],
+        **job,
+    }
     path = write_job(tmp_path, spec)
     record = await store.create_run(spec["name"], str(path), {})
     await execute(load_job(path), tmp_path, record.id, store)
@@ -37,8 +48,11 @@ async def _run(tmp_path: Path, store: SQLiteStateStore, dsn: str, **job: Any) ->
 
 async def test_identical_columns_stream_by_binary_copy(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
     await _sql(pg_dsn, TABLES)
-    await _sql(pg_dsn, "INSERT INTO src_items SELECT i, 'nama ' || i, i * 1.25, "
-                       "'2024-01-01'::timestamptz + i * interval '1 day' FROM generate_series(1, 10) i")
+    await _sql(
+        pg_dsn,
+        "INSERT INTO src_items SELECT i, 'nama ' || i, i * 1.25, "
+        "'2024-01-01'::timestamptz + i * interval '1 day' FROM generate_series(1, 10) i",
+    )
     await _sql(pg_dsn, "UPDATE src_items SET amount = NULL, at = NULL WHERE id = 3")
     run, log = await _run(tmp_path, store, pg_dsn)
     assert run.state == "succeeded", run.error
@@ -48,8 +62,9 @@ async def test_identical_columns_stream_by_binary_copy(tmp_path: Path, store: SQ
     assert copied == await _sql(pg_dsn, "SELECT * FROM src_items ORDER BY id")
 
 
-async def test_refused_batch_falls_back_to_rows_and_rejects(tmp_path: Path, store: SQLiteStateStore,
-                                                            pg_dsn: str) -> None:
+async def test_refused_batch_falls_back_to_rows_and_rejects(
+    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str
+) -> None:
     await _sql(pg_dsn, TABLES)
     await _sql(pg_dsn, "INSERT INTO src_items SELECT i, 'nama ' || i, i, now() FROM generate_series(1, 10) i")
     await _sql(pg_dsn, "UPDATE src_items SET amount = 950 WHERE id = 6")  # breaks the target's CHECK
@@ -73,19 +88,32 @@ SELECT setval('units_id_seq', 500);
 
 def _family_job(dsn: str) -> dict[str, Any]:
     def step(name: str, source: str) -> dict[str, Any]:
-        return {"name": name, "source": {"connection": "db", "table": source},
-                "target": {"connection": "db", "table": name}, "mode": "append", "idmap": "id"}
+        return {
+            "name": name,
+            "source": {"connection": "db", "table": source},
+            "target": {"connection": "db", "table": name},
+            "mode": "append",
+            "idmap": "id",
+        }
 
-    return {"name": "family", "connections": {"db": {"kind": "postgres", "dsn": dsn}}, "batch_size": 4,
-            "steps": [step("units", "src_units"), step("staff", "src_staff")]}
+    return {
+        "name": "family",
+        "connections": {"db": {"kind": "postgres", "dsn": dsn}},
+        "batch_size": 4,
+        "steps": [step("units", "src_units"), step("staff", "src_staff")],
+    }
 
 
-async def test_idmap_and_fk_lookup_by_copy_match_the_source(tmp_path: Path, store: SQLiteStateStore,
-                                                           pg_dsn: str) -> None:
+async def test_idmap_and_fk_lookup_by_copy_match_the_source(
+    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str
+) -> None:
     await _sql(pg_dsn, FAMILY)
     await _sql(pg_dsn, "INSERT INTO src_units SELECT i * 10, 'unit ' || i FROM generate_series(1, 5) i")
-    await _sql(pg_dsn, "INSERT INTO src_staff SELECT i, CASE WHEN i % 4 = 0 THEN NULL ELSE (i % 5 + 1) * 10 END, "
-                       "'staff ' || i FROM generate_series(1, 11) i")
+    await _sql(
+        pg_dsn,
+        "INSERT INTO src_staff SELECT i, CASE WHEN i % 4 = 0 THEN NULL ELSE (i % 5 + 1) * 10 END, "
+        "'staff ' || i FROM generate_series(1, 11) i",
+    )
     spec = _family_job(pg_dsn)
     path = write_job(tmp_path, spec)
     record = await store.create_run("family", str(path), {})
@@ -95,10 +123,12 @@ async def test_idmap_and_fk_lookup_by_copy_match_the_source(tmp_path: Path, stor
     assert run.state == "succeeded", run.error
     assert sum("binary COPY" in line for line in log) == 2
     # new keys come from the targets' sequences; every staff row points at the unit its source row pointed at
-    source = await _sql(pg_dsn, "SELECT s.name, u.name FROM src_staff s LEFT JOIN src_units u ON u.id = s.unit_id "
-                                "ORDER BY s.name")
-    target = await _sql(pg_dsn, "SELECT s.name, u.name FROM staff s LEFT JOIN units u ON u.id = s.unit_id "
-                                "ORDER BY s.name")
+    source = await _sql(
+        pg_dsn, "SELECT s.name, u.name FROM src_staff s LEFT JOIN src_units u ON u.id = s.unit_id ORDER BY s.name"
+    )
+    target = await _sql(
+        pg_dsn, "SELECT s.name, u.name FROM staff s LEFT JOIN units u ON u.id = s.unit_id ORDER BY s.name"
+    )
     assert target == source
     assert await _sql(pg_dsn, "SELECT min(id) FROM units") == [(501,)]
     pairs = await _sql(pg_dsn, "SELECT count(*) FROM splp_etl_idmap WHERE job = 'family'")
@@ -111,12 +141,14 @@ async def test_idmap_and_fk_lookup_by_copy_match_the_source(tmp_path: Path, stor
     assert await _sql(pg_dsn, "SELECT count(*) FROM units") == [(5,)]
 
 
-async def test_missing_fk_in_idmap_falls_back_and_rejects(tmp_path: Path, store: SQLiteStateStore,
-                                                         pg_dsn: str) -> None:
+async def test_missing_fk_in_idmap_falls_back_and_rejects(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
     await _sql(pg_dsn, FAMILY.replace(" REFERENCES src_units(id)", ""))
     await _sql(pg_dsn, "INSERT INTO src_units SELECT i, 'unit ' || i FROM generate_series(1, 3) i")
-    await _sql(pg_dsn, "INSERT INTO src_staff SELECT i, CASE WHEN i = 6 THEN 99 ELSE i % 3 + 1 END, 'staff ' || i "
-                       "FROM generate_series(1, 8) i")
+    await _sql(
+        pg_dsn,
+        "INSERT INTO src_staff SELECT i, CASE WHEN i = 6 THEN 99 ELSE i % 3 + 1 END, 'staff ' || i "
+        "FROM generate_series(1, 8) i",
+    )
     spec = {**_family_job(pg_dsn), "error_budget": 3}
     path = write_job(tmp_path, spec)
     record = await store.create_run("family", str(path), {})
@@ -132,18 +164,37 @@ async def test_missing_fk_in_idmap_falls_back_and_rejects(tmp_path: Path, store:
 async def test_sigkill_mid_copy_then_resume_exact(tmp_path: Path, pg_dsn: str) -> None:
     rows = 200_000
     await _sql(pg_dsn, TABLES.replace(" CHECK (amount < 900)", ""))
-    await _sql(pg_dsn, "INSERT INTO src_items SELECT i, 'nama ' || i, i / 100.0, now() FROM generate_series(1, $1) i",
-               rows)
-    spec = {"name": "bulk", "connections": {"db": {"kind": "postgres", "dsn": pg_dsn}}, "batch_size": 2000,
-            "steps": [{"name": "items", "source": {"connection": "db", "table": "src_items"},
-                       "target": {"connection": "db", "table": "items"}, "mode": "append"}]}
+    await _sql(
+        pg_dsn, "INSERT INTO src_items SELECT i, 'nama ' || i, i / 100.0, now() FROM generate_series(1, $1) i", rows
+    )
+    spec = {
+        "name": "bulk",
+        "connections": {"db": {"kind": "postgres", "dsn": pg_dsn}},
+        "batch_size": 2000,
+        "steps": [
+            {
+                "name": "items",
+                "source": {"connection": "db", "table": "src_items"},
+                "target": {"connection": "db", "table": "items"},
+                "mode": "append",
+            }
+        ],
+    }
     path = write_job(tmp_path, spec)
 
     async def spawn(*args: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.etl", "--state", str(tmp_path / "state.sqlite"), *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=str(tmp_path),
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+            sys.executable,
+            "-m",
+            "gateway.etl",
+            "--state",
+            str(tmp_path / "state.sqlite"),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=str(tmp_path),
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
 
     proc = await spawn("run", str(path))
     assert proc.stderr is not None

@@ -24,7 +24,7 @@ INSERT INTO src_emp SELECT i, 'Pegawai ' || i, (i % 5) + 1 FROM generate_series(
 def _target(head_nullable: bool, serial: bool) -> str:
     key = "serial PRIMARY KEY" if serial else "integer PRIMARY KEY"
     return f"""
-CREATE TABLE dept (id {key}, name text NOT NULL, head_id integer {'' if head_nullable else 'NOT NULL'});
+CREATE TABLE dept (id {key}, name text NOT NULL, head_id integer {"" if head_nullable else "NOT NULL"});
 CREATE TABLE emp (id {key}, name text NOT NULL, dept_id integer NOT NULL REFERENCES dept(id));
 ALTER TABLE dept ADD FOREIGN KEY (head_id) REFERENCES emp(id) DEFERRABLE;
 """ + ("INSERT INTO dept (id, name) VALUES (1000, 'lama');" if serial else "")
@@ -33,8 +33,12 @@ ALTER TABLE dept ADD FOREIGN KEY (head_id) REFERENCES emp(id) DEFERRABLE;
 def _job(dsn: str, idmap: bool) -> dict:
     steps = []
     for name, src in (("emp", "src_emp"), ("dept", "src_dept")):
-        step: dict = {"name": name, "source": {"connection": "db", "table": src},
-                      "target": {"connection": "db", "table": name}, "batch_size": 7}
+        step: dict = {
+            "name": name,
+            "source": {"connection": "db", "table": src},
+            "target": {"connection": "db", "table": name},
+            "batch_size": 7,
+        }
         if idmap:
             step["idmap"] = "id"
         steps.append(step)
@@ -49,8 +53,9 @@ async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict):  # type: ign
 
 
 @pytest.mark.parametrize("idmap", [False, True], ids=["keys-kept", "idmap"])
-async def test_nullable_cycle_is_filled_after_the_load(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str,
-                                                       idmap: bool) -> None:
+async def test_nullable_cycle_is_filled_after_the_load(
+    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str, idmap: bool
+) -> None:
     conn = await asyncpg.connect(pg_dsn)
     await conn.execute(SOURCE + _target(head_nullable=True, serial=idmap))
     if idmap:
@@ -71,6 +76,8 @@ async def test_not_null_cycle_is_refused(tmp_path: Path, store: SQLiteStateStore
     await conn.close()
     record, _ = await _run(tmp_path, store, _job(pg_dsn, idmap=False))
     assert record.state == "failed"
-    assert record.error == ("job org: steps emp -> dept -> emp form a foreign-key cycle through NOT NULL columns "
-                            "(emp.dept_id, dept.head_id); make one of them nullable so it can be filled after the "
-                            "load, or split the step")
+    assert record.error == (
+        "job org: steps emp -> dept -> emp form a foreign-key cycle through NOT NULL columns "
+        "(emp.dept_id, dept.head_id); make one of them nullable so it can be filled after the "
+        "load, or split the step"
+    )

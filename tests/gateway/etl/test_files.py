@@ -20,8 +20,10 @@ PEOPLE = [(1, "Ani", "35", "2024-01-05"), (2, "Budi", "41", "2023-12-31"), (3, "
 
 async def _sqlite_target(path: Path) -> None:
     async with aiosqlite.connect(path) as db:
-        await db.execute("CREATE TABLE people (id INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, age INTEGER, "
-                         "joined DATE, source TEXT)")
+        await db.execute(
+            "CREATE TABLE people (id INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, age INTEGER, "
+            "joined DATE, source TEXT)"
+        )
         await db.commit()
 
 
@@ -32,9 +34,20 @@ async def _rows(path: Path, sql: str = "SELECT id, name, age, joined, source FRO
 
 def _job(source: dict, **step: object) -> dict:
     return {
-        "name": "people", "connections": {"out": {"kind": "sqlite", "path": "out.db"}}, "error_budget": 10,
-        "steps": [{"name": "people", "source": source, "target": {"connection": "out", "table": "people"},
-                   "mode": "upsert", "key": ["id"], "columns": {"source": {"const": "${job}"}}, **step}],
+        "name": "people",
+        "connections": {"out": {"kind": "sqlite", "path": "out.db"}},
+        "error_budget": 10,
+        "steps": [
+            {
+                "name": "people",
+                "source": source,
+                "target": {"connection": "out", "table": "people"},
+                "mode": "upsert",
+                "key": ["id"],
+                "columns": {"source": {"const": "${job}"}},
+                **step,
+            }
+        ],
     }
 
 
@@ -50,18 +63,26 @@ def _write_csv(p: Path) -> None:
 
 
 def _write_json(p: Path) -> None:
-    p.write_text(json.dumps([{"id": i, "name": n, "age": a or None, "joined": d} for i, n, a, d in PEOPLE],
-                            ensure_ascii=False), encoding="utf-8")
+    p.write_text(
+        json.dumps([{"id": i, "name": n, "age": a or None, "joined": d} for i, n, a, d in PEOPLE], ensure_ascii=False),
+        encoding="utf-8",
+    )
 
 
 def _write_jsonl(p: Path) -> None:
-    p.write_text("".join(json.dumps({"id": i, "name": n, "age": a or None, "joined": d}, ensure_ascii=False) + "\n"
-                         for i, n, a, d in PEOPLE), encoding="utf-8")
+    p.write_text(
+        "".join(
+            json.dumps({"id": i, "name": n, "age": a or None, "joined": d}, ensure_ascii=False) + "\n"
+            for i, n, a, d in PEOPLE
+        ),
+        encoding="utf-8",
+    )
 
 
 def _write_xml(p: Path) -> None:
-    body = "".join(f'<person id="{i}"><name>{n}</name><age>{a}</age><joined>{d}</joined></person>'
-                   for i, n, a, d in PEOPLE)
+    body = "".join(
+        f'<person id="{i}"><name>{n}</name><age>{a}</age><joined>{d}</joined></person>' for i, n, a, d in PEOPLE
+    )
     p.write_text(f'<?xml version="1.0" encoding="utf-8"?>\n<people xmlns="urn:x">{body}</people>', encoding="utf-8")
 
 
@@ -77,17 +98,23 @@ def _write_xlsx(p: Path) -> None:
     book.save(p)
 
 
-EXPECTED = [(1, "Ani", 35, "2024-01-05", "people"), (2, "Budi", 41, "2023-12-31", "people"),
-            (3, "Citra 😀", None, "2024-02-29", "people")]
+EXPECTED = [
+    (1, "Ani", 35, "2024-01-05", "people"),
+    (2, "Budi", 41, "2023-12-31", "people"),
+    (3, "Citra 😀", None, "2024-02-29", "people"),
+]
 
 
-@pytest.mark.parametrize("fmt,writer,extra", [
-    ("csv", _write_csv, {}),
-    ("json", _write_json, {}),
-    ("jsonl", _write_jsonl, {}),
-    ("xml", _write_xml, {"record": "person"}),
-    ("xlsx", _write_xlsx, {"sheet": "Data"}),
-])
+@pytest.mark.parametrize(
+    "fmt,writer,extra",
+    [
+        ("csv", _write_csv, {}),
+        ("json", _write_json, {}),
+        ("jsonl", _write_jsonl, {}),
+        ("xml", _write_xml, {"record": "person"}),
+        ("xlsx", _write_xlsx, {"sheet": "Data"}),
+    ],
+)
 async def test_every_format_loads(tmp_path: Path, store: SQLiteStateStore, fmt: str, writer, extra: dict) -> None:
     await _sqlite_target(tmp_path / "out.db")
     writer(tmp_path / f"in.{fmt}")

@@ -16,9 +16,19 @@ from .conftest import write_job
 
 
 def _job(**extra: object) -> dict:
-    return {"name": "kk", "connections": {"out": {"kind": "sqlite", "path": "out.db"}},
-            "steps": [{"name": "kk", "source": {"file": "in.csv", "format": "csv", "key": ["no_kk"]},
-                       "target": {"connection": "out", "table": "keluarga"}, "idmap": "id"}], **extra}
+    return {
+        "name": "kk",
+        "connections": {"out": {"kind": "sqlite", "path": "out.db"}},
+        "steps": [
+            {
+                "name": "kk",
+                "source": {"file": "in.csv", "format": "csv", "key": ["no_kk"]},
+                "target": {"connection": "out", "table": "keluarga"},
+                "idmap": "id",
+            }
+        ],
+        **extra,
+    }
 
 
 async def test_duplicate_source_key_in_one_batch_updates_the_first(tmp_path: Path, store: SQLiteStateStore) -> None:
@@ -36,7 +46,8 @@ async def test_duplicate_source_key_in_one_batch_updates_the_first(tmp_path: Pat
             assert [tuple(r) for r in await cur.fetchall()] == [("3201", 1), ("3202", 2)]
         async with db.execute("SELECT row_label, column_name, reason FROM splp_etl_rejected") as cur:
             assert [tuple(r) for r in await cur.fetchall()] == [
-                ("line 4", "no_kk", "the source key is empty; an IDMap row needs one")]
+                ("line 4", "no_kk", "the source key is empty; an IDMap row needs one")
+            ]
 
 
 def test_two_idmap_steps_on_one_table_are_refused(tmp_path: Path) -> None:
@@ -47,4 +58,5 @@ def test_two_idmap_steps_on_one_table_are_refused(tmp_path: Path) -> None:
         load_job(path)
     assert str(info.value).endswith(
         "(top level): steps kk and kk2 both keep an IDMap for table keluarga; the IDMap is kept per job and table, "
-        "so give each source its own job")
+        "so give each source its own job"
+    )

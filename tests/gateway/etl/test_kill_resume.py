@@ -22,8 +22,17 @@ ROOT = Path(__file__).resolve().parents[3]
 async def _spawn(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ETL_TEST_PAUSE": "0.04"}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.etl", "--state", str(tmp_path / "state.sqlite"), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=str(tmp_path))
+        sys.executable,
+        "-m",
+        "gateway.etl",
+        "--state",
+        str(tmp_path / "state.sqlite"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=str(tmp_path),
+    )
 
 
 async def _checkpoints(dsn: str) -> int:
@@ -32,9 +41,12 @@ async def _checkpoints(dsn: str) -> int:
         if await conn.fetchval("SELECT to_regclass('splp_etl_checkpoint')") is None:
             return 0
         # rows read by committed batches, over every step: grows with each commit
-        return int(await conn.fetchval(
-            "SELECT coalesce(sum((state::json->>'read')::int + (state::json->>'written')::int), 0) "
-            "FROM splp_etl_checkpoint"))
+        return int(
+            await conn.fetchval(
+                "SELECT coalesce(sum((state::json->>'read')::int + (state::json->>'written')::int), 0) "
+                "FROM splp_etl_checkpoint"
+            )
+        )
     finally:
         await conn.close()
 
@@ -98,9 +110,11 @@ async def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path, 
         assert titles == sorted(r[3] for r in rows["complaints"])
         orphans = await conn.fetchval(
             "SELECT count(*) FROM comments c LEFT JOIN comments p ON p.id = c.parent_id "
-            "WHERE c.parent_id IS NOT NULL AND p.id IS NULL")
+            "WHERE c.parent_id IS NOT NULL AND p.id IS NULL"
+        )
         assert orphans == 0
         assert await conn.fetchval("SELECT count(*) FROM comments WHERE parent_id IS NOT NULL") == sum(
-            1 for r in rows["comments"] if r[3])
+            1 for r in rows["comments"] if r[3]
+        )
     finally:
         await conn.close()

@@ -20,7 +20,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    p = _write(tmp_path, """
+    p = _write(
+        tmp_path,
+        """
 name: lapor
 connections:
   src: {kind: mysql}
@@ -37,11 +39,14 @@ steps:
     target: {connection: dst, table: attachments}
     columns:
       title: {from: judul, expr: "upper(judul)"}
-""")
+""",
+    )
     with pytest.raises(JobConfigError) as info:
         load_job(p)
     # (the step's cross-field rule, upsert needs a key, runs once its fields are valid)
-    assert str(info.value) == f"""{p}: 6 errors
+    assert (
+        str(info.value)
+        == f"""{p}: 6 errors
   connections.src.database: required key is missing
   connections.dst: Input tag 'postgress' found using 'kind' does not match any of the expected tags: 'postgres', \
 'mysql', 'sqlite'
@@ -49,10 +54,13 @@ steps:
   steps[0].colums: unknown key
   steps[1].source: format xml requires `record`, the tag of one record element
   steps[1].columns.title: give exactly one of from, const, expr"""
+    )
 
 
 def test_cross_references_are_checked(tmp_path: Path) -> None:
-    p = _write(tmp_path, """
+    p = _write(
+        tmp_path,
+        """
 name: x
 connections: {db: {kind: sqlite, path: a.db}}
 steps:
@@ -61,12 +69,14 @@ steps:
     target: {connection: db, table: t}
     depends_on: [b]
     columns: {c: {from: c, lookup: zz}}
-""")
+""",
+    )
     with pytest.raises(JobConfigError) as info:
         load_job(p)
     assert str(info.value).splitlines()[1] == (
         "  (top level): steps[0].source.connection: unknown connection 'nope'; steps[0].depends_on: unknown step 'b'; "
-        "steps[0].columns.c.lookup: unknown step 'zz'")
+        "steps[0].columns.c.lookup: unknown step 'zz'"
+    )
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -78,11 +88,14 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 def test_env_interpolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ETL_TEST_DSN", "postgresql://u@h/db")
-    p = _write(tmp_path, """
+    p = _write(
+        tmp_path,
+        """
 name: x
 connections: {db: {kind: postgres, dsn: "${ENV:ETL_TEST_DSN}"}, other: {kind: sqlite, path: "${ENV:NOPE:-b.db}"}}
 steps: [{name: a, source: {file: a.csv, format: csv}, target: {connection: db, table: t}}]
-""")
+""",
+    )
     job = load_job(p)
     assert job.connections["db"].dsn == "postgresql://u@h/db"  # type: ignore[union-attr]
     assert job.connections["other"].path == "b.db"  # type: ignore[union-attr]

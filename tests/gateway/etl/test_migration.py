@@ -28,8 +28,9 @@ async def _start(tmp_path: Path, store: SQLiteStateStore, job: dict[str, Any], p
 
 
 async def _idmap(conn: asyncpg.Connection, table: str) -> dict[int, int]:
-    rows = await conn.fetch("SELECT src_key, tgt_key FROM splp_etl_idmap WHERE job = 'lapor-migrasi' AND tbl = $1",
-                            table)
+    rows = await conn.fetch(
+        "SELECT src_key, tgt_key FROM splp_etl_idmap WHERE job = 'lapor-migrasi' AND tbl = $1", table
+    )
     return {int(r[0]): r[1] for r in rows}
 
 
@@ -88,7 +89,11 @@ async def test_lapor_mariadb_to_postgres(tmp_path: Path, store: SQLiteStateStore
         for aid, cid, fname, size, content in rows["attachments"]:
             row = att[maps["attachments"][aid]]
             assert (row["complaint_id"], row["filename"], row["size_bytes"], row["content"]) == (
-                maps["complaints"][cid], fname, size, content)
+                maps["complaints"][cid],
+                fname,
+                size,
+                content,
+            )
 
         com = {r["id"]: r for r in await conn.fetch("SELECT * FROM comments")}
         for mid, cid, rep, parent, body, _created in rows["comments"]:
@@ -101,15 +106,19 @@ async def test_lapor_mariadb_to_postgres(tmp_path: Path, store: SQLiteStateStore
         await conn.close()
 
 
-async def test_rerun_updates_through_idmap_instead_of_inserting(tmp_path: Path, store: SQLiteStateStore,
-                                                                maria: dict, pg_dsn: str) -> None:
+async def test_rerun_updates_through_idmap_instead_of_inserting(
+    tmp_path: Path, store: SQLiteStateStore, maria: dict, pg_dsn: str
+) -> None:
     rows = lapor.seed_rows()
     await lapor.create_source(maria, rows)
     await lapor.create_target(pg_dsn)
     job = lapor.job(maria, pg_dsn)
     await _start(tmp_path, store, job)
-    await maria_exec(maria, "UPDATE reporters SET name = 'Nama Baru' WHERE id = 5",
-                     "INSERT INTO reporters (id, name, verified) VALUES (1000, 'Pelapor baru', 1)")
+    await maria_exec(
+        maria,
+        "UPDATE reporters SET name = 'Nama Baru' WHERE id = 5",
+        "INSERT INTO reporters (id, name, verified) VALUES (1000, 'Pelapor baru', 1)",
+    )
     second = await _start(tmp_path, store, job)
     record = await store.get_run(second)
     assert all(r["match"] for r in record.reconcile.values()), record.reconcile

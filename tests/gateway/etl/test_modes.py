@@ -22,10 +22,20 @@ CREATE TABLE items (id integer PRIMARY KEY, name varchar(10) NOT NULL, qty integ
 
 
 def _job(dsn: str, **step: Any) -> dict[str, Any]:
-    return {"name": "items", "connections": {"db": {"kind": "postgres", "dsn": dsn}}, "batch_size": 3,
-            "steps": [{"name": "items", "source": {"connection": "db", "table": "src_items"},
-                       "target": {"connection": "db", "table": "items"},
-                       "columns": {"loaded_by": {"const": "${run_id}"}}, **step}]}
+    return {
+        "name": "items",
+        "connections": {"db": {"kind": "postgres", "dsn": dsn}},
+        "batch_size": 3,
+        "steps": [
+            {
+                "name": "items",
+                "source": {"connection": "db", "table": "src_items"},
+                "target": {"connection": "db", "table": "items"},
+                "columns": {"loaded_by": {"const": "${run_id}"}},
+                **step,
+            }
+        ],
+    }
 
 
 async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict[str, Any]) -> Any:
@@ -37,8 +47,12 @@ async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict[str, Any]) -> 
 
 async def _seed(dsn: str, n: int = 7) -> None:
     await _sql(dsn, SRC)
-    await _sql(dsn, "INSERT INTO src_items SELECT i, 'item ' || i, i, '2024-01-01'::timestamptz + i * interval '1 "
-                    "hour' FROM generate_series(1, $1) i", n)
+    await _sql(
+        dsn,
+        "INSERT INTO src_items SELECT i, 'item ' || i, i, '2024-01-01'::timestamptz + i * interval '1 "
+        "hour' FROM generate_series(1, $1) i",
+        n,
+    )
 
 
 async def test_append_then_upsert(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
@@ -54,15 +68,18 @@ async def test_append_then_upsert(tmp_path: Path, store: SQLiteStateStore, pg_ds
     assert second.reconcile["items"]["match"] is True
 
 
-async def test_append_twice_is_refused_by_the_key_and_budget(tmp_path: Path, store: SQLiteStateStore,
-                                                             pg_dsn: str) -> None:
+async def test_append_twice_is_refused_by_the_key_and_budget(
+    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str
+) -> None:
     await _seed(pg_dsn, 2)
     assert (await _run(tmp_path, store, _job(pg_dsn))).state == "succeeded"
     again = await _run(tmp_path, store, _job(pg_dsn))
     assert again.state == "failed"
-    assert again.error == ("job items: error budget exceeded: 2 rows rejected, budget 0; first in this batch: "
-                           "step items, key 1: UniqueViolationError: duplicate key value violates unique constraint "
-                           '"items_pkey" (Key (id)=(1) already exists.)')
+    assert again.error == (
+        "job items: error budget exceeded: 2 rows rejected, budget 0; first in this batch: "
+        "step items, key 1: UniqueViolationError: duplicate key value violates unique constraint "
+        '"items_pkey" (Key (id)=(1) already exists.)'
+    )
 
 
 async def test_rejected_rows_within_budget(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
@@ -75,10 +92,14 @@ async def test_rejected_rows_within_budget(tmp_path: Path, store: SQLiteStateSto
     assert record.state == "succeeded", record.error
     assert record.steps["items"] == {**record.steps["items"], "read": 7, "written": 5, "rejected": 2}
     rejected = await _sql(pg_dsn, "SELECT row_label, column_name, reason FROM splp_etl_rejected ORDER BY id")
-    assert rejected[0] == ("key 2", "name", "cannot convert 'much too long' to character varying(10): 13 "
-                                            "characters, longer than 10")
+    assert rejected[0] == (
+        "key 2",
+        "name",
+        "cannot convert 'much too long' to character varying(10): 13 characters, longer than 10",
+    )
     assert rejected[1][0] == "key 5" and rejected[1][2].startswith(
-        'CheckViolationError: new row for relation "items" violates check constraint "items_qty_check"')
+        'CheckViolationError: new row for relation "items" violates check constraint "items_qty_check"'
+    )
     rec = record.reconcile["items"]
     assert rec["source_rows"] == 7 and rec["unmappable"] == 1 and rec["target_rows"] == 5
     assert rec["match"] is False  # a row the database refused is a real difference, and reported as one
@@ -95,8 +116,7 @@ async def test_replace_swaps_a_new_table_in(tmp_path: Path, store: SQLiteStateSt
     record = await _run(tmp_path, store, _job(pg_dsn, mode="replace"))
     assert record.state == "succeeded", record.error
     assert await _sql(pg_dsn, "SELECT id FROM items ORDER BY id") == [(1,), (2,), (3,), (4,)]
-    assert await _sql(pg_dsn, "SELECT to_regclass('items__splp_new'), to_regclass('items__splp_old')") == [
-        (None, None)]
+    assert await _sql(pg_dsn, "SELECT to_regclass('items__splp_new'), to_regclass('items__splp_old')") == [(None, None)]
     assert record.reconcile["items"]["match"] is True
 
 
@@ -112,7 +132,9 @@ async def test_incremental_by_watermark(tmp_path: Path, store: SQLiteStateStore,
     # only rows at or past the stored watermark (2024-01-01 05:00) are read again
     assert second.steps["items"]["read"] == 3
     assert await _sql(pg_dsn, "SELECT id, name FROM items WHERE id IN (2, 6) ORDER BY id") == [
-        (2, "changed"), (6, "new")]
+        (2, "changed"),
+        (6, "new"),
+    ]
     assert await _sql(pg_dsn, "SELECT count(*) FROM items") == [(6,)]
     assert await _sql(pg_dsn, "SELECT value FROM splp_etl_watermark") == [('{"$dt":"2025-01-02T00:00:00+00:00"}',)]
 

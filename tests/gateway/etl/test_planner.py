@@ -9,8 +9,11 @@ from gateway.etl.planner import Edge, order_steps
 
 
 def test_parents_first_and_stable() -> None:
-    edges = [Edge("comments", "complaints", "complaint_id", False), Edge("complaints", "reporters", "r", False),
-             Edge("complaints", "categories", "c", False)]
+    edges = [
+        Edge("comments", "complaints", "complaint_id", False),
+        Edge("complaints", "reporters", "r", False),
+        Edge("complaints", "categories", "c", False),
+    ]
     order = order_steps("j", ["comments", "complaints", "categories", "reporters"], edges, explicit=False)
     assert order.steps == ("categories", "reporters", "complaints", "comments")
     assert order.deferred == ()
@@ -27,9 +30,11 @@ def test_not_null_cycle_is_refused() -> None:
     edges = [Edge("a", "b", "b_id", False), Edge("b", "a", "a_id", False)]
     with pytest.raises(CycleError) as info:
         order_steps("j", ["a", "b"], edges, explicit=False)
-    assert str(info.value) == ("job j: steps a -> b -> a form a foreign-key cycle through NOT NULL columns (a.b_id, "
-                               "b.a_id); make one of them nullable so it can be filled after the load, or split the "
-                               "step")
+    assert str(info.value) == (
+        "job j: steps a -> b -> a form a foreign-key cycle through NOT NULL columns (a.b_id, "
+        "b.a_id); make one of them nullable so it can be filled after the load, or split the "
+        "step"
+    )
 
 
 def test_not_null_self_reference_is_refused() -> None:
@@ -42,5 +47,7 @@ def test_explicit_order_is_kept_but_checked() -> None:
     assert order_steps("j", ["parent", "child"], edges, explicit=True).steps == ("parent", "child")
     with pytest.raises(PlanError) as info:
         order_steps("j", ["child", "parent"], edges, explicit=True)
-    assert str(info.value) == ("job j, step child: column parent_id needs step parent first, but order is explicit "
-                               "and lists it later; move it up or use order: dependencies")
+    assert str(info.value) == (
+        "job j, step child: column parent_id needs step parent first, but order is explicit "
+        "and lists it later; move it up or use order: dependencies"
+    )

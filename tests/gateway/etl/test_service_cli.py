@@ -23,29 +23,45 @@ N = 500
 async def _databases(tmp_path: Path, trigger: bool = False) -> None:
     async with aiosqlite.connect(tmp_path / "src.db") as db:
         await db.execute("CREATE TABLE warga (nik TEXT PRIMARY KEY, nama TEXT NOT NULL, lahir TEXT, rt INTEGER)")
-        await db.executemany("INSERT INTO warga VALUES (?, ?, ?, ?)",
-                             [(f"32{i:014d}", f"  warga   {i} ", f"19{50 + i % 50}-01-0{1 + i % 9}", i % 12)
-                              for i in range(N)])
+        await db.executemany(
+            "INSERT INTO warga VALUES (?, ?, ?, ?)",
+            [(f"32{i:014d}", f"  warga   {i} ", f"19{50 + i % 50}-01-0{1 + i % 9}", i % 12) for i in range(N)],
+        )
         await db.commit()
     async with aiosqlite.connect(tmp_path / "dst.db") as db:
-        await db.execute("CREATE TABLE penduduk (id INTEGER PRIMARY KEY AUTOINCREMENT, nik TEXT NOT NULL UNIQUE, "
-                         "nama TEXT NOT NULL, lahir DATE, rt INTEGER, kode TEXT)")
+        await db.execute(
+            "CREATE TABLE penduduk (id INTEGER PRIMARY KEY AUTOINCREMENT, nik TEXT NOT NULL UNIQUE, "
+            "nama TEXT NOT NULL, lahir DATE, rt INTEGER, kode TEXT)"
+        )
         if trigger:  # the target changes what it stores: counts agree, the checksum must not
-            await db.execute("CREATE TRIGGER shout AFTER INSERT ON penduduk BEGIN UPDATE penduduk SET nama = "
-                             "upper(nama) WHERE id = new.id; END")
+            await db.execute(
+                "CREATE TRIGGER shout AFTER INSERT ON penduduk BEGIN UPDATE penduduk SET nama = "
+                "upper(nama) WHERE id = new.id; END"
+            )
         await db.commit()
 
 
 def _job(tmp_path: Path, **extra: object) -> Path:
-    return write_job(tmp_path, {
-        "name": "warga", "batch_size": 50,
-        "connections": {"src": {"kind": "sqlite", "path": "src.db"}, "dst": {"kind": "sqlite", "path": "dst.db"}},
-        "params": {"kode": "X"},
-        "steps": [{"name": "warga", "source": {"connection": "src", "table": "warga"},
-                   "target": {"connection": "dst", "table": "penduduk"}, "idmap": "id",
-                   "transform": "gateway.etl.transforms:strip_strings",
-                   "columns": {"kode": {"expr": "${kode} + '-' + str(rt)"}}}],
-        **extra})
+    return write_job(
+        tmp_path,
+        {
+            "name": "warga",
+            "batch_size": 50,
+            "connections": {"src": {"kind": "sqlite", "path": "src.db"}, "dst": {"kind": "sqlite", "path": "dst.db"}},
+            "params": {"kode": "X"},
+            "steps": [
+                {
+                    "name": "warga",
+                    "source": {"connection": "src", "table": "warga"},
+                    "target": {"connection": "dst", "table": "penduduk"},
+                    "idmap": "id",
+                    "transform": "gateway.etl.transforms:strip_strings",
+                    "columns": {"kode": {"expr": "${kode} + '-' + str(rt)"}},
+                }
+            ],
+            **extra,
+        },
+    )
 
 
 @pytest.fixture
@@ -68,8 +84,10 @@ async def test_start_returns_at_once_and_runs_in_background(tmp_path: Path, serv
     assert done.steps["warga"]["written"] == N and done.reconcile["warga"]["match"] is True
     again = await service.wait(second)
     assert again.state == "succeeded" and again.steps["warga"]["written"] == N
-    async with aiosqlite.connect(tmp_path / "dst.db") as db, db.execute(
-            "SELECT count(*), min(nama), max(kode) FROM penduduk") as cur:
+    async with (
+        aiosqlite.connect(tmp_path / "dst.db") as db,
+        db.execute("SELECT count(*), min(nama), max(kode) FROM penduduk") as cur,
+    ):
         # the second run updated the rows of the first through the IDMap; the transform trimmed the names
         assert tuple(await cur.fetchone()) == (N, "warga 0", "X-9")
 
@@ -113,10 +131,19 @@ async def test_preview_shows_mapping_and_sample(tmp_path: Path, service: EtlServ
     step = result["steps"][0]
     assert result["order"] == ["warga"]
     assert [(c["target"], c["origin"]) for c in step["columns"]] == [
-        ("nik", "from nik (auto)"), ("nama", "from nama (auto)"), ("lahir", "from lahir (auto)"),
-        ("rt", "from rt (auto)"), ("kode", "expr ${kode} + '-' + str(rt)")]
-    assert step["sample"][0] == {"nik": "3200000000000000", "nama": "warga 0", "lahir": __import__("datetime").date(
-        1950, 1, 1), "rt": 0, "kode": "X-0"}
+        ("nik", "from nik (auto)"),
+        ("nama", "from nama (auto)"),
+        ("lahir", "from lahir (auto)"),
+        ("rt", "from rt (auto)"),
+        ("kode", "expr ${kode} + '-' + str(rt)"),
+    ]
+    assert step["sample"][0] == {
+        "nik": "3200000000000000",
+        "nama": "warga 0",
+        "lahir": __import__("datetime").date(1950, 1, 1),
+        "rt": 0,
+        "kode": "X-0",
+    }
     async with aiosqlite.connect(tmp_path / "dst.db") as db, db.execute("SELECT count(*) FROM penduduk") as cur:
         assert (await cur.fetchone())[0] == 0  # preview never writes
 

@@ -43,13 +43,22 @@ async def test_run_record_lifecycle(kind: str, tmp_path: Path) -> None:
 async def _lifecycle(any_store: StateStore) -> None:
     rec = await any_store.create_run("lapor", "/jobs/lapor.yaml", {"region": "Jabar"})
     assert rec.state == "queued" and rec.attempts == 0
-    await any_store.update_run(rec.id, state="running", attempts=1, variables={"run_date": "2026-01-01"},
-                               steps={"complaints": {"read": 10, "written": 9, "rejected": 1}})
+    await any_store.update_run(
+        rec.id,
+        state="running",
+        attempts=1,
+        variables={"run_date": "2026-01-01"},
+        steps={"complaints": {"read": 10, "written": 9, "rejected": 1}},
+    )
     await any_store.log(rec.id, "info", "starting")
     await any_store.log(rec.id, "warning", "rejected: step complaints, key 7: ...")
     got = await any_store.get_run(rec.id)
-    assert (got.state, got.attempts, got.params, got.variables) == ("running", 1, {"region": "Jabar"},
-                                                                     {"run_date": "2026-01-01"})
+    assert (got.state, got.attempts, got.params, got.variables) == (
+        "running",
+        1,
+        {"region": "Jabar"},
+        {"run_date": "2026-01-01"},
+    )
     assert got.steps["complaints"]["written"] == 9
     assert [e["message"] for e in await any_store.logs(rec.id)] == ["starting", "rejected: step complaints, key 7: ..."]
     other = await any_store.create_run("other", "/jobs/other.yaml", {})

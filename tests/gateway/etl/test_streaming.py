@@ -36,8 +36,7 @@ def _csv(p: Path) -> None:
             fh.write(f"{i},warga nomor {i},{'x' * 100}\n")
 
 
-@pytest.mark.parametrize("fmt,writer,extra", [("xml", _xml, {"record": "row"}), ("json", _json, {}),
-                                              ("csv", _csv, {})])
+@pytest.mark.parametrize("fmt,writer,extra", [("xml", _xml, {"record": "row"}), ("json", _json, {}), ("csv", _csv, {})])
 async def test_reading_holds_one_batch(tmp_path: Path, fmt: str, writer, extra: dict) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / f"big.{fmt}"
     writer(path)
