@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 CONFIG ?= conf/gateway.yaml
 SCENARIO ?= passthrough
 
-.PHONY: run test bench bench-profile lint check clean install
+.PHONY: run test bench bench-profile lint check clean install lock
 
-$(STAMP): pyproject.toml
+# Installs exactly what requirements.lock pins (with hashes), then the project itself without
+# touching its dependencies. `make lock` is the one way to move a pin.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +39,18 @@ bench-profile: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway keymanager policies bench tests
+	$(BIN)/ruff format --check gateway keymanager policies bench tests
+	$(BIN)/mypy
+
+# Re-resolves the compatible ranges of pyproject.toml (plus the build backend) to exact pins with
+# hashes. Run it on purpose, review the diff, commit requirements.lock.
+lock: $(VENV)/bin/python
+	$(BIN)/pip install -q 'uv>=0.13,<0.14'
+	printf 'setuptools>=77\nwheel\n' | $(BIN)/uv pip compile pyproject.toml - --extra test --extra bench \
+	  --generate-hashes --universal --python-version 3.11 --quiet -o requirements.lock
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 
 check: $(STAMP)
 	$(BIN)/splp check conf/
