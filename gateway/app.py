@@ -24,6 +24,7 @@ from gateway.feed.compose import CATALOG_SOURCE, compose
 from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
+from gateway.request_ids import VALID_REQUEST_ID, new_request_id
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, Services
 from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
@@ -31,13 +32,8 @@ from keymanager import resident_http
 
 log = logging.getLogger("splp.gateway")
 
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _BAD_RAW = re.compile(rb"%(2f|5c|00)|\\|\x00", re.IGNORECASE)
 _JSON = [(b"content-type", b"application/json")]
-
-
-def _new_request_id() -> bytes:
-    return os.urandom(16).hex().encode()
 
 
 class GatewayApp:
@@ -107,12 +103,12 @@ class GatewayApp:
         host = b""
         for name, value in scope["headers"]:
             if name == b"x-request-id":
-                if _REQUEST_ID.match(value):
+                if VALID_REQUEST_ID.match(value):
                     request_id = value
             elif name == b"host":
                 host = value
         if not request_id:
-            request_id = _new_request_id()
+            request_id = new_request_id()
 
         raw: bytes = scope.get("raw_path") or path.encode("utf-8")
         if _BAD_RAW.search(raw) or "/./" in f"{path}/" or "/../" in f"{path}/":

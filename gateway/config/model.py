@@ -35,8 +35,16 @@ class Listen(Strict):
 
 class ServerLimits(Strict):
     header_timeout: Duration = Field(10.0, gt=0, description="Deadline for a request's whole header block.")
-    max_header_bytes: Size = Field(16384, ge=1024, description="Cap on request line + header bytes (431 past it).")
+    max_header_bytes: Size = Field(
+        16384, ge=1024, description="Cap on header name + value bytes (431 past it); trailers get the same cap."
+    )
     max_headers: int = Field(100, ge=8, le=10000, description="Cap on the number of request headers (431 past it).")
+    max_url_bytes: Size = Field(8192, ge=256, description="Cap on the request target (path + query); 414 past it.")
+    underscore_headers: Literal["drop", "reject", "pass"] = Field(
+        "drop",
+        description="Request header names with '_': drop them (as nginx), reject the request (400) or pass them on. "
+        "Backends that fold '_' into '-' (CGI, WSGI, PHP) would otherwise take X_Auth_User for X-Auth-User.",
+    )
     keepalive_timeout: Duration = Field(
         5.0, gt=0, description="Idle time before a client keep-alive connection closes."
     )
