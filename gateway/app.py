@@ -25,9 +25,10 @@ from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
 from gateway.request_ids import VALID_REQUEST_ID, new_request_id
+from gateway.server.protocol import abort_response
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, Services
-from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
+from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout, UpstreamError
 from keymanager import resident_http
 
 log = logging.getLogger("splp.gateway")
@@ -155,6 +156,8 @@ class GatewayApp:
                 )
         except ClientBodyAborted:
             return  # the client is gone; the upstream request was reset
+        except UpstreamError:
+            abort_response(send)  # the backend cut its response (the proxy logged it): no clean end
         except Exception:
             log.exception("request %s: internal error", request_id.decode())
             try:

@@ -49,6 +49,17 @@ class ServerLimits(Strict):
         5.0, gt=0, description="Idle time before a client keep-alive connection closes."
     )
     body_timeout: Duration = Field(30.0, gt=0, description="Longest silence while a client sends a request body (408).")
+    body_deadline: Duration = Field(
+        60.0,
+        ge=0,
+        description="Time a request body may take from its first read (408 past it, the upstream request reset); "
+        "every body_min_rate bytes received add one second. 0 = no deadline (only body_timeout).",
+    )
+    body_min_rate: Size = Field(
+        1024,
+        ge=0,
+        description="Bytes per second a slow upload must keep up to push the body_deadline on; 0 = a fixed deadline.",
+    )
     graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
 
 
@@ -228,6 +239,13 @@ class ApiConfig(Strict):
     policies: tuple[dict[str, Any], ...] = Field(
         (), description="Policies for this API: a list of {policy-name: {config}}; the chain orders them by PRIORITY."
     )
+    body_deadline: Duration | None = Field(
+        None,
+        ge=0,
+        description="Overrides gateway.limits.body_deadline for this API; 0 turns it off (media uploads: only the "
+        "idle body_timeout applies then).",
+    )
+    body_min_rate: Size | None = Field(None, ge=0, description="Overrides gateway.limits.body_min_rate for this API.")
 
     @field_validator("context")
     @classmethod

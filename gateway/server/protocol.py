@@ -437,6 +437,19 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 GatewayHttpToolsProtocol._bind(ServerLimits())
 
 
+def abort_response(send: Any) -> None:
+    """Closes the connection under a response that cannot complete (its backend cut it), quietly.
+
+    ASGI has no message for "this response is cut": an app that returns early makes uvicorn log an error
+    and close. ``send`` is the cycle's bound method when the gateway app is the server's app; marked
+    disconnected, uvicorn neither logs nor writes more, and the client sees a short body, never a complete one.
+    """
+    cycle = getattr(send, "__self__", None)
+    if isinstance(cycle, RequestResponseCycle):
+        cycle.disconnected = True
+        cycle.transport.close()
+
+
 def protocol_class(limits: ServerLimits) -> type[asyncio.Protocol]:
     """A GatewayHttpToolsProtocol subclass bound to ``limits``, for ``uvicorn.Config(http=...)``."""
 
