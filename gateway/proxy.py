@@ -249,7 +249,7 @@ class ProxyApp:
                 if body is not None and body.waiting and isinstance(exc, UpstreamTimeout):
                     # The clock ran out while the client's body was awaited (aiohttp's total covers the
                     # upload): the client's slowness, not the backend's.
-                    raise ClientBodyTimeout(f"request body not complete when {exc.cause}") from None
+                    raise ClientBodyTimeout(f"request body still incomplete after {timeouts.total:g} s") from None
                 self._log_failure(ctx, endpoint, exc)
                 pool.failed(index)
                 tried += (index,)
