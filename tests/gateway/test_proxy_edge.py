@@ -13,10 +13,12 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.gateway import test_proxy
 from tests.gateway.conftest import api, running_gateway
 from tests.gateway.server.test_protocol import Response, read_response
-from tests.gateway.test_proxy import write_config  # noqa: F401 - the fixture: every test on both clients
 from tests.servers import EchoUpstream, serve
+
+write_config = test_proxy.write_config  # the fixture: every test here runs on both upstream clients
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -43,10 +45,7 @@ def backend_headers(response: Response) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-read", "split-reads"])
 async def test_trailer_host_changes_nothing_the_backend_sees(write_config, split: bool):
-    head = (
-        b"POST /svc/v1/echo HTTP/1.1\r\nHost: client.test\r\nTransfer-Encoding: chunked\r\n"
-        b"Connection: close\r\n\r\n"
-    )
+    head = b"POST /svc/v1/echo HTTP/1.1\r\nHost: client.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     body = b"4\r\ndata\r\n0\r\nHost: evil.test\r\nX-Forwarded-Host: evil.test\r\nX-Trailer: 1\r\n\r\n"
     raw = head + body
     at = [len(head) + 14, raw.index(b"st: evil"), raw.index(b"orwarded"), raw.index(b"ailer")]
