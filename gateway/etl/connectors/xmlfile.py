@@ -6,7 +6,7 @@ that is not well-formed stops the read with the line and column lxml reports; re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from lxml import etree
@@ -23,7 +23,7 @@ def _local(tag: Any) -> str:
 
 
 class XmlSource(LooseFileSource):
-    def records(self) -> Iterator[SourceRow]:
+    def records(self) -> Generator[SourceRow, None, None]:
         record = self.spec.record
         with self.path.open("rb") as fh:
             yield from self._parse(fh, record)
