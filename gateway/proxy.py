@@ -20,8 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from gateway import errors
-from gateway.config.model import ApiDefinition
-from gateway.config.model import Timeouts as TimeoutsConfig
+from gateway.config.model import ApiDefinition, TimeoutsConfig
 from gateway.context import RequestContext
 from gateway.headers import HOP_BY_HOP, connection_listed
 from gateway.types import Receive, Scope, Send

@@ -48,9 +48,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import re
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from inspect import CORO_CREATED, getcoroutinestate
+from inspect import CORO_CREATED, getcoroutinestate, iscoroutine
 from typing import Any, ClassVar, Literal
 
 import httptools
@@ -402,10 +401,9 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
             owner.disconnected = True  # receive() -> http.disconnect, send() -> no-op
             owner.message_event.set()
             task = self._active_task
-            if owner is active and task is not None:
-                coro = task.get_coro()
-                if isinstance(coro, Coroutine) and getcoroutinestate(coro) == CORO_CREATED:
-                    task.cancel()  # scheduled in this same read: the app never runs
+            coro = task.get_coro() if task is not None else None
+            if owner is active and task is not None and iscoroutine(coro) and getcoroutinestate(coro) == CORO_CREATED:
+                task.cancel()  # scheduled in this same read: the app never runs
         if active is not None and not active.response_complete:
             if active is not owner:
                 # A pipelined earlier response is in flight: let it finish, then close; drop the rest.
