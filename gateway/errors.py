@@ -31,8 +31,8 @@ class Problem:
 
 BAD_REQUEST = Problem(400, 800400, "bad-request", "Bad Request")
 INVALID_PATH = Problem(400, 800401, "invalid-path", "Invalid request path")
-INVALID_HEADER_NAME = Problem(400, 800402, "invalid-header-name", "Header name not accepted")
-INVALID_HOST = Problem(400, 800403, "invalid-host", "Invalid Host header")
+INVALID_HEADER_NAME = Problem(400, 800441, "invalid-header-name", "Header name not accepted")
+INVALID_HOST = Problem(400, 800440, "invalid-host", "Invalid Host header")
 NO_API = Problem(404, 900906, "no-matching-api", "No API matches the request path")
 NO_RESOURCE = Problem(404, 900906, "no-matching-resource", "No matching resource found in the API for the request")
 METHOD_NOT_ALLOWED = Problem(405, 800405, "method-not-allowed", "Method not allowed for this resource")

@@ -16,7 +16,9 @@ switches protocols on ``Upgrade``. This subclass closes those gaps:
 - **Trailers are not headers.** llhttp reports the trailer fields of a chunked body through the same
   callback as header fields, and uvicorn appends them to the request's header list, which the app is
   already reading. Here they are counted (against ``max_header_bytes``) and dropped: a ``Host`` sent as a
-  trailer can never change routing or what the backend sees.
+  trailer can never change routing or what the backend sees. httptools buffers an unfinished field until
+  it ends, so reads that bring no body bytes inside a chunk (a trailer section being sent) are bounded
+  like an unfinished head.
 - **Connection-listed fields.** Fields the client names in ``Connection`` are hop-by-hop (RFC 9110
   7.6.1): removed from the request before the app runs, so later layers (policies adding identity
   headers) never see a client-made list. Framing fields and ``Host`` stay: the proxy rewrites those.
@@ -212,6 +214,8 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # header bytes while in the head, then trailer bytes
         self._host: bytes | None = None
         self._listed: set[bytes] | None = None  # names the client listed in Connection
+        self._in_chunk = False  # between a chunk's size line and its end (the last one's: its trailers)
+        self._stalled = 0  # bytes read inside a chunk without any body bytes coming out
 
     # Protocol interface
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -230,6 +234,9 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
+        in_chunk = self._in_chunk
+        if in_chunk:
+            body_before = len(self.cycle.body)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -240,6 +247,8 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._in_head:
             self._head_pending(len(data))
+        elif in_chunk and self._in_chunk:
+            self._chunk_pending(len(data), body_before)
 
     # Parser callbacks
     def on_message_begin(self) -> None:
@@ -280,6 +289,13 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         headers.append((name, value))
         if len(headers) > self._max_headers:
             raise _Refusal(self._too_many_headers)
+
+    def on_chunk_header(self) -> None:
+        self._in_chunk = True
+
+    def on_chunk_complete(self) -> None:
+        self._in_chunk = False
+        self._stalled = 0
 
     def on_headers_complete(self) -> None:
         host = self._host
@@ -326,6 +342,17 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         if self._raw_head > self._max_raw_head + len(self.url):
             self.logger.info("Request head over %d bytes; closing connection.", self._max_raw_head)
             self._refuse(self._too_many_bytes, None)
+
+    def _chunk_pending(self, nbytes: int, body_before: int) -> None:
+        """A read ended inside a chunk: if it yielded no body bytes it fed a trailer section, so bound it."""
+        cycle = self.cycle
+        if len(cycle.body) != body_before or cycle.response_complete:
+            self._stalled = 0  # body bytes flow (or are discarded after the response): not a trailer
+            return
+        self._stalled += nbytes
+        if self._stalled > self._max_raw_head:
+            self.logger.info("Trailer section over %d bytes; closing connection.", self._max_raw_head)
+            self._refuse(self._too_many_trailer_bytes, cycle if cycle.more_body else None)
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:

@@ -86,7 +86,7 @@ async def test_underscore_header_names(write_config, mode: str | None):
         async with running_gateway(path) as (base, _):
             response = await raw_exchange(base, [raw])
     if mode == "reject":
-        assert response.status == 400 and response.json()["code"] == 800402
+        assert response.status == 400 and response.json()["code"] == 800441
     else:
         assert response.status == 200 and "x_auth_user" not in backend_headers(response)
 
