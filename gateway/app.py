@@ -183,7 +183,7 @@ class GatewayApp:
                 {"status": state, "snapshot": snapshot.version, "apis": len(snapshot.apis), "stores": stores}
             )
         else:
-            return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", None)
+            return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", new_request_id())
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 

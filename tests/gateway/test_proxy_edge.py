@@ -191,3 +191,13 @@ async def test_cut_response_is_one_warning_without_traceback(write_config, caplo
     assert record.name == "splp.proxy" and record.exc_info is None
     message = record.getMessage()
     assert "API svc (/svc/v1)" in message and f"http://127.0.0.1:{port}" in message and "cut its response" in message
+
+
+async def test_unknown_builtin_path_is_problem_json_with_request_id(write_config):
+    async with serve(EchoUpstream()) as port:
+        path = write_config([api("svc", [f"http://127.0.0.1:{port}"])])
+        async with running_gateway(path) as (base, _):
+            response = await raw_exchange(base, [b"GET /_nothing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])
+    problem = response.json()
+    assert response.status == 404 and problem["code"] == 900906
+    assert problem["request_id"] == response.headers[b"x-request-id"].decode() and len(problem["request_id"]) == 32
