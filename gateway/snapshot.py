@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gateway.chain import PolicyBuildError, build_chain
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
-from gateway.proxy import ProxyApp, timeouts_from_config
+from gateway.proxy import BodyPace, ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
 from gateway.upstream.aio import AioClient
@@ -62,8 +62,7 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     timeouts = timeouts_from_config(defaults.timeouts)
-    body_timeout = config.gateway.gateway.limits.body_timeout
-    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_timeout)
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_pace(api, config))
     try:
         app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
     except PolicyBuildError as exc:
@@ -71,6 +70,17 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
         raise ConfigError([ConfigProblem(api.source, path, str(exc))]) from None
     return ApiRuntime(
         definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
+    )
+
+
+def body_pace(api: ApiDefinition, config: LoadedConfig) -> BodyPace:
+    """gateway.limits' body limits, with the API's own deadline and rate where it sets them."""
+    limits = config.gateway.gateway.limits
+    own = api.config
+    return BodyPace(
+        idle=limits.body_timeout,
+        deadline=limits.body_deadline if own.body_deadline is None else own.body_deadline,
+        min_rate=limits.body_min_rate if own.body_min_rate is None else own.body_min_rate,
     )
 
 

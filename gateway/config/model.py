@@ -38,12 +38,31 @@ class Listen(Strict):
 
 class ServerLimitsConfig(Strict):
     header_timeout: Duration = Field(10.0, gt=0, description="Deadline for a request's whole header block.")
-    max_header_bytes: Size = Field(16384, ge=1024, description="Cap on request line + header bytes (431 past it).")
+    max_header_bytes: Size = Field(
+        16384, ge=1024, description="Cap on header name + value bytes (431 past it); trailers get the same cap."
+    )
     max_headers: int = Field(100, ge=8, le=10000, description="Cap on the number of request headers (431 past it).")
+    max_url_bytes: Size = Field(8192, ge=256, description="Cap on the request target (path + query); 414 past it.")
+    underscore_headers: Literal["drop", "reject", "pass"] = Field(
+        "drop",
+        description="Request header names with '_': drop them (as nginx), reject the request (400) or pass them on. "
+        "Backends that fold '_' into '-' (CGI, WSGI, PHP) would otherwise take X_Auth_User for X-Auth-User.",
+    )
     keepalive_timeout: Duration = Field(
         5.0, gt=0, description="Idle time before a client keep-alive connection closes."
     )
     body_timeout: Duration = Field(30.0, gt=0, description="Longest silence while a client sends a request body (408).")
+    body_deadline: Duration = Field(
+        60.0,
+        ge=0,
+        description="Time a request body may take from its first read (408 past it, the upstream request reset); "
+        "every body_min_rate bytes received add one second. 0 = no deadline (only body_timeout).",
+    )
+    body_min_rate: Size = Field(
+        1024,
+        ge=0,
+        description="Bytes per second a slow upload must keep up to push the body_deadline on; 0 = a fixed deadline.",
+    )
     graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
 
 
@@ -225,6 +244,13 @@ class ApiConfig(Strict):
     policies: tuple[dict[str, Any], ...] = Field(
         (), description="Policies for this API: a list of {policy-name: {config}}; the chain orders them by PRIORITY."
     )
+    body_deadline: Duration | None = Field(
+        None,
+        ge=0,
+        description="Overrides gateway.limits.body_deadline for this API; 0 turns it off (media uploads: only the "
+        "idle body_timeout applies then).",
+    )
+    body_min_rate: Size | None = Field(None, ge=0, description="Overrides gateway.limits.body_min_rate for this API.")
 
     @field_validator("context")
     @classmethod

@@ -44,6 +44,8 @@ def http_protocol(config: LoadedConfig) -> Any:
             header_timeout=limits.header_timeout,
             max_header_bytes=limits.max_header_bytes,
             max_headers=limits.max_headers,
+            max_url_bytes=limits.max_url_bytes,
+            underscore_headers=limits.underscore_headers,
         )
     )
 
