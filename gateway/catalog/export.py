@@ -75,6 +75,7 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             client_secret_hash=row["client_secret_hash"],
             grant_types=tuple(_loads(row["grant_types"])),
             scopes=tuple(_loads(row["scopes"])),
+            key_managers=tuple(_loads(row["key_managers"])),
             api_keys=tuple(hashes.get(row["id"], ())),
         )
         for row in apps
