@@ -12,26 +12,16 @@ import pytest
 from gateway.catalog.export import consumer_configs
 from gateway.config.model import GatewayConfig, LoadedConfig
 from gateway.control.app import create_control_app
+from tests.gateway.config.test_application_key_managers import KMS
 from tests.gateway.control.conftest import FAST, Control, seed
 from tests.gateway.control.consumers import catalog, new_app
 from tests.servers import serve
-
-DECLARED = [
-    {"type": "jwt", "name": "kc", "issuer": "https://idp", "jwks_url": "http://127.0.0.1:9/jwks"},
-    {
-        "type": "introspection",
-        "name": "kc-opaque",
-        "url": "http://127.0.0.1:9/i",
-        "client_id": "g",
-        "client_secret": "s",
-    },
-]
 
 
 @pytest.fixture
 async def control_with_kms(store_uri: str, tmp_path: Path) -> AsyncIterator[Control]:
     tenants, users = await seed(store_uri)
-    config = LoadedConfig(path="test.yaml", gateway=GatewayConfig.model_validate({"key_managers": DECLARED}), apis=())
+    config = LoadedConfig(path="test.yaml", gateway=GatewayConfig.model_validate({"key_managers": KMS}), apis=())
     key_path = tmp_path / "keys" / "control.pem"
     app = create_control_app(config, catalog_uri=store_uri, key_path=str(key_path), hasher=FAST)
     async with serve(app) as port, aiohttp.ClientSession() as http:
