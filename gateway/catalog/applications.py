@@ -39,6 +39,7 @@ from keymanager.hashing import hash_api_key, hash_secret, new_api_key
 
 _SELECT = "SELECT p.*, t.slug AS tenant_slug FROM applications p JOIN tenants t ON t.id = p.tenant_id"
 _KEY_PREFIX = 8
+_JSON_LISTS = ("grant_types", "scopes", "key_managers")
 
 
 def _key(row: Row) -> ApiKey:
@@ -64,6 +65,7 @@ def _application(row: Row, keys: list[ApiKey]) -> Application:
         status=row["status"],
         grant_types=json_column(row["grant_types"]),
         scopes=json_column(row["scopes"]),
+        key_managers=json_column(row["key_managers"]),
         keys=keys,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -132,8 +134,8 @@ class ApplicationRepository:
             application_id, at = new_id(), now()
             await conn.execute(
                 "INSERT INTO applications (id, tenant_id, owner_id, name, description, tier, status,"
-                " client_secret_hash, grant_types, scopes, created_at, updated_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                " client_secret_hash, grant_types, scopes, key_managers, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 application_id,
                 tenant_id,
                 actor.id,
@@ -144,6 +146,7 @@ class ApplicationRepository:
                 secret_hash,
                 orjson.dumps(list(new.grant_types)).decode(),
                 orjson.dumps(list(new.scopes)).decode(),
+                orjson.dumps(list(new.key_managers)).decode(),
                 at,
                 at,
             )
@@ -209,9 +212,7 @@ class ApplicationRepository:
             before = await fetch(conn, application_id)
             if not fields:
                 return before
-            values = {
-                k: orjson.dumps(list(v)).decode() if k in ("grant_types", "scopes") else v for k, v in fields.items()
-            }
+            values = {k: orjson.dumps(list(v)).decode() if k in _JSON_LISTS else v for k, v in fields.items()}
             columns = [*values, "updated_at"]
             assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=2))
             await conn.execute(

@@ -50,6 +50,8 @@ def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 GrantTypes = Annotated[tuple[GrantType, ...], Field(min_length=1), AfterValidator(_unique)]
+KeyManagerName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+KeyManagerNames = Annotated[tuple[KeyManagerName, ...], Field(min_length=1, max_length=20), AfterValidator(_unique)]
 Scopes = Annotated[tuple[Scope, ...], Field(max_length=100), AfterValidator(_unique)]
 
 
@@ -64,6 +66,9 @@ class ApplicationCreate(_In):
     tier: str | None = Field(None, description="Application tier (tiers.application); default Unlimited.")
     grant_types: GrantTypes = Field(("client_credentials",), description="OAuth grants the application may use.")
     scopes: Scopes = Field((), description="Scopes the application may be granted.")
+    key_managers: KeyManagerNames = Field(
+        ("resident",), description="Key managers (gateway.yaml names) whose tokens may speak for the application."
+    )
 
 
 class ApplicationUpdate(_In):
@@ -74,6 +79,9 @@ class ApplicationUpdate(_In):
     tier: str | None = Field(None, description="Application tier (tiers.application).")
     grant_types: GrantTypes | None = Field(None, description="OAuth grants the application may use.")
     scopes: Scopes | None = Field(None, description="Scopes the application may be granted.")
+    key_managers: KeyManagerNames | None = Field(
+        None, description="Key managers (gateway.yaml names) whose tokens may speak for the application."
+    )
 
 
 class ApiKey(BaseModel):
@@ -98,6 +106,7 @@ class Application(BaseModel):
     status: ConsumerStatus
     grant_types: list[str]
     scopes: list[str]
+    key_managers: list[str] = Field(description="Key managers whose tokens may speak for it.")
     keys: list[ApiKey]
     created_at: str
     updated_at: str

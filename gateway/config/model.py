@@ -308,6 +308,21 @@ class GatewayConfig(Strict):
     def _policies(cls, value: Any) -> Any:
         return _check_policy_list(value)
 
+    @model_validator(mode="after")
+    def _application_key_managers(self) -> GatewayConfig:
+        declared = {km.name for km in self.key_managers}
+        for app in self.applications:
+            if "key_managers" not in app.model_fields_set:
+                continue  # the default (resident) is checked where it is used
+            for name in app.key_managers:
+                if name not in declared:
+                    known = ", ".join(sorted(declared)) or "none"
+                    raise ValueError(
+                        f"application {app.id}: key manager {name!r} is not declared in key_managers"
+                        f" (declared: {known})"
+                    )
+        return self
+
 
 class ApiFile(Strict):
     """An included file: a list of API definitions."""

@@ -112,6 +112,7 @@ def create_control_app(
             etl=etl,
             tiers=config.gateway.tiers,
             gateway_url=public_url,
+            key_managers=frozenset(km.name for km in config.gateway.key_managers),
         )
         try:
             yield

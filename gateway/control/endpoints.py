@@ -64,6 +64,7 @@ class ControlServices:
     signin_guard: SignInGuard = field(default_factory=SignInGuard)
     tiers: TiersConfig = field(default_factory=TiersConfig)  # the gateway's tiers: subscriptions, applications
     gateway_url: str = "http://127.0.0.1:8000"  # where consumers call the gateway (exported definitions)
+    key_managers: frozenset[str] | None = None  # names declared in gateway.yaml (None: not checked)
 
 
 @dataclass(frozen=True, slots=True)

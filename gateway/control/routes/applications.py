@@ -39,6 +39,18 @@ async def checked_tier(call: Call, name: str, kind: str) -> str:
     return name
 
 
+def checked_key_managers(call: Call, names: tuple[str, ...] | None) -> None:
+    """Invalid on the body's `key_managers` when it names a key manager gateway.yaml does not declare (the
+    default, resident, is not checked: it simply never matches a gateway without one)."""
+    declared = call.services.key_managers
+    if names is None or declared is None:
+        return
+    unknown = [name for name in names if name not in declared]
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise Invalid("key_managers", f"no key manager {', '.join(unknown)}; declared: {known}")
+
+
 async def _visible(call: Call) -> Application:
     application_id = call.path("id")
     application = await call.store.applications.get(application_id)
@@ -66,6 +78,7 @@ async def create_application(call: Call) -> ApplicationCreated:
     if not principal.sees(tenant_id):
         raise Invalid("tenant_id", "no such tenant")
     tier = await checked_tier(call, body.tier or "Unlimited", "application")
+    checked_key_managers(call, body.key_managers if "key_managers" in body.model_fields_set else None)
     return await call.store.applications.create(principal.actor, body, tenant_id=tenant_id, tier=tier)
 
 
@@ -77,6 +90,7 @@ async def update_application(call: Call) -> Application:
     body: ApplicationUpdate = call.body
     application = await _visible(call)
     tier = await checked_tier(call, body.tier, "application") if body.tier else None
+    checked_key_managers(call, body.key_managers)
     return await call.store.applications.update(call.principal.actor, application.id, body, tier=tier)
 
 
