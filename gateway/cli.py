@@ -71,7 +71,7 @@ def check_chains(config: LoadedConfig) -> None:
     import tempfile
 
     from gateway.snapshot import Upstreams, build_snapshot
-    from gateway.types import Services
+    from gateway.types import WorkerResources
 
     with tempfile.TemporaryDirectory(prefix="splp-check-") as scratch:
         # The resident key manager makes its key file when it is missing: make that one in scratch space.
@@ -81,7 +81,7 @@ def check_chains(config: LoadedConfig) -> None:
         )
         gateway = config.gateway.model_copy(update={"key_managers": key_managers})
         dry = dataclasses.replace(config, gateway=gateway)
-        build_snapshot(dry, Upstreams(gateway.upstream), Services(), version=0)
+        build_snapshot(dry, Upstreams(gateway.upstream), WorkerResources(), version=0)
 
 
 def _is_etl_job(path: Path) -> bool:
