@@ -124,6 +124,15 @@ async def set_status(
     return after
 
 
+async def _audit(
+    conn: Connection, actor: Actor, action: str, application: Application, before: Any, after: Any
+) -> None:
+    """An audit row about `application`, under its tenant."""
+    await audit.record(
+        conn, actor, action, "application", application.id, tenant_id=application.tenant_id, before=before, after=after
+    )
+
+
 class ApplicationRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -226,16 +235,7 @@ class ApplicationRepository:
                 f"UPDATE applications SET {assignments} WHERE id = $1", application_id, *values.values(), now()
             )
             after = await fetch(conn, application_id)
-            await audit.record(
-                conn,
-                actor,
-                "application.update",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=before,
-                after=after,
-            )
+            await _audit(conn, actor, "application.update", before, before, after)
         return after
 
     async def delete(self, actor: Actor, application_id: str) -> None:
@@ -258,16 +258,7 @@ class ApplicationRepository:
                     after=None,
                 )
             await conn.execute("DELETE FROM applications WHERE id = $1", application_id)
-            await audit.record(
-                conn,
-                actor,
-                "application.delete",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=before,
-                after=None,
-            )
+            await _audit(conn, actor, "application.delete", before, before, None)
 
     async def block(self, actor: Actor, application_id: str) -> Application:
         async with self._db.transaction() as conn:
@@ -304,15 +295,8 @@ class ApplicationRepository:
                 secret_hash,
                 at,
             )
-            await audit.record(
-                conn,
-                actor,
-                "application.secret",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=None,
-                after={"id": application_id, "secret_regenerated_at": at},
+            await _audit(
+                conn, actor, "application.secret", before, None, {"id": application_id, "secret_regenerated_at": at}
             )
         return SecretIssued(client_id=application_id, client_secret=secret)
 
@@ -347,16 +331,7 @@ class ApplicationRepository:
                 False,
             )
             public = ApiKey.model_validate(issued.model_dump(exclude={"key"}))
-            await audit.record(
-                conn,
-                actor,
-                "application.key.create",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=None,
-                after=public,
-            )
+            await _audit(conn, actor, "application.key.create", before, None, public)
         return issued
 
     async def revoke_key(self, actor: Actor, application_id: str, key_id: str) -> None:
@@ -371,15 +346,8 @@ class ApplicationRepository:
             if before.revoked:
                 return
             await conn.execute("UPDATE application_keys SET revoked = $2 WHERE id = $1", key_id, True)
-            await audit.record(
-                conn,
-                actor,
-                "application.key.revoke",
-                "application",
-                application_id,
-                tenant_id=application.tenant_id,
-                before=before,
-                after=before.model_copy(update={"revoked": True}),
+            await _audit(
+                conn, actor, "application.key.revoke", application, before, before.model_copy(update={"revoked": True})
             )
 
     async def share(self, actor: Actor, application_id: str, user_id: str) -> Application:
@@ -398,16 +366,7 @@ class ApplicationRepository:
                 now(),
             )
             after = await fetch(conn, application_id)
-            await audit.record(
-                conn,
-                actor,
-                "application.share",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=before,
-                after=after,
-            )
+            await _audit(conn, actor, "application.share", before, before, after)
         return after
 
     async def unshare(self, actor: Actor, application_id: str, user_id: str) -> None:
@@ -419,13 +378,4 @@ class ApplicationRepository:
                 "DELETE FROM application_shares WHERE application_id = $1 AND user_id = $2", application_id, user_id
             )
             after = await fetch(conn, application_id)
-            await audit.record(
-                conn,
-                actor,
-                "application.unshare",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=before,
-                after=after,
-            )
+            await _audit(conn, actor, "application.unshare", before, before, after)
