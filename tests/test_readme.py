@@ -21,7 +21,9 @@ from tests.servers import free_port
 from tests.services import in_ci
 
 README = ROOT / "README.md"
-_PORT = re.compile(r"\b(localhost|127\.0\.0\.1):(8000|8001|9001)\b")
+# Fixed ports of the shipped config and the README (8000, 8001, 9001, ...): each gets an ephemeral one.
+_ADDRESS = re.compile(r"\b(localhost|127\.0\.0\.1):(\d{4,5})\b")
+_LISTEN = re.compile(r"\bport: (\d{4,5})\b")
 
 
 def walkthrough_blocks() -> list[str]:
@@ -51,12 +53,19 @@ def stack(tmp_path: Path) -> Iterator[tuple[Path, dict[str, int]]]:
             if in_ci():
                 pytest.fail(f"{message}; .ci/run installs it")
             pytest.skip(message)
-    ports = {"8000": free_port(), "8001": free_port(), "9001": free_port()}
+    ports: dict[str, int] = {}
+
+    def moved(port: str) -> int:
+        return ports.setdefault(port, free_port())
+
     shutil.copytree(ROOT / "conf", tmp_path / "conf")
     for file in (tmp_path / "conf").rglob("*.yaml"):
-        text = file.read_text(encoding="utf-8")
-        text = re.sub(r"\bport: (8000|8001)\b", lambda m: f"port: {ports[m.group(1)]}", text)
-        file.write_text(text.replace("127.0.0.1:9001", f"127.0.0.1:{ports['9001']}"), encoding="utf-8")
+        text = _LISTEN.sub(lambda m: f"port: {moved(m.group(1))}", file.read_text(encoding="utf-8"))
+        file.write_text(_ADDRESS.sub(lambda m: f"{m.group(1)}:{moved(m.group(2))}", text), encoding="utf-8")
+    for block in walkthrough_blocks():
+        for match in _ADDRESS.finditer(block):
+            moved(match.group(2))
+    moved("9001")  # the sample backend's
     logs = (tmp_path / "stack.log").open("wb")
     processes = [
         subprocess.Popen([*SPLP, "sample-backend", "--port", str(ports["9001"])], cwd=tmp_path, stderr=logs),
@@ -80,7 +89,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[Path, dict[str, int]]]:
 
 def paste(block: str, cwd: Path, ports: dict[str, int]) -> str:
     """Runs a block as a pasted shell session would (no `set -e`), on this stack's ports."""
-    script = _PORT.sub(lambda m: f"{m.group(1)}:{ports[m.group(2)]}", block)
+    script = _ADDRESS.sub(lambda m: f"{m.group(1)}:{ports[m.group(2)]}", block)
     script = script.replace(".venv/bin/splp", shlex.join(SPLP))
     result = subprocess.run(["bash"], input=script, capture_output=True, text=True, cwd=cwd, timeout=120)
     assert not result.stderr, result.stderr
