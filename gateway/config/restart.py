@@ -23,6 +23,8 @@ RESTART_ONLY = (
     "storage.catalog_cache",
     "upstream.pool",
 )
+# Applied live by the gateway, but the control API reads them once when it starts.
+CONTROL_READS_AT_START = ("gateway.public_url", "tiers", "key_managers")
 
 
 def restart_only_changes(running: GatewayConfig, new: GatewayConfig) -> list[str]:
@@ -30,6 +32,8 @@ def restart_only_changes(running: GatewayConfig, new: GatewayConfig) -> list[str
     changed: list[str] = []
     for path in RESTART_ONLY:
         _diff(path, _at(running, path), _at(new, path), changed)
+    if running.control.enabled:
+        changed += [f"{p} (control API)" for p in CONTROL_READS_AT_START if _at(running, p) != _at(new, p)]
     return changed
 
 

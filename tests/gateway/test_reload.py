@@ -69,6 +69,7 @@ async def test_restart_only_changes_are_named(write_config, caplog):
             data["gateway"]["limits"]["body_timeout"] = "5s"  # applied live: not named
             data["control"]["listen"] = {"host": "127.0.0.1", "port": 23999}
             data.setdefault("upstream", {})["pool"] = {"limit": 10}
+            data["tiers"] = {"subscription": {"Gold": {"requests": "10/minute"}}}  # live; control API disabled
             path.write_text(yaml.safe_dump(data))
             assert await app.reloader.reload() is True
     assert app.holder.current.version == 2
