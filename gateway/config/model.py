@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _CONTEXT = re.compile(r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Paths the gateway answers itself (gateway/app.py, keymanager/resident_http.py): an API there would never be reached.
+RESERVED_PREFIXES = ("/_", "/oauth2", "/.well-known")
 _TEMPLATE_SEGMENT = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@%-]+|\*)$")
 
 
@@ -255,6 +257,9 @@ class ApiConfig(Strict):
     @field_validator("context")
     @classmethod
     def _context(cls, value: str) -> str:
+        reserved = reserved_prefix(value)
+        if reserved is not None:
+            raise ValueError(f"{value!r} collides with the gateway's own paths ({reserved}...); choose another context")
         if not _CONTEXT.match(value) or any(seg in (".", "..") for seg in value.split("/")):
             raise ValueError(f"{value!r} is not a context; expected /segment[/segment...] of letters, digits, ._~-")
         return value
@@ -274,6 +279,15 @@ class ApiConfig(Strict):
     @property
     def prefix(self) -> str:
         return f"{self.context}/{self.version}"
+
+
+def reserved_prefix(context: str) -> str | None:
+    """The gateway's own path prefix that `context` falls under (`/_health`, `/oauth2/...`), else None."""
+    first = "/" + context.lstrip("/").split("/", 1)[0]
+    for prefix in RESERVED_PREFIXES:
+        if first.startswith(prefix) if prefix == "/_" else first == prefix:
+            return prefix
+    return None
 
 
 def _check_policy_list(value: Any) -> Any:
