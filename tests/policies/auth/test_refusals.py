@@ -11,6 +11,8 @@ import contextlib
 import json
 import time
 
+import pytest
+
 from tests.keymanager.servers import (
     ISSUER,
     IntrospectionServer,
@@ -269,17 +271,17 @@ async def test_api_key_in_query_is_removed_and_shadow_mode(auth_config, tmp_path
         assert status == 200 and "x-consumer-application" not in dict(seen["headers"])
 
 
-async def test_spoofed_identity_headers_removed_and_backend_jwt(auth_config, tmp_path):
+@pytest.mark.parametrize("listed", [False, True], ids=["plain", "connection-listed"])
+async def test_spoofed_identity_headers_removed_and_backend_jwt(auth_config, tmp_path, listed):
+    """Listing the identity headers in Connection removes the client's forged copies, never the policy's."""
     import jwt as pyjwt
 
+    spoofed = {"X-Consumer-Application": "evil", "X-JWT-Assertion": "forged"}
+    if listed:
+        spoofed["Connection"] = "keep-alive, X-JWT-Assertion, X-Consumer-Application"
     async with gateway(auth_config, auth={"backend_jwt": {"enabled": True}}) as (base, client, upstream, _):
         _, answer = await token(client, base)
-        status, seen, _ = await call(
-            client,
-            base + URL,
-            answer["access_token"],
-            **{"X-Consumer-Application": "evil", "X-JWT-Assertion": "forged"},
-        )
+        status, seen, _ = await call(client, base + URL, answer["access_token"], **spoofed)
         headers = {}
         for name, value in seen["headers"]:
             headers.setdefault(name, []).append(value)
