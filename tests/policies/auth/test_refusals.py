@@ -319,3 +319,17 @@ async def test_user_blocked_after_the_token_was_issued(auth_config, tmp_path):
     kms = [resident(tmp_path, users=blocked), {"type": "apikey"}]
     async with gateway(auth_config, key_managers=kms) as (base, client, _, _):  # same key file: a restart
         expect(await call(client, base + URL, answer["access_token"]), 403, 900909, detail="user ani is blocked")
+
+
+async def test_key_published_for_rs256_refuses_ps256_through_the_gateway(auth_config, tmp_path):
+    server = JwksServer(KEY, OTHER)
+    server.published = {"k1": {"alg": "RS256"}, "k2": {"alg": "PS256"}}
+    async with serve(server) as port:
+        server.port = port
+        kms = [resident(tmp_path), kc(port, algorithms=["RS256", "PS256"])]
+        async with gateway(auth_config, key_managers=kms) as (base, client, _, _):
+            assert (await call(client, base + URL, mint(KEY, claims(), alg="RS256")))[0] == 200
+            assert (await call(client, base + URL, mint(OTHER, claims(), alg="PS256")))[0] == 200
+            for key, alg, published in ((KEY, "PS256", "RS256"), (OTHER, "RS256", "PS256")):
+                refused = await call(client, base + URL, mint(key, claims(), alg=alg))
+                expect(refused, 401, 900901, "invalid_token", f"published for {published}, not {alg}")
