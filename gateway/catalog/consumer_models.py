@@ -100,6 +100,9 @@ class Application(BaseModel):
     tenant_id: str
     tenant: str = Field(description="Owner tenant's slug.")
     owner_id: str | None = Field(description="The user who created it.")
+    shared_with: list[str] = Field(
+        default_factory=list, description="Users (ids) who may act on it like its owner: rotate secrets, keys, delete."
+    )
     name: str
     description: str
     tier: str
@@ -114,6 +117,10 @@ class Application(BaseModel):
 
 class ApplicationCreated(Application):
     client_secret: str = Field(description="Shown this once; only its scrypt hash is stored.")
+
+
+class ApplicationShare(_In):
+    user_id: str = Field(min_length=1, max_length=64, description="A user of the application's tenant.")
 
 
 class SecretIssued(BaseModel):
@@ -163,6 +170,7 @@ class ApprovalSettings(BaseModel):
     api_update: bool = Field(description="Changes to a served API wait; the old definition keeps serving.")
     application_creation: bool = Field(description="New applications start PENDING_APPROVAL.")
     subscription: bool = Field(description="Subscriptions to this tenant's APIs start PENDING_APPROVAL.")
+    four_eyes: bool = Field(False, description="The user who asked for a change may not approve it.")
     updated_at: str | None
 
 
@@ -171,6 +179,7 @@ class ApprovalSettingsUpdate(_In):
     api_update: bool | None = Field(None, description="Changes to a served API wait for approval.")
     application_creation: bool | None = Field(None, description="New applications wait for approval.")
     subscription: bool | None = Field(None, description="Subscriptions to this tenant's APIs wait for approval.")
+    four_eyes: bool | None = Field(None, description="The requester of a change may not approve it.")
 
 
 class ApprovalRequest(BaseModel):

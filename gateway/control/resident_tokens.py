@@ -2,7 +2,7 @@
 
 When gateway.yaml declares a resident key manager, the control API signs its sign-in tokens with
 that key manager's active key (RS256/ES256, `kid` in the header, `typ` at+jwt) and its issuer, so
-one key ring, one rotation schedule and one JWKS (`/.well-known/jwks.json` on the gateway) cover
+one key ring, one rotation schedule and one JWKS (`/oauth2/jwks` on the gateway) cover
 both consumers' and administrators' tokens. The audience `urn:splp:control-api` keeps the two apart:
 a consumer's access token is refused by the control API, and an administrator's token carries no
 client_id or subscription, so no API accepts it. Claims are those of tokens.LocalTokens; the key

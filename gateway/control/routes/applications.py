@@ -1,8 +1,10 @@
 """Applications (OAuth clients), their API keys and client secret.
 
 Reading: any signed-in user, for the applications of their scope (their tenant and its units; super
-admins: all); others answer 404. Writing: subscribers, publishers, tenant admins and super admins of
-that scope (auditors read only: 403). Blocking and unblocking: tenant admins and super admins.
+admins: all); others answer 404. Creating: subscribers, publishers, tenant admins and super admins of
+that scope (auditors read only: 403). Changing, deleting, keys and secrets: the application's owner
+(its creator) and the users it is shared with, or an administrator of the scope; other subscribers and
+publishers get 403. Sharing: the owner or an administrator. Blocking and unblocking: administrators.
 Secrets are in the answer of the call that makes them, once: creating an application, regenerating
 its secret, creating an API key. Tiers are the gateway's application tiers (tiers.application).
 """
@@ -15,6 +17,7 @@ from gateway.catalog.consumer_models import (
     Application,
     ApplicationCreate,
     ApplicationCreated,
+    ApplicationShare,
     ApplicationUpdate,
     ConsumerStatus,
     SecretIssued,
@@ -23,8 +26,10 @@ from gateway.catalog.errors import Invalid, NotFound
 from gateway.catalog.export import catalog_tiers
 from gateway.catalog.models import Role
 from gateway.config.tiers import Tier
+from gateway.control import errors
 from gateway.control.access import ADMINS
 from gateway.control.endpoints import PAGING, Call, Endpoint, Page, QueryParam, query_enum
+from gateway.control.errors import ApiError
 
 CONSUMERS = frozenset({Role.SUPER_ADMIN, Role.TENANT_ADMIN, Role.PUBLISHER, Role.SUBSCRIBER})
 
@@ -59,6 +64,25 @@ async def _visible(call: Call) -> Application:
     return application
 
 
+async def _actable(call: Call) -> Application:
+    """A visible application the caller may change: administrators act on all of their scope's, others
+    only on those they own or that are shared with them (403)."""
+    application = await _visible(call)
+    principal = call.principal
+    if principal.role not in ADMINS and principal.user.id not in (application.owner_id, *application.shared_with):
+        raise ApiError(errors.FORBIDDEN, "only its owner, the users it is shared with, or an administrator")
+    return application
+
+
+async def _owned(call: Call) -> Application:
+    """A visible application whose sharing the caller may change: its owner's or an administrator's."""
+    application = await _visible(call)
+    principal = call.principal
+    if principal.role not in ADMINS and principal.user.id != application.owner_id:
+        raise ApiError(errors.FORBIDDEN, "only its owner or an administrator may share it")
+    return application
+
+
 async def list_applications(call: Call) -> Page:
     limit, offset = call.query["limit"], call.query["offset"]
     scope = call.principal.scoped_ids()
@@ -88,30 +112,30 @@ async def get_application(call: Call) -> Application:
 
 async def update_application(call: Call) -> Application:
     body: ApplicationUpdate = call.body
-    application = await _visible(call)
+    application = await _actable(call)
     tier = await checked_tier(call, body.tier, "application") if body.tier else None
     checked_key_managers(call, body.key_managers)
     return await call.store.applications.update(call.principal.actor, application.id, body, tier=tier)
 
 
 async def delete_application(call: Call) -> None:
-    application = await _visible(call)
+    application = await _actable(call)
     await call.store.applications.delete(call.principal.actor, application.id)
 
 
 async def create_key(call: Call) -> ApiKeyIssued:
-    application = await _visible(call)
+    application = await _actable(call)
     body: ApiKeyCreate = call.body
     return await call.store.applications.create_key(call.principal.actor, application.id, body)
 
 
 async def revoke_key(call: Call) -> None:
-    application = await _visible(call)
+    application = await _actable(call)
     await call.store.applications.revoke_key(call.principal.actor, application.id, call.path("key_id"))
 
 
 async def regenerate_secret(call: Call) -> SecretIssued:
-    application = await _visible(call)
+    application = await _actable(call)
     return await call.store.applications.regenerate_secret(call.principal.actor, application.id)
 
 
@@ -123,6 +147,17 @@ async def block_application(call: Call) -> Application:
 async def unblock_application(call: Call) -> Application:
     application = await _visible(call)
     return await call.store.applications.unblock(call.principal.actor, application.id)
+
+
+async def share_application(call: Call) -> Application:
+    body: ApplicationShare = call.body
+    application = await _owned(call)
+    return await call.store.applications.share(call.principal.actor, application.id, body.user_id)
+
+
+async def unshare_application(call: Call) -> None:
+    application = await _owned(call)
+    await call.store.applications.unshare(call.principal.actor, application.id, call.path("user_id"))
 
 
 _TAG = "applications"
@@ -202,6 +237,27 @@ ENDPOINTS = (
         _TAG,
         roles=CONSUMERS,
         response=SecretIssued,
+    ),
+    Endpoint(
+        "POST",
+        _ID + "/shares",
+        share_application,
+        "Share an application with a user of its tenant: they may then act on it like its owner",
+        _TAG,
+        roles=CONSUMERS,
+        body=ApplicationShare,
+        response=Application,
+        description="The owner or an administrator. Shared users may change it, rotate its secret and keys, and "
+        "delete it; they may not share it further.",
+    ),
+    Endpoint(
+        "DELETE",
+        _ID + "/shares/{user_id}",
+        unshare_application,
+        "Stop sharing an application with a user",
+        _TAG,
+        roles=CONSUMERS,
+        status=204,
     ),
     Endpoint(
         "POST",
