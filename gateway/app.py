@@ -24,9 +24,10 @@ from gateway.feed.compose import CATALOG_SOURCE, compose
 from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
+from gateway.server.protocol import ClientDisconnected
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, Services
-from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
+from gateway.upstream.errors import ClientBodyAborted, ClientBodyRejected, ClientBodyTimeout
 from keymanager import resident_http
 
 log = logging.getLogger("splp.gateway")
@@ -34,6 +35,7 @@ log = logging.getLogger("splp.gateway")
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _BAD_RAW = re.compile(rb"%(2f|5c|00)|\\|\x00", re.IGNORECASE)
 _JSON = [(b"content-type", b"application/json")]
+_CLOSE = [(b"connection", b"close")]
 
 
 def _new_request_id() -> bytes:
@@ -157,8 +159,16 @@ class GatewayApp:
                 await errors.send_problem(
                     send, errors.REQUEST_TIMEOUT, str(exc), request_id, headers=[(b"connection", b"close")]
                 )
+        except ClientBodyRejected as exc:  # too large, digest mismatch, wrong content: the upstream was reset
+            log.info("request %s: %s", request_id.decode(), exc.detail)
+            with contextlib.suppress(Exception):  # the response may have started: then the server closes
+                await errors.send_problem(
+                    send, exc.problem, exc.detail, request_id, headers=[(b"connection", b"close")]
+                )
         except ClientBodyAborted:
             return  # the client is gone; the upstream request was reset
+        except ClientDisconnected:
+            return  # the client left mid-response; the upstream connection was closed
         except Exception:
             log.exception("request %s: internal error", request_id.decode())
             try:

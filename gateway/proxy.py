@@ -3,6 +3,9 @@
 - Endpoint choice: the API's EndpointPool (weighted round-robin, passive health).
 - Failover: a connect failure (nothing sent, body untouched) moves on to the next endpoint, any method.
 - Retries: only idempotent methods without a body, only before any byte reached the client.
+- Request body size: a declared Content-Length over the API's limit is answered 413 before the body is
+  read (no 100 Continue); a chunked body is counted and the upstream request reset the moment it crosses
+  the limit. GET and HEAD may not carry a body (400): a body there has no meaning and is a smuggling aid.
 - Bodies stream both ways; nothing is buffered. A client body that breaks off aborts the upstream
   request; a backend body that breaks off ends the client connection uncleanly (we raise, the server
   closes the socket) so a truncated answer never looks complete.
@@ -16,13 +19,14 @@ from collections.abc import AsyncIterator
 
 from gateway import errors
 from gateway.config.model import ApiDefinition
-from gateway.config.model import Timeouts as TimeoutsConfig
 from gateway.context import RequestContext
 from gateway.headers import HOP_BY_HOP, connection_listed
+from gateway.streaming import Transfer
 from gateway.types import Receive, Scope, Send
-from gateway.upstream.base import Timeouts, UpstreamClient, UpstreamRequest, UpstreamResponse
+from gateway.upstream.base import UpstreamClient, UpstreamRequest, UpstreamResponse
 from gateway.upstream.errors import (
     ClientBodyAborted,
+    ClientBodyRejected,
     ClientBodyTimeout,
     UpstreamBodyError,
     UpstreamConnectError,
@@ -37,26 +41,32 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 # Request headers the proxy rewrites or that belong to the client connection only.
 _DROP_REQUEST = HOP_BY_HOP | {b"host", b"content-length", b"expect", b"forwarded", b"x-request-id"}
 _DROP_RESPONSE = HOP_BY_HOP
+_NO_BODY_METHODS = frozenset({"GET", "HEAD"})
+_CLOSE = [(b"connection", b"close")]
 
 
 class RequestBody:
     """Pulls the client's body from ASGI receive() as the upstream client asks for it.
 
     A client silent for `idle_timeout` mid-body is cut off (slow-body slowloris): the upstream request is
-    reset and the client answered 408.
+    reset and the client answered 408. A body without a declared length that grows past `limit` bytes
+    is cut off the same way and answered 413 (a declared length was checked before; the server holds
+    the client to it).
     """
 
-    __slots__ = ("_receive", "_idle_timeout", "started")
+    __slots__ = ("_receive", "_idle_timeout", "_limit", "started")
 
-    def __init__(self, receive: Receive, idle_timeout: float) -> None:
+    def __init__(self, receive: Receive, idle_timeout: float, limit: int | None) -> None:
         self._receive = receive
         self._idle_timeout = idle_timeout
+        self._limit = limit
         self.started = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self.started = True
         receive = self._receive
         idle_timeout = self._idle_timeout
+        left = self._limit
         while True:
             try:
                 async with asyncio.timeout(idle_timeout):
@@ -67,6 +77,13 @@ class RequestBody:
                 raise ClientBodyAborted("client body ended before its final chunk")
             chunk = message.get("body", b"")
             if chunk:
+                if left is not None:
+                    left -= len(chunk)
+                    if left < 0:
+                        raise ClientBodyRejected(
+                            errors.PAYLOAD_TOO_LARGE,
+                            f"request body exceeds {self._limit} bytes; upstream request reset",
+                        )
                 yield chunk
             if not message.get("more_body", False):
                 return
@@ -80,10 +97,6 @@ def _problem_for(exc: Exception) -> errors.Problem:
     return errors.BACKEND_CLOSED
 
 
-def timeouts_from_config(config: TimeoutsConfig) -> Timeouts:
-    return Timeouts(connect=config.connect, read=config.read, total=config.total)
-
-
 class ProxyApp:
     def __init__(
         self,
@@ -91,9 +104,8 @@ class ProxyApp:
         pool: EndpointPool,
         clients: dict[str, UpstreamClient],
         default_client: str,
-        default_timeouts: Timeouts,
+        transfer: Transfer,
         default_retries: int,
-        body_timeout: float,
     ) -> None:
         # config-derived
         backend = api.config.backend
@@ -103,8 +115,9 @@ class ProxyApp:
         )
         self._retries = backend.retries if backend.retries is not None else default_retries
         self._preserve_host = backend.preserve_host
-        self._body_timeout = body_timeout
-        self._timeouts = timeouts_from_config(backend.timeouts) if backend.timeouts else default_timeouts
+        self._body_timeout = transfer.body_timeout
+        self._body_limit = transfer.body_limit
+        self._timeouts = transfer.timeouts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -118,11 +131,24 @@ class ProxyApp:
             )
         method: str = scope["method"]
         headers, content_length, has_body = self._request_headers(scope, ctx)
-        body = RequestBody(receive, self._body_timeout) if has_body else None
+        body = None
+        if has_body:
+            refused = self._refuse_body(method, content_length)
+            if refused is not None:
+                return await errors.send_problem(send, refused[0], refused[1], ctx.request_id, headers=_CLOSE)
+            body = RequestBody(receive, self._body_timeout, self._body_limit if content_length is None else None)
         response = await self._exchange(method, ctx, headers, body, content_length, send)
         if response is None:
             return
         await self._relay(response, ctx, send)
+
+    def _refuse_body(self, method: str, content_length: int | None) -> tuple[errors.Problem, str] | None:
+        """Checks made on the head alone, before the body is read (so no 100 Continue goes out)."""
+        if method in _NO_BODY_METHODS:
+            return errors.BODY_NOT_ALLOWED, f"a {method} request may not carry a body"
+        if content_length is not None and content_length > self._body_limit:
+            return errors.PAYLOAD_TOO_LARGE, f"request body of {content_length} bytes exceeds {self._body_limit} bytes"
+        return None
 
     def _request_headers(self, scope: Scope, ctx: RequestContext) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
         out: list[tuple[bytes, bytes]] = []

@@ -5,11 +5,13 @@ from __future__ import annotations
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.headers.policy import HeadersPolicy
+from policies.media.policy import MediaPolicy
 from policies.throttle.policy import ThrottlePolicy
 
 REGISTRY: dict[str, type] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
+    MediaPolicy.NAME: MediaPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }

@@ -24,6 +24,11 @@ switches protocols on ``Upgrade``. This subclass closes those gaps:
   upgrade request, so an upgrade request that declares a body is refused with 400 instead (otherwise
   its body would be parsed as the next request: a smuggling vector).
 
+- **Disconnect ends a response.** uvicorn's ``send()`` silently drops messages once the client is gone,
+  so a proxy relaying a 1 GiB download would read the whole backend body into the void. Here ``send()``
+  of a response body on a closed connection raises ``ClientDisconnected``: the relay stops and the
+  upstream connection is closed at once.
+
 A refusal never writes into a response that is in flight (pipelining): that response finishes with
 ``connection: close`` semantics and the rest of the input is dropped.
 
@@ -42,12 +47,12 @@ from inspect import CORO_CREATED, getcoroutinestate
 from typing import Any, ClassVar
 
 import httptools
-from uvicorn._types import ASGI3Application
+from uvicorn._types import ASGI3Application, ASGISendEvent
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-__all__ = ["GatewayHttpToolsProtocol", "ServerLimits", "protocol_class"]
+__all__ = ["ClientDisconnected", "GatewayHttpToolsProtocol", "ServerLimits", "protocol_class"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,19 @@ _BAD_REQUEST = _problem(400, "Malformed HTTP request.")
 _BAD_HOST = _problem(400, "Exactly one valid Host header (host[:port]) is required.")
 _UPGRADE_WITH_BODY = _problem(400, "Protocol upgrade is not supported; an Upgrade request may not carry a body.")
 _HEADER_TIMEOUT = _problem(408, "Request headers were not received in time.")
+
+
+class ClientDisconnected(OSError):
+    """The client closed its connection while its response was being sent (ASGI allows send() to raise)."""
+
+
+class _DisconnectAwareCycle(RequestResponseCycle):
+    """uvicorn's cycle whose send() raises once the client is gone mid-response instead of dropping bytes."""
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if self.disconnected and self.response_started:
+            raise ClientDisconnected("client closed the connection during the response")
+        await super().send(message)
 
 
 class _Refusal(Exception):
@@ -262,6 +280,8 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         # As uvicorn's, but remembers the task so a request refused before its app ran can be cancelled.
+        # uvicorn builds the cycle itself; its class is swapped (same layout) before its task first runs.
+        cycle.__class__ = _DisconnectAwareCycle
         if self.config.reset_contextvars:
             task = self.loop.create_task(cycle.run_asgi(app), context=contextvars.Context())
         else:

@@ -8,7 +8,8 @@ so both clients refuse the same bad responses.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterable, AsyncIterator
 
 import aiohttp
 from yarl import URL
@@ -95,8 +96,25 @@ class AioResponse:
             self._response.close()
 
 
+async def _rearming(body: AsyncIterable[bytes], deadline: asyncio.Timeout, idle: float) -> AsyncIterator[bytes]:
+    """Passes the body on, pushing `deadline` back by `idle` at every chunk: without a total timeout (media
+    APIs) a request still ends when no body byte moves for `idle` seconds (a backend that stopped reading)."""
+    loop = asyncio.get_running_loop()
+    async for chunk in body:
+        deadline.reschedule(loop.time() + idle)
+        yield chunk
+
+
 class AioClient:
-    def __init__(self, *, limit: int = 1000, limit_per_host: int = 100, keepalive_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        limit: int = 1000,
+        limit_per_host: int = 100,
+        keepalive_timeout: float = 30.0,
+        stream_buffer: int = 256 * 1024,
+    ) -> None:
+        self._read_bufsize = stream_buffer // 2  # aiohttp pauses the socket at twice this
         self._connector_args = {
             "limit": limit,
             "limit_per_host": limit_per_host,
@@ -115,6 +133,7 @@ class AioClient:
                 skip_auto_headers=_SKIP_AUTO,
                 timeout=aiohttp.ClientTimeout(total=None),
                 raise_for_status=False,
+                read_bufsize=self._read_bufsize,
             )
         return self._session
 
@@ -131,13 +150,17 @@ class AioClient:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers]
         if request.body is not None and request.content_length is not None:
             headers.append(("Content-Length", str(request.content_length)))
+        body = request.body
+        idle = math.isinf(timeouts.total)  # media APIs: no total deadline, an idle one
         try:
-            async with asyncio.timeout(timeouts.total):
+            async with asyncio.timeout(timeouts.read if idle else timeouts.total) as deadline:
+                if idle and body is not None:
+                    body = _rearming(body, deadline, timeouts.read)
                 response = await session.request(
                     request.method,
                     url,
                     headers=headers,
-                    data=request.body,
+                    data=body,
                     allow_redirects=False,
                     compress=None,
                     chunked=None,

@@ -90,6 +90,7 @@ class BodyWriter:
                     transport.write(chunk)
                 if conn.write_paused:
                     await conn.drain()
+                conn.progress()
                 if inline and conn.head_done and not conn.closed:
                     return False
             if conn.closed:
