@@ -97,12 +97,20 @@ class AioResponse:
 
 
 async def _rearming(body: AsyncIterable[bytes], deadline: asyncio.Timeout, idle: float) -> AsyncIterator[bytes]:
-    """Passes the body on, pushing `deadline` back by `idle` at every chunk: without a total timeout (media
-    APIs) a request still ends when no body byte moves for `idle` seconds (a backend that stopped reading)."""
+    """Passes the body on with `deadline` armed only while aiohttp writes a chunk (`idle` seconds from it):
+    without a total timeout (media APIs) a backend that stops reading still ends the request. While the
+    client is awaited the deadline is off: a silent client is the request body's own idle timeout."""
     loop = asyncio.get_running_loop()
-    async for chunk in body:
+    iterator = aiter(body)
+    while True:
+        deadline.reschedule(None)
+        try:
+            chunk = await anext(iterator)
+        except StopAsyncIteration:
+            break
         deadline.reschedule(loop.time() + idle)
         yield chunk
+    deadline.reschedule(loop.time() + idle)  # now waiting for the response head
 
 
 class AioClient:

@@ -70,7 +70,9 @@ class BodyWriter:
         transport = conn.transport
         conn.inline_writing = inline
         try:
+            conn.awaiting_body = True
             async for chunk in self.body:
+                conn.awaiting_body = False
                 if conn.closed:
                     if conn.head_done:
                         return True  # the backend answered and closed; the response is what counts
@@ -91,6 +93,7 @@ class BodyWriter:
                 if conn.write_paused:
                     await conn.drain()
                 conn.progress()
+                conn.awaiting_body = True
                 if inline and conn.head_done and not conn.closed:
                     return False
             if conn.closed:
@@ -110,6 +113,7 @@ class BodyWriter:
             raise
         finally:
             conn.inline_writing = False
+            conn.awaiting_body = False
 
     async def run(self) -> None:
         """The task half: errors end here; the aborted connection breaks the response body."""

@@ -56,7 +56,7 @@ class LeanConnection(asyncio.Protocol):
         "key", "hostport", "_client", "_loop", "transport", "_parser", "_max_head", "_high", "_low",
         # connection state
         "closed", "idle", "idle_since", "_forgotten", "write_paused", "_drain_waiter", "writer_task",
-        "inline_writing",
+        "inline_writing", "awaiting_body",
         # per-exchange state, reset by begin()
         "_phase", "_head_request", "_timeouts", "_total_deadline", "_timer", "_activity", "got_bytes",
         "request_sent", "lost_early", "exc", "status", "headers", "_head_size", "_head_fed", "_cl", "_te",
@@ -111,6 +111,7 @@ class LeanConnection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self.writer_task: asyncio.Task[None] | None = None
         self.inline_writing = False
+        self.awaiting_body = False  # the body writer waits for the client: its silence is not the backend's
 
         self._phase = IDLE
         self._timer: asyncio.TimerHandle | None = None
@@ -475,10 +476,11 @@ class LeanConnection(asyncio.Protocol):
                     )
                 )
                 return
-            if now >= self._activity + read:
-                # Sent: the backend is silent. Still sending: no body bytes moved for `read` seconds (a
-                # backend that stopped reading, or a stalled client), so an upload without a total deadline
-                # (media APIs) still ends.
+            if self.awaiting_body:
+                self._activity = now  # a silent client is the request body's idle timeout, not ours
+            elif now >= self._activity + read:
+                # Sent: the backend is silent. Still sending: the backend stopped reading for `read`
+                # seconds, so an upload without a total deadline (media APIs) still ends.
                 self.fail(self._read_timeout() if self.request_sent else self._write_timeout())
                 return
             when = min(self._total_deadline, self._activity + read)
