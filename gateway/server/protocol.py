@@ -44,10 +44,10 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from inspect import CORO_CREATED, getcoroutinestate
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httptools
-from uvicorn._types import ASGI3Application, ASGISendEvent
+from uvicorn._types import ASGI3Application, ASGIReceiveEvent, ASGISendEvent
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
@@ -69,6 +69,10 @@ class ServerLimits:
         if self.max_header_bytes < 1 or self.max_headers < 1:
             raise ValueError("max_header_bytes and max_headers must be >= 1")
 
+
+# Request body bytes buffered before the socket is paused (uvicorn: 64 KiB). Larger pieces halve the
+# per-chunk work of an upload through the proxy; still a bounded, small buffer per connection.
+BODY_HIGH_WATER = 256 * 1024
 
 # Every llhttp leniency, explicitly off (httptools 0.9 names).
 _STRICT_PARSING: dict[str, bool] = dict.fromkeys(
@@ -121,13 +125,40 @@ class ClientDisconnected(OSError):
     """The client closed its connection while its response was being sent (ASGI allows send() to raise)."""
 
 
-class _DisconnectAwareCycle(RequestResponseCycle):
-    """uvicorn's cycle whose send() raises once the client is gone mid-response instead of dropping bytes."""
+class _GatewayCycle(RequestResponseCycle):
+    """uvicorn's cycle with two gaps closed: send() raises once the client is gone mid-response instead of
+    dropping bytes, and request body pieces are kept as received and handed on as they are (uvicorn
+    copies each into a bytearray and again into bytes: two copies of every uploaded byte)."""
+
+    pieces: list[bytes]
+    buffered: int
+
+    def adopt(self) -> None:
+        """Called once the class is swapped in (uvicorn built the cycle with its own class)."""
+        self.pieces = []
+        self.buffered = 0
 
     async def send(self, message: ASGISendEvent) -> None:
         if self.disconnected and self.response_started:
             raise ClientDisconnected("client closed the connection during the response")
         await super().send(message)
+
+    async def receive(self) -> ASGIReceiveEvent:
+        # As uvicorn's, reading self.pieces instead of self.body.
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        pieces = self.pieces
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.pieces = []
+        self.buffered = 0
+        return {"type": "http.request", "body": body, "more_body": self.more_body}
 
 
 class _Refusal(Exception):
@@ -272,7 +303,22 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         if self._header_timer is not None:
             self._cancel_header_timer()
         super().on_headers_complete()
+        # uvicorn builds the cycle itself; its class is swapped (same layout) before its task first runs
+        # and before any of its body arrives.
+        self.cycle.__class__ = _GatewayCycle
+        cast(_GatewayCycle, self.cycle).adopt()
         self._in_head = False
+
+    def on_body(self, body: bytes) -> None:
+        # As uvicorn's, with BODY_HIGH_WATER instead of its 64 KiB and pieces kept whole (see _GatewayCycle).
+        cycle = cast(_GatewayCycle, self.cycle)  # swapped in on_headers_complete
+        if cycle.response_complete:
+            return
+        cycle.pieces.append(body)
+        cycle.buffered += len(body)
+        if cycle.buffered > BODY_HIGH_WATER:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     # uvicorn hooks
     def _should_upgrade(self) -> bool:
@@ -280,8 +326,6 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         # As uvicorn's, but remembers the task so a request refused before its app ran can be cancelled.
-        # uvicorn builds the cycle itself; its class is swapped (same layout) before its task first runs.
-        cycle.__class__ = _DisconnectAwareCycle
         if self.config.reset_contextvars:
             task = self.loop.create_task(cycle.run_asgi(app), context=contextvars.Context())
         else:
