@@ -51,6 +51,16 @@ def _rss_kb(server: Server, field: str) -> int:
     return total
 
 
+def _reset_peak(server: Server) -> None:
+    """Sets VmHWM back to the current RSS (Linux clear_refs "5"), so the peak measured after the rounds is
+    the transfers' own, not start-up's; without the permission the peak since start is reported."""
+    for pid in server.group_pids():
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            pass
+
+
 def _cpu_seconds(server: Server) -> float:
     """utime + stime of the server's process group so far: the noise-robust cost of a transfer."""
     ticks = 0
@@ -181,6 +191,8 @@ def run_scenario(name: str, rounds: int, found: dict[str, str | None], log: Call
             targets.append((target, url, server, None))
             if digest and target.startswith("gateway"):
                 targets.append((f"{target}+digest", url, server, digest))
+        for _, _, server, _ in targets:
+            _reset_peak(server)
         baseline = {server.pid: _rss_kb(server, "VmRSS:") for _, _, server, _ in targets}
         seconds: dict[str, list[float]] = {target: [] for target, *_ in targets}
         cpu: dict[str, list[float]] = {target: [] for target, *_ in targets}
