@@ -62,7 +62,7 @@ async def test_body_on_get_is_refused(media_gateway):
         answer = await raw_exchange(
             base, b"GET /plain/v1/file/10 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
         )
-        assert status_of(answer) == 400 and problem_of(answer)["code"] == 800402
+        assert status_of(answer) == 400 and problem_of(answer)["code"] == 801400
         assert upstream.log == []
 
 

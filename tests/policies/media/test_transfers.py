@@ -67,7 +67,7 @@ async def test_digest_mismatch_resets_upstream_before_last_bytes(media_gateway):
             headers = {"content-type": "video/mp4", "content-digest": wrong}
             async with session.put(f"{base}/media/v1/upload", data=data, headers=headers) as response:
                 problem = orjson.loads(await response.read())
-            assert response.status == 400 and problem["code"] == 800404, problem
+            assert response.status == 400 and problem["code"] == 801402, problem
             await asyncio.sleep(0.1)
             record = upstream.log[-1]
             assert record["path"] == "/upload" and not record["complete"]
@@ -80,7 +80,7 @@ async def test_malformed_or_unsupported_digest_is_400_before_reading(media_gatew
             headers = {"content-type": "video/mp4", "content-digest": value}
             async with session.put(f"{base}/media/v1/upload", data=mp4(4096), headers=headers) as response:
                 problem = orjson.loads(await response.read())
-            assert response.status == 400 and problem["code"] == 800403, (value, problem)
+            assert response.status == 400 and problem["code"] == 801401, (value, problem)
         assert upstream.log == []
 
 
@@ -89,13 +89,13 @@ async def test_exe_labelled_png_is_refused_before_the_backend(media_gateway):
     async with media_gateway() as (base, upstream), aiohttp.ClientSession() as session:
         async with session.post(f"{base}/media/v1/upload", data=exe, headers={"content-type": "image/png"}) as r:
             problem = orjson.loads(await r.read())
-        assert r.status == 415 and problem["code"] == 800416 and "executable" in problem["detail"]
+        assert r.status == 415 and problem["code"] == 801416 and "executable" in problem["detail"]
         png_lie = b"GIF89a" + b"\x00" * 100
         async with session.post(f"{base}/media/v1/upload", data=png_lie, headers={"content-type": "image/png"}) as r:
             assert r.status == 415
         async with session.post(f"{base}/media/v1/upload", data=b"x" * 10, headers={"content-type": "text/csv"}) as r:
             problem = orjson.loads(await r.read())
-        assert r.status == 415 and problem["code"] == 800415
+        assert r.status == 415 and problem["code"] == 801415
         async with session.post(f"{base}/media/v1/upload", data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64) as r:
             assert r.status == 415  # no content-type on an upload
         png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
