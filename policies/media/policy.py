@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from pydantic import BaseModel
+
 from gateway import errors
 from gateway.context import RequestContext
 from gateway.streaming import TransferLimits
@@ -92,7 +94,7 @@ class MediaBody:
 class MediaPolicy:
     NAME = "media"
     PRIORITY = 950
-    Config = MediaConfig
+    Config: type[BaseModel] = MediaConfig
 
     @staticmethod
     def transfer_limits(config: MediaConfig) -> TransferLimits:
