@@ -30,6 +30,8 @@ class Transfer:
     body_limit: int
     body_timeout: float  # longest client silence mid-body
     timeouts: Timeouts
+    # True (a media API): only idle timeouts apply; a whole-body deadline or minimum body rate must not.
+    idle_only: bool = False
 
 
 def transfer_for(api: ApiDefinition, gateway: GatewayConfig) -> Transfer:
@@ -40,6 +42,7 @@ def transfer_for(api: ApiDefinition, gateway: GatewayConfig) -> Transfer:
     if api.config.max_body_size is not None:
         body_limit = api.config.max_body_size
     body_timeout = gateway.gateway.limits.body_timeout
+    idle_only = False
     for spec in api.policies:
         declare = getattr(spec.policy_class, "transfer_limits", None)
         if declare is None:
@@ -50,4 +53,5 @@ def transfer_for(api: ApiDefinition, gateway: GatewayConfig) -> Transfer:
         if asked.idle_timeout is not None:
             body_timeout = asked.idle_timeout
             timeouts = Timeouts(connect=timeouts.connect, read=asked.idle_timeout, total=math.inf)
-    return Transfer(body_limit=body_limit, body_timeout=body_timeout, timeouts=timeouts)
+            idle_only = True
+    return Transfer(body_limit=body_limit, body_timeout=body_timeout, timeouts=timeouts, idle_only=idle_only)
