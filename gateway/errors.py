@@ -31,16 +31,19 @@ class Problem:
 
 BAD_REQUEST = Problem(400, 800400, "bad-request", "Bad Request")
 INVALID_PATH = Problem(400, 800401, "invalid-path", "Invalid request path")
+INVALID_HEADER_NAME = Problem(400, 800441, "invalid-header-name", "Header name not accepted")
+INVALID_HOST = Problem(400, 800440, "invalid-host", "Invalid Host header")
 NO_API = Problem(404, 900906, "no-matching-api", "No API matches the request path")
 NO_RESOURCE = Problem(404, 900906, "no-matching-resource", "No matching resource found in the API for the request")
 METHOD_NOT_ALLOWED = Problem(405, 800405, "method-not-allowed", "Method not allowed for this resource")
-REQUEST_TIMEOUT = Problem(408, 800408, "request-timeout", "Request body not received in time")
+REQUEST_TIMEOUT = Problem(408, 800408, "request-timeout", "Request not received in time")
 PAYLOAD_TOO_LARGE = Problem(413, 800413, "payload-too-large", "Request body too large")
 UNSUPPORTED_MEDIA_TYPE = Problem(415, 801415, "unsupported-media-type", "Media type not allowed for this API")
 MEDIA_TYPE_MISMATCH = Problem(415, 801416, "media-type-mismatch", "Body content does not match its declared type")
 BODY_NOT_ALLOWED = Problem(400, 801400, "body-not-allowed", "This method may not carry a request body")
 INVALID_DIGEST = Problem(400, 801401, "invalid-content-digest", "Content-Digest header is malformed")
 DIGEST_MISMATCH = Problem(400, 801402, "content-digest-mismatch", "Request body does not match its Content-Digest")
+URI_TOO_LONG = Problem(414, 800414, "uri-too-long", "URI Too Long")
 HEADERS_TOO_LARGE = Problem(431, 800431, "headers-too-large", "Request Header Fields Too Large")
 INTERNAL = Problem(500, 800500, "internal-error", "Internal gateway error")
 BACKEND_UNREACHABLE = Problem(502, 101503, "backend-unreachable", "Backend unreachable")
@@ -53,6 +56,8 @@ BACKEND_TIMEOUT = Problem(504, 101504, "backend-timeout", "Backend timed out")
 ALL = (
     BAD_REQUEST,
     INVALID_PATH,
+    INVALID_HEADER_NAME,
+    INVALID_HOST,
     REQUEST_TIMEOUT,
     NO_API,
     NO_RESOURCE,
@@ -63,6 +68,7 @@ ALL = (
     BODY_NOT_ALLOWED,
     INVALID_DIGEST,
     DIGEST_MISMATCH,
+    URI_TOO_LONG,
     HEADERS_TOO_LARGE,
     INTERNAL,
     BACKEND_UNREACHABLE,

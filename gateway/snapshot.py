@@ -80,7 +80,18 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
 def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: WorkerResources, version: int) -> Snapshot:
     """Raises if any API's chain cannot be built; the caller then keeps the old snapshot."""
     group = config.gateway.gateway.group
-    apis = tuple(build_api(api, config, upstreams, services) for api in config.apis if group in api.config.groups)
+    built: list[ApiRuntime] = []
+    problems: list[ConfigProblem] = []
+    for api in config.apis:
+        if group not in api.config.groups:
+            continue
+        try:
+            built.append(build_api(api, config, upstreams, services))
+        except ConfigError as exc:  # every API's problem in one report, not the first one only
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    apis = tuple(built)
     return Snapshot(
         version=version,
         config=config,

@@ -69,10 +69,20 @@ class BodyWriter:
         conn = self.conn
         transport = conn.transport
         conn.inline_writing = inline
+        loop = conn._loop
+        body = aiter(self.body)
         try:
-            conn.awaiting_body = True
-            async for chunk in self.body:
-                conn.awaiting_body = False
+            while True:
+                # The client's turn: its own body limits bound it; the backend's total timeout stops.
+                conn.client_turn_since = since = loop.time()
+                try:
+                    chunk = await anext(body)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    conn.client_turn_since = 0.0
+                    conn.shift_total_deadline(loop.time() - since)
+                    conn.progress()  # the backend's idle time starts again from the client's bytes
                 if conn.closed:
                     if conn.head_done:
                         return True  # the backend answered and closed; the response is what counts
@@ -93,7 +103,6 @@ class BodyWriter:
                 if conn.write_paused:
                     await conn.drain()
                 conn.progress()
-                conn.awaiting_body = True
                 if inline and conn.head_done and not conn.closed:
                     return False
             if conn.closed:
@@ -113,7 +122,6 @@ class BodyWriter:
             raise
         finally:
             conn.inline_writing = False
-            conn.awaiting_body = False
 
     async def run(self) -> None:
         """The task half: errors end here; the aborted connection breaks the response body."""

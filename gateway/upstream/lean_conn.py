@@ -56,7 +56,7 @@ class LeanConnection(asyncio.Protocol):
         "key", "hostport", "_client", "_loop", "transport", "_parser", "_max_head", "_high", "_low",
         # connection state
         "closed", "idle", "idle_since", "_forgotten", "write_paused", "_drain_waiter", "writer_task",
-        "inline_writing", "awaiting_body",
+        "inline_writing", "client_turn_since",
         # per-exchange state, reset by begin()
         "_phase", "_head_request", "_timeouts", "_total_deadline", "_timer", "_activity", "got_bytes",
         "request_sent", "lost_early", "exc", "status", "headers", "_head_size", "_head_fed", "_cl", "_te",
@@ -111,7 +111,7 @@ class LeanConnection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self.writer_task: asyncio.Task[None] | None = None
         self.inline_writing = False
-        self.awaiting_body = False  # the body writer waits for the client: its silence is not the backend's
+        self.client_turn_since = 0.0  # >0 while the request body writer awaits the client's next bytes
 
         self._phase = IDLE
         self._timer: asyncio.TimerHandle | None = None
@@ -325,6 +325,10 @@ class LeanConnection(asyncio.Protocol):
         self._activity = now = loop.time()
         self._timer = loop.call_at(min(total_deadline, now + timeouts.read), self._on_timer)
 
+    def shift_total_deadline(self, seconds: float) -> None:
+        """Time spent awaiting the client's body does not count toward the backend's total timeout."""
+        self._total_deadline += seconds
+
     def sent(self) -> None:
         """The whole request is written: read silence counts from now."""
         self.request_sent = True
@@ -471,6 +475,10 @@ class LeanConnection(asyncio.Protocol):
         now = self._loop.time()
         read = self._timeouts.read
         if not self.head_done:
+            if self.client_turn_since and not self.request_sent:
+                # Waiting on the client's body, not on the backend: check again later.
+                self._timer = self._loop.call_at(now + read, self._on_timer)
+                return
             if now >= self._total_deadline:
                 self.fail(
                     UpstreamTimeout(
@@ -480,9 +488,7 @@ class LeanConnection(asyncio.Protocol):
                     )
                 )
                 return
-            if self.awaiting_body:
-                self._activity = now  # a silent client is the request body's idle timeout, not ours
-            elif now >= self._activity + read:
+            if now >= self._activity + read:
                 # Sent: the backend is silent. Still sending: the backend stopped reading for `read`
                 # seconds, so an upload without a total deadline (media APIs) still ends.
                 self.fail(self._read_timeout() if self.request_sent else self._write_timeout())

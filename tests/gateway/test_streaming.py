@@ -24,4 +24,6 @@ def test_gateway_default_api_override_and_media_policy(write_config):
     assert plain.body_limit == 2 * 1024 * 1024 and plain.timeouts.total == 60 and not plain.idle_only
     assert small.body_limit == 1024
     assert media.body_limit == 4 * 1024**3 and media.idle_only
-    assert media.timeouts.total == math.inf and media.timeouts.read == 90 and media.body_timeout == 90
+    assert media.timeouts.total == math.inf and media.timeouts.read == 90
+    assert media.pace.idle == 90 and media.pace.deadline == 0  # the whole-body deadline is off
+    assert plain.pace.deadline == 60 and plain.pace.idle == 30
