@@ -146,7 +146,9 @@ async def test_body_deadline_off_for_one_api(write_config):
         path = write_config(apis, gateway=SLOW_LIMITS)
         async with running_gateway(path) as (base, _):
             media, svc = await asyncio.gather(slow_post(base, "/media/v1", 1.8), slow_post(base, "/svc/v1", 1.8))
-    assert media.status == 200 and orjson.loads(media.body)["size"] >= 6
+    # Both uploads trickled for 1.8 s, past the 1.2 s deadline (how many bytes got out depends on the load).
+    echoed = orjson.loads(media.body)
+    assert media.status == 200 and echoed["complete"] and echoed["size"] >= 1
     assert svc.status == 408
 
 
