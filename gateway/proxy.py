@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from gateway import errors
@@ -19,7 +20,7 @@ from gateway.config.model import ApiDefinition
 from gateway.config.model import Timeouts as TimeoutsConfig
 from gateway.context import RequestContext
 from gateway.headers import HOP_BY_HOP, connection_listed
-from gateway.types import Receive, Scope, Send
+from gateway.types import Receive, ResponseHook, Scope, Send
 from gateway.upstream.base import Timeouts, UpstreamClient, UpstreamRequest, UpstreamResponse
 from gateway.upstream.errors import (
     ClientBodyAborted,
@@ -28,6 +29,7 @@ from gateway.upstream.errors import (
     UpstreamConnectError,
     UpstreamProtocolError,
     UpstreamTimeout,
+    failure_kind,
 )
 from gateway.upstream.pool import EndpointPool
 
@@ -80,6 +82,11 @@ def _problem_for(exc: Exception) -> errors.Problem:
     return errors.BACKEND_CLOSED
 
 
+def _log_failure(ctx: RequestContext, url: str, cause: str) -> None:
+    fields = {"event": "backend_failure", "api": ctx.api.prefix, "endpoint": url, "cause": cause}
+    log.warning("backend failure: %s: %s", url, cause, extra={"fields": fields, "request_id": ctx.request_id.decode()})
+
+
 def timeouts_from_config(config: TimeoutsConfig) -> Timeouts:
     return Timeouts(connect=config.connect, read=config.read, total=config.total)
 
@@ -105,6 +112,7 @@ class ProxyApp:
         self._preserve_host = backend.preserve_host
         self._body_timeout = body_timeout
         self._timeouts = timeouts_from_config(backend.timeouts) if backend.timeouts else default_timeouts
+        self.response_hooks: tuple[ResponseHook, ...] = ()  # the chain's on_response phases (gateway/chain.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -194,17 +202,23 @@ class ProxyApp:
             else:
                 request_headers = headers
             request = UpstreamRequest(method, endpoint, target, request_headers, body, content_length, timeouts)
+            ctx.endpoint = endpoint.url
+            ctx.backend_started = time.perf_counter()
             try:
                 response = await self._clients[index].send(request)
             except UpstreamConnectError as exc:
-                pool.failed(index)
+                pool.failed(index, exc.cause)
+                ctx.failure, ctx.failure_kind = exc.cause, failure_kind(exc)
                 last_error = exc.cause
+                _log_failure(ctx, endpoint.url, exc.cause)
                 tried += (index,)
                 if body is not None and body.started:
                     break
                 continue
             except (UpstreamTimeout, UpstreamBodyError, UpstreamProtocolError) as exc:
-                pool.failed(index)
+                pool.failed(index, exc.cause)
+                ctx.failure, ctx.failure_kind = exc.cause, failure_kind(exc)
+                _log_failure(ctx, endpoint.url, exc.cause)
                 tried += (index,)
                 if isinstance(exc, UpstreamTimeout) and exc.phase == "connect" and not (body and body.started):
                     last_error = exc.cause  # nothing was sent: as safe as a refused connection
@@ -217,6 +231,7 @@ class ProxyApp:
             except ClientBodyAborted:
                 log.info("request %s: client body aborted; upstream request reset", ctx.request_id.decode())
                 raise
+            ctx.backend_answered = time.perf_counter()
             pool.succeeded(index)
             return response
         await errors.send_problem(send, errors.BACKEND_UNREACHABLE, last_error, ctx.request_id)
@@ -233,6 +248,11 @@ class ProxyApp:
         out.append((b"x-request-id", ctx.request_id))
         if ctx.response_headers:
             out += ctx.response_headers
+        if ctx.response_removed:
+            removed = ctx.response_removed
+            out = [(name, value) for name, value in out if name not in removed]
+        for hook in self.response_hooks:
+            hook(ctx, response.status, out)
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         try:
             async for chunk in response.iter_body():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from gateway.chain import PolicyBuildError, build_chain
+from gateway.chain import Chain, PolicyBuildError, build
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp, timeouts_from_config
@@ -45,6 +45,7 @@ class ApiRuntime:
     prefix: str
     resources: ResourceMatcher
     app: ASGIApp
+    chain: Chain  # policy names and their response/log phases
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +65,20 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     timeouts = timeouts_from_config(defaults.timeouts)
     body_timeout = config.gateway.gateway.limits.body_timeout
     proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_timeout)
+    observe = config.gateway.observability.analytics
+    deps = PolicyDeps(api=api, gateway=config.gateway, services=services)
     try:
-        app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
+        chain = build(proxy, api.policies, deps, timed=observe.enabled and observe.policy_timing)
     except PolicyBuildError as exc:
         path = f"{api.where}.policies.{exc.policy}" if api.where else f"policies.{exc.policy}"
         raise ConfigError([ConfigProblem(api.source, path, str(exc))]) from None
+    proxy.response_hooks = chain.response_hooks
     return ApiRuntime(
-        definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
+        definition=api,
+        prefix=api.config.prefix,
+        resources=ResourceMatcher(api.config.resources),
+        app=chain.app,
+        chain=chain,
     )
 
 

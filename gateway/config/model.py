@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.keymanagers import KeyManagerConfig, check_key_managers
+from gateway.config.observability import ApiObservability, ObservabilityConfig
 from gateway.config.tiers import TiersConfig
 from gateway.config.units import Duration, Size
+from gateway.types import Policy
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _CONTEXT = re.compile(r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$")
@@ -220,6 +222,9 @@ class ApiConfig(Strict):
     policies: tuple[dict[str, Any], ...] = Field(
         (), description="Policies for this API: a list of {policy-name: {config}}; the chain orders them by PRIORITY."
     )
+    observability: ApiObservability = Field(
+        default_factory=ApiObservability, description="Access log on/off and sampling for this API."
+    )
 
     @field_validator("context")
     @classmethod
@@ -266,6 +271,9 @@ class GatewayConfig(Strict):
     applications: tuple[ApplicationConfig, ...] = Field((), description="Consumer applications (until the catalog).")
     subscriptions: tuple[SubscriptionConfig, ...] = Field((), description="Application x API subscriptions.")
     key_managers: tuple[KeyManagerConfig, ...] = Field((), description="Token issuers the auth policy may accept.")
+    observability: ObservabilityConfig = Field(
+        default_factory=ObservabilityConfig, description="Logs, access log, status listener, analytics, metrics."
+    )
 
     @field_validator("key_managers")
     @classmethod
@@ -289,7 +297,7 @@ class PolicySpec:
     """One policy resolved against the registry, its config validated."""
 
     name: str
-    policy_class: type
+    policy_class: type[Policy]
     config: BaseModel
 
 

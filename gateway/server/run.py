@@ -21,6 +21,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.config.load import load_config
 from gateway.config.model import LoadedConfig
+from gateway.observability.logs import configure_logging
 
 log = logging.getLogger("splp.server")
 
@@ -31,7 +32,8 @@ class ServeOptions:
     workers: int | None = None
     host: str | None = None
     port: int | None = None
-    log_level: str = "info"
+    log_level: str | None = None  # None: observability.log.level from the config
+    status_port: int | None = None  # None: observability.status.port
 
 
 def http_protocol(config: LoadedConfig) -> Any:
@@ -70,11 +72,12 @@ def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any
         workers=options.workers or section.workers,
         timeout_keep_alive=int(section.limits.keepalive_timeout) or 1,
         timeout_graceful_shutdown=int(section.limits.graceful_timeout),
-        access_log=False,
+        access_log=False,  # the gateway writes its own (gateway/observability), off the request path
+        log_config=None,  # one log format: the root logger's (gateway/observability/logs.py)
         proxy_headers=False,  # the client address is the socket peer; X-Forwarded-For is appended, not trusted
         server_header=False,
         date_header=False,  # the backend's Date passes through; the gateway dates its own answers
-        log_level=options.log_level,
+        log_level=options.log_level or config.gateway.observability.log.level,
         backlog=4096,
     )
 
@@ -92,13 +95,33 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
         ws="none",
         lifespan="on",
         access_log=False,
+        log_config=None,
         server_header=False,
-        log_level=options.log_level,
+        log_level=options.log_level or config.gateway.observability.log.level,
+    )
+
+
+def status_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any) -> uvicorn.Config:
+    from gateway.observability.status import StatusApp
+
+    status = config.gateway.observability.status
+    return uvicorn.Config(
+        StatusApp(app),
+        host=status.host,
+        port=options.status_port if options.status_port is not None else status.port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        log_config=None,
     )
 
 
 def serve(options: ServeOptions) -> int:
     config = load_config(options.config_path)  # fails before any port is bound
+    configure_logging(config.gateway.observability.log, level=options.log_level)
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
     workers = options.workers or config.gateway.gateway.workers
     if workers == 1:
@@ -106,6 +129,8 @@ def serve(options: ServeOptions) -> int:
 
         app = GatewayApp(config)
         servers = [uvicorn.Server(gateway_uvicorn_config(config, options, app))]
+        if config.gateway.observability.status.enabled:
+            servers.append(uvicorn.Server(status_uvicorn_config(config, options, app)))
         if config.gateway.control.enabled:
             servers.append(uvicorn.Server(control_uvicorn_config(config, options)))
         import uvloop
@@ -140,6 +165,7 @@ async def _serve_all(servers: list[uvicorn.Server]) -> None:
 
 def _control_main(options: ServeOptions) -> None:
     config = load_config(options.config_path)
+    configure_logging(config.gateway.observability.log, level=options.log_level)
     uvicorn.Server(control_uvicorn_config(config, options)).run()
 
 

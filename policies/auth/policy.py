@@ -19,10 +19,11 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 import jwt
+from pydantic import BaseModel
 
 from gateway.config.model import ResourceConfig
 from gateway.context import RequestContext
@@ -61,9 +62,9 @@ _FIELDS: dict[str, Callable[[Principal], str]] = {
 
 
 class AuthPolicy:
-    NAME = "auth"
-    PRIORITY = 2000
-    Config = AuthConfig
+    NAME: ClassVar[str] = "auth"
+    PRIORITY: ClassVar[int] = 2000
+    Config: ClassVar[type[BaseModel]] = AuthConfig
 
     def __init__(self, app: ASGIApp, config: AuthConfig, *, deps: PolicyDeps) -> None:
         self.app = app

@@ -21,8 +21,10 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
+
+from pydantic import BaseModel
 
 from gateway import errors
 from gateway.config.errors import ConfigError, ConfigProblem
@@ -77,9 +79,9 @@ def _next_access(epoch: float) -> str:
 
 
 class ThrottlePolicy:
-    NAME = "throttle"
-    PRIORITY = 1000
-    Config = ThrottleConfig
+    NAME: ClassVar[str] = "throttle"
+    PRIORITY: ClassVar[int] = 1000
+    Config: ClassVar[type[BaseModel]] = ThrottleConfig
 
     def __init__(self, app: ASGIApp, config: ThrottleConfig, *, deps: PolicyDeps) -> None:
         self.app = app
