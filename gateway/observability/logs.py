@@ -24,10 +24,15 @@ _LISTENER: logging.handlers.QueueListener | None = None
 _REGISTERED: list[bool] = []
 
 
+_STAMP_CACHE: list[Any] = [-1, ""]  # the last second formatted: a flush formats thousands of stamps per second
+
+
 def utc_stamp(seconds: float) -> str:
     """RFC 3339 UTC with milliseconds: 2026-12-07T13:55:00.123Z."""
     whole = int(seconds)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((seconds - whole) * 1000):03d}Z"
+    if whole != _STAMP_CACHE[0]:
+        _STAMP_CACHE[0], _STAMP_CACHE[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_STAMP_CACHE[1]}.{int((seconds - whole) * 1000):03d}Z"
 
 
 def escape(text: str) -> str:

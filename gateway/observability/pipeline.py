@@ -20,7 +20,7 @@ from prometheus_client.metrics_core import Metric
 from gateway.config.observability import ObservabilityConfig
 from gateway.context import RequestContext
 from gateway.observability.access import combined_line, json_line
-from gateway.observability.events import build_event, header
+from gateway.observability.events import build_event
 from gateway.observability.logs import Sampler
 from gateway.observability.metrics import CallMetrics
 from gateway.observability.recorder import CallRecord, Recorder
@@ -94,11 +94,10 @@ class Pipeline:
                 switches = ctx.api.definition.config.observability
                 if not switches.access_log or (switches.sample < 1.0 and random.random() >= switches.sample):
                     continue
-            referer = header(record.scope, b"referer")
             if self._combined:
-                yield combined_line(event, referer, record.wall, record.scope.get("http_version", "1.1"))
+                yield combined_line(event, record.wall, record.scope.get("http_version", "1.1"))
             else:
-                yield json_line(event, referer)
+                yield json_line(event)
 
     def _refusal_lines(self, events: list[dict[str, Any]]) -> None:
         now = time.time()

@@ -49,7 +49,7 @@ EVENT_COLUMNS = (
     "response_mediation_ms",
     "destination",
     "failure_kind",
-    "event",
+    "extra",
 )
 _ROLLUP_KEY = ("minute", "api", "api_tenant", "user_tenant", "application_id", "status_class")
 _ROLLUP_SUMS = ("calls", "errors", "latency_sum_ms", "backend_sum_ms", *_BUCKET_COLUMNS)
@@ -71,36 +71,33 @@ def _schema(real: str, text: str) -> list[str]:
     ]
 
 
+# Event fields that have their own column (or are not worth keeping in the store); the rest (a policy's
+# notes, policy timings, the error text, application names...) goes to the `extra` JSON column.
+_COLUMN_FIELDS = frozenset(
+    {
+        "timestamp", "requestTimestamp", "correlationId", "traceId", "apiContext", "apiName", "apiVersion",
+        "apiCreatorTenantDomain", "userTenantDomain", "applicationId", "userName", "userIp", "apiMethod", "path",
+        "apiResourceTemplate", "proxyResponseCode", "targetResponseCode", "errorCode", "requestSize",
+        "responseSize", "responseLatency", "requestMediationLatency", "backendLatency", "responseMediationLatency",
+        "destination", "backendFailureKind", "gatewayLatency", "userAgentHeader", "referer",
+    }
+)  # fmt: skip
+
+
 def event_row(event: dict[str, Any]) -> tuple[Any, ...]:
-    status = event["proxyResponseCode"]
+    get = event.get
+    extra = {key: value for key, value in event.items() if key not in _COLUMN_FIELDS}
+    code = get("errorCode")
     return (
-        event["timestamp"],
-        event["correlationId"],
-        event["traceId"],
-        event.get("apiContext", ""),
-        event.get("apiName", ""),
-        event.get("apiVersion", ""),
-        event.get("apiCreatorTenantDomain", ""),
-        event.get("userTenantDomain", ""),
-        event.get("applicationId", ""),
-        event.get("userName", ""),
-        event["userIp"],
-        event["apiMethod"],
-        event["path"][:2048],
-        event.get("apiResourceTemplate", ""),
-        status,
-        event["targetResponseCode"],
-        str(event["errorCode"]) if event.get("errorCode") is not None else "",
-        event["requestSize"],
-        event["responseSize"],
-        event["responseLatency"],
-        event.get("requestMediationLatency"),
-        event.get("backendLatency"),
-        event.get("responseMediationLatency"),
-        event.get("destination", ""),
-        event.get("backendFailureKind", ""),
-        orjson.dumps(event, default=str).decode(),
-    )
+        event["timestamp"], event["correlationId"], event["traceId"], get("apiContext", ""), get("apiName", ""),
+        get("apiVersion", ""), get("apiCreatorTenantDomain", ""), get("userTenantDomain", ""),
+        get("applicationId", ""), get("userName", ""), event["userIp"], event["apiMethod"], event["path"][:2048],
+        get("apiResourceTemplate", ""), event["proxyResponseCode"], event["targetResponseCode"],
+        "" if code is None else str(code), event["requestSize"], event["responseSize"], event["responseLatency"],
+        get("requestMediationLatency"), get("backendLatency"), get("responseMediationLatency"),
+        get("destination", ""), get("backendFailureKind", ""),
+        orjson.dumps(extra, default=str).decode() if extra else "",
+    )  # fmt: skip
 
 
 def rollups(events: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -122,3 +122,25 @@ async def test_suspension_recovery_and_backend_failures_are_operator_events(writ
     assert events[:3] == ["endpoint_suspended", "backend_failure", "endpoint_recovered"]
     failure = next(r for r in caplog.records if getattr(r, "fields", {}).get("event") == "backend_failure")
     assert failure.fields["cause"].startswith("cannot connect") and len(failure.request_id) == 32
+
+
+def test_batched_histogram_equals_one_observe_per_value():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from gateway.observability.metrics import CallMetrics
+
+    values_ms = [0.4, 1.0, 2.6, 7.0, 7.0, 120.0, 999.0, 45_000.0]
+    batched, single = CollectorRegistry(), CollectorRegistry()
+    CallMetrics(batched).observe(
+        {"apiContext": "/a/v1", "proxyResponseCode": 200, "responseLatency": ms} for ms in values_ms
+    )
+    reference = CallMetrics(single)
+    for ms in values_ms:
+        reference.latency.labels("/a/v1").observe(ms / 1000.0)
+        reference.requests.labels("/a/v1", "2xx", "-").inc()
+    def values(registry: CollectorRegistry) -> dict[Any, float]:
+        got = samples(generate_latest(registry).decode())
+        return {key: value for key, value in got.items() if not key[0].endswith("_created")}
+
+    assert values(batched) == values(single)
+    assert values(batched)[("splp_request_duration_seconds_bucket", (("api", "/a/v1"), ("le", "0.01")))] == 5
