@@ -53,3 +53,38 @@ class StatusApp:
             return await errors.send_problem(send, errors.NO_API, f"the status listener has no {path}", None)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class WorkersStatusApp:
+    """The status listener of a multi-worker server, run in its own process beside the workers: /metrics
+    aggregates every worker's prometheus_client files (multi-process mode); /_ready asks the data port,
+    which one of the workers answers, for its status word (store details are per worker: see its log)."""
+
+    def __init__(self, data_url: str) -> None:
+        self.data_url = data_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        headers = _JSON
+        if path == "/_health":
+            status, body = 200, b'{"status":"ok"}'
+        elif path == "/_ready":
+            status, body = await self._ready()
+        elif path == "/metrics":
+            status, body, headers = 200, render_metrics(CollectorRegistry()), metrics.HEADERS
+        else:
+            return await errors.send_problem(send, errors.NO_API, f"the status listener has no {path}", None)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _ready(self) -> tuple[int, bytes]:
+        import aiohttp
+
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+                async with http.get(f"{self.data_url}/_ready") as response:
+                    return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return 503, orjson.dumps({"status": "unreachable", "detail": str(exc) or type(exc).__name__})

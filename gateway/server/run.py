@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from typing import Any
@@ -101,12 +103,15 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
     )
 
 
-def status_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any) -> uvicorn.Config:
+def status_uvicorn_config(
+    config: LoadedConfig, options: ServeOptions, gateway: Any, *, app: Any = None
+) -> uvicorn.Config:
+    """The status listener over one worker's GatewayApp (`gateway`), or a prepared ASGI `app`."""
     from gateway.observability.status import StatusApp
 
     status = config.gateway.observability.status
     return uvicorn.Config(
-        StatusApp(app),
+        app if app is not None else StatusApp(gateway),
         host=status.host,
         port=options.status_port if options.status_port is not None else status.port,
         loop="uvloop",
@@ -138,17 +143,24 @@ def serve(options: ServeOptions) -> int:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_serve_all(servers))
         return 0
+    # prometheus_client multi-process mode: each worker keeps its values in files here; the status process sums them
+    metrics_dir = tempfile.mkdtemp(prefix="splp-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     uv_config = gateway_uvicorn_config(config, options, "gateway.app:create_app")
-    control: SpawnProcess | None = None
+    helpers: list[SpawnProcess] = []
     if config.gateway.control.enabled:
-        control = _spawn_control(options)
+        helpers.append(_spawn(_control_main, options, "splp-control"))
+    if config.gateway.observability.status.enabled:
+        helpers.append(_spawn(_status_main, options, "splp-status"))
     try:
         socket = uv_config.bind_socket()
         GatewaySupervisor(uv_config, sockets=[socket]).run()
     finally:
-        if control is not None and control.is_alive():
-            control.terminate()
-            control.join(10)
+        for process in helpers:
+            if process.is_alive():
+                process.terminate()
+                process.join(10)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -169,10 +181,23 @@ def _control_main(options: ServeOptions) -> None:
     uvicorn.Server(control_uvicorn_config(config, options)).run()
 
 
-def _spawn_control(options: ServeOptions) -> SpawnProcess:
+def _status_main(options: ServeOptions) -> None:
+    from gateway.observability.status import WorkersStatusApp
+
+    config = load_config(options.config_path)
+    configure_logging(config.gateway.observability.log, level=options.log_level)
+    listen = config.gateway.gateway.listen
+    host = options.host or listen.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    port = options.port if options.port is not None else listen.port
+    app = WorkersStatusApp(f"http://{host}:{port}")
+    uvicorn.Server(status_uvicorn_config(config, options, None, app=app)).run()
+
+
+def _spawn(target: Any, options: ServeOptions, name: str) -> SpawnProcess:
     import multiprocessing
 
-    process = multiprocessing.get_context("spawn").Process(target=_control_main, args=(options,), name="splp-control")
+    process = multiprocessing.get_context("spawn").Process(target=target, args=(options,), name=name)
     process.start()
     return process
 

@@ -138,6 +138,7 @@ def test_batched_histogram_equals_one_observe_per_value():
     for ms in values_ms:
         reference.latency.labels("/a/v1").observe(ms / 1000.0)
         reference.requests.labels("/a/v1", "2xx", "-").inc()
+
     def values(registry: CollectorRegistry) -> dict[Any, float]:
         got = samples(generate_latest(registry).decode())
         return {key: value for key, value in got.items() if not key[0].endswith("_created")}
