@@ -58,8 +58,14 @@ class GatewayApp:
         observe = config.gateway.observability
         self.pipeline: Pipeline | None = None
         self.recorder: Recorder | None = None
-        if observe.analytics.enabled and (observe.metrics or observe.access_log.enabled or observe.analytics.sinks):
-            self.pipeline = Pipeline(observe, self.metrics, sinks_from_config(observe.analytics.sinks))
+        wanted = observe.metrics or observe.access_log.enabled or observe.analytics.sinks or observe.tracing.enabled
+        if observe.analytics.enabled and wanted:
+            tracing = None
+            if observe.tracing.enabled:
+                from gateway.observability.tracing import Tracing
+
+                tracing = Tracing(observe.tracing)
+            self.pipeline = Pipeline(observe, self.metrics, sinks_from_config(observe.analytics.sinks), tracing)
             self.recorder = self.pipeline.recorder
         # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
         self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)

@@ -19,7 +19,7 @@ from gateway import errors
 from gateway.config.model import ApiDefinition
 from gateway.config.model import Timeouts as TimeoutsConfig
 from gateway.context import RequestContext
-from gateway.headers import HOP_BY_HOP, connection_listed
+from gateway.headers import HOP_BY_HOP, TRACE_HEADERS, connection_listed
 from gateway.types import Receive, ResponseHook, Scope, Send
 from gateway.upstream.base import Timeouts, UpstreamClient, UpstreamRequest, UpstreamResponse
 from gateway.upstream.errors import (
@@ -127,7 +127,19 @@ class ProxyApp:
         method: str = scope["method"]
         headers, content_length, has_body = self._request_headers(scope, ctx)
         body = RequestBody(receive, self._body_timeout) if has_body else None
-        response = await self._exchange(method, ctx, headers, body, content_length, send)
+        span = scope.get("splp.span")
+        if span is not None:  # tracing on: the backend continues our trace, not the client's span
+            backend_span, trace_headers = scope["splp.tracing"].start_backend(span, self._pool.endpoints[0].url, method)
+            headers = [(n, v) for n, v in headers if n not in TRACE_HEADERS] + trace_headers
+            try:
+                response = await self._exchange(method, ctx, headers, body, content_length, send)
+            finally:
+                backend_span.set_attribute("server.address", ctx.endpoint)
+                if ctx.failure:
+                    backend_span.set_attribute("error.type", ctx.failure_kind)
+                backend_span.end()
+        else:
+            response = await self._exchange(method, ctx, headers, body, content_length, send)
         if response is None:
             return
         await self._relay(response, ctx, send)

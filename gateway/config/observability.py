@@ -93,12 +93,25 @@ class AnalyticsSettings(_Strict):
     )
 
 
+class TracingSettings(_Strict):
+    enabled: bool = Field(False, description="OpenTelemetry spans per call, policy phase and backend call.")
+    endpoint: str = Field(
+        "http://127.0.0.1:4318/v1/traces", description="OTLP/HTTP traces endpoint (a collector, Jaeger, Tempo)."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Headers sent with each export.")
+    service_name: str = Field("splp-gateway", description="service.name of the spans.")
+    sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of new traces recorded; a sampled client trace is always kept."
+    )
+
+
 class ObservabilityConfig(_Strict):
     log: LogSettings = Field(default_factory=LogSettings, description="Operator log lines.")
     access_log: AccessLogSettings = Field(default_factory=AccessLogSettings, description="Per-request access log.")
     status: StatusSettings = Field(default_factory=StatusSettings, description="Status listener (health, metrics).")
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings, description="Per-call analytics events.")
     metrics: bool = Field(True, description="Prometheus metrics from the analytics events (/metrics).")
+    tracing: TracingSettings = Field(default_factory=TracingSettings, description="OpenTelemetry tracing (OTLP).")
 
 
 class ApiObservability(_Strict):

@@ -25,6 +25,7 @@ from gateway.observability.logs import Sampler
 from gateway.observability.metrics import CallMetrics
 from gateway.observability.recorder import CallRecord, Recorder
 from gateway.observability.sinks import Sink
+from gateway.observability.tracing import Tracing
 from gateway.observability.writers import LineWriter
 
 log = logging.getLogger("splp.observability")
@@ -34,9 +35,16 @@ _REFUSALS = frozenset({401, 403, 429})
 
 
 class Pipeline:
-    def __init__(self, config: ObservabilityConfig, registry: CollectorRegistry, sinks: list[Sink]) -> None:
+    def __init__(
+        self,
+        config: ObservabilityConfig,
+        registry: CollectorRegistry,
+        sinks: list[Sink],
+        tracing: Tracing | None = None,
+    ) -> None:
         analytics = config.analytics
-        self.recorder = Recorder(analytics.queue_size)
+        self.tracing = tracing
+        self.recorder = Recorder(analytics.queue_size, tracing)
         self._interval = analytics.flush_interval
         self._metrics = CallMetrics(registry) if config.metrics else None
         access = config.access_log
@@ -126,6 +134,8 @@ class Pipeline:
         await self.flush()
         for sink in self.sinks:
             await sink.aclose()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
         if self._access is not None:
             self._access.close()
 

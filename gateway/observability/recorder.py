@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gateway.types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from gateway.observability.tracing import Tracing
 
 _PROBLEM = b"application/problem+json"
 
@@ -32,7 +35,8 @@ class CallRecord(NamedTuple):
 class Recorder:
     """Owns the queue. `dropped` counts records refused because the queue was full."""
 
-    def __init__(self, queue_size: int) -> None:
+    def __init__(self, queue_size: int, tracing: Tracing | None = None) -> None:
+        self.tracing = tracing
         self.queue: list[CallRecord] = []
         self.queue_size = queue_size
         self.accepted = 0
@@ -70,9 +74,18 @@ class Recorder:
                             state[3] = []
             await send(message)
 
+        tracing = self.tracing
+        span = None
+        if tracing is not None:
+            span = scope["splp.span"] = tracing.start_call(scope)
+            scope["splp.tracing"] = tracing
         try:
             await dispatch(scope, receive, observed_send, request_id, host)
         finally:
+            if span is not None and tracing is not None:
+                ctx = scope.get("gateway")
+                names = ctx.api.chain.names if ctx is not None else ()
+                tracing.end_call(span, scope["method"], ctx, state[0], started, wall, names)
             queue = self.queue
             if len(queue) < self.queue_size:
                 problem = b"".join(state[3])[:4096] if state[3] else b""
