@@ -21,13 +21,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from gateway.catalog.passwords import PasswordHasher
 from gateway.catalog.store import open_store
 from gateway.config.keymanagers import ResidentConfig
 from gateway.config.model import LoadedConfig
 from gateway.control import errors
+from gateway.control.dashboard_page import DASHBOARD_ITEM, DASHBOARD_PATH, dashboard_routes
 from gateway.control.endpoints import JSONResponse, Services
 from gateway.control.errors import ApiError, problem_response
 from gateway.control.openapi import build_document
@@ -91,13 +92,14 @@ def create_control_app(
         except KeyError:
             raise ApiError(errors.INTERNAL, "the control API is starting or stopping") from None
 
-    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM})
+    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM, DASHBOARD_PATH: DASHBOARD_ITEM})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
-    routes = [endpoint.route(services) for endpoint in ENDPOINTS]
+    routes: list[BaseRoute] = [endpoint.route(services) for endpoint in ENDPOINTS]
     routes.append(Route(_OPENAPI_PATH, openapi, methods=["GET"], name="openapi"))
+    routes += dashboard_routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -17,15 +17,19 @@ RANGE = (
     QueryParam("from", "Start, epoch seconds (default: an hour ago).", int, 0, _LATEST),
     QueryParam("to", "End, epoch seconds, exclusive (default: now).", int, 0, _LATEST),
     QueryParam("api", "Only this API (context/version, e.g. /bappenas/pegawai/v1)."),
+    QueryParam("tenant", "Only the APIs of this institution (slug), within what you may see."),
 )
 
 
 async def _tenant_slugs(call: Call) -> list[str] | None:
-    """The API owners this principal may see: None for everyone (super admin)."""
+    """The API owners this principal may see (None: everyone, a super admin), narrowed to ?tenant= when given
+    (a tenant outside the scope gives an empty list: nothing is shown, nothing is revealed)."""
     ids = call.principal.scoped_ids()
-    if ids is None:
-        return None
-    return [(await call.store.tenants.get(tenant_id)).slug for tenant_id in ids]
+    slugs = None if ids is None else [(await call.store.tenants.get(tenant_id)).slug for tenant_id in ids]
+    wanted = call.query.get("tenant")
+    if wanted is None:
+        return slugs
+    return [wanted] if slugs is None or wanted in slugs else []
 
 
 def _range(call: Call) -> tuple[int, int]:
