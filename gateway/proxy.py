@@ -16,8 +16,7 @@ import time
 from collections.abc import AsyncIterator
 
 from gateway import errors
-from gateway.config.model import ApiDefinition
-from gateway.config.model import Timeouts as TimeoutsConfig
+from gateway.config.model import ApiDefinition, TimeoutsConfig
 from gateway.context import RequestContext
 from gateway.headers import HOP_BY_HOP, TRACE_HEADERS, connection_listed
 from gateway.types import Receive, ResponseHook, Scope, Send

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -46,7 +46,7 @@ ResponseHook = Callable[["RequestContext", int, list[tuple[bytes, bytes]]], None
 LogHook = Callable[["RequestContext", dict[str, Any]], None]
 
 
-class Services:
+class WorkerResources:
     """Per-worker resources that outlive snapshots (counter stores, key caches, token caches).
 
     A policy asks for one by key with a factory; the first snapshot creates it, later snapshots get the same
@@ -93,13 +93,15 @@ class PolicyDeps:
 
     api: ApiDefinition
     gateway: GatewayConfig
-    services: Services
+    services: WorkerResources
 
 
 class Policy(Protocol):
-    NAME: ClassVar[str]
-    PRIORITY: ClassVar[int]
-    Config: ClassVar[type[BaseModel]]
+    # Plain class attributes, not ClassVar: mypy matches a class against type[Policy] only then. A policy
+    # writes `Config: type[BaseModel] = ThrottleConfig` (a bare `Config = X` is a type alias, not a member).
+    NAME: str
+    PRIORITY: int
+    Config: type[BaseModel]
 
     def __init__(self, app: ASGIApp, config: Any, *, deps: PolicyDeps) -> None: ...
 

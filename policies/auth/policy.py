@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
@@ -62,9 +62,9 @@ _FIELDS: dict[str, Callable[[Principal], str]] = {
 
 
 class AuthPolicy:
-    NAME: ClassVar[str] = "auth"
-    PRIORITY: ClassVar[int] = 2000
-    Config: ClassVar[type[BaseModel]] = AuthConfig
+    NAME = "auth"
+    PRIORITY = 2000
+    Config: type[BaseModel] = AuthConfig
 
     def __init__(self, app: ASGIApp, config: AuthConfig, *, deps: PolicyDeps) -> None:
         self.app = app
@@ -282,7 +282,8 @@ class AuthPolicy:
         cached = principal.assertion
         if cached is not None and cached[0] - 5 > now:
             return cached[1]
-        assert self._resident is not None and self._backend_jwt is not None
+        if self._resident is None or self._backend_jwt is None:  # __init__ picks this path only with both
+            raise RuntimeError("backend JWT asked for without a resident key manager")
         exp = min(now + self._backend_jwt.ttl, principal.expires_at)
         key = self._resident.ring.active
         claims = {

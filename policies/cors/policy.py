@@ -6,7 +6,7 @@ response headers to actual requests from allowed origins. Never buffers. No depe
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -18,9 +18,9 @@ CORS_DENIED = errors.Problem(403, 800403, "cors-origin-denied", "Origin not allo
 
 
 class CorsPolicy:
-    NAME: ClassVar[str] = "cors"
-    PRIORITY: ClassVar[int] = 2800
-    Config: ClassVar[type[BaseModel]] = CorsConfig
+    NAME = "cors"
+    PRIORITY = 2800
+    Config: type[BaseModel] = CorsConfig
 
     def __init__(self, app: ASGIApp, config: CorsConfig, *, deps: PolicyDeps) -> None:
         self.app = app

@@ -6,8 +6,6 @@ response side wraps send() only when response edits are configured. Never buffer
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import BaseModel
 
 from gateway.types import ASGIApp, Message, PolicyDeps, Receive, Scope, Send
@@ -45,9 +43,9 @@ class CompiledEdits:
 
 
 class HeadersPolicy:
-    NAME: ClassVar[str] = "headers"
-    PRIORITY: ClassVar[int] = 900
-    Config: ClassVar[type[BaseModel]] = HeadersConfig
+    NAME = "headers"
+    PRIORITY = 900
+    Config: type[BaseModel] = HeadersConfig
 
     def __init__(self, app: ASGIApp, config: HeadersConfig, *, deps: PolicyDeps) -> None:
         self.app = app
