@@ -13,12 +13,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _output(value: str) -> str:
-    if value in ("stdout", "stderr"):
+class _LineOutput(_Strict):
+    """Where lines go: a stream, or a file rotated by size (gateway/observability/writers.py)."""
+
+    output: str = Field("stdout", description="stdout, stderr or a file path (rotated by size).")
+    max_bytes: Size = Field(100 * 1024 * 1024, ge=0, description="Rotate the file past this size (0 = never).")
+    backups: int = Field(5, ge=0, le=1000, description="Rotated files kept (NAME.1 ... NAME.N).")
+
+    @field_validator("output")
+    @classmethod
+    def _check_output(cls, value: str) -> str:
+        if value in ("stdout", "stderr"):
+            return value
+        if not value or value.endswith("/"):
+            raise ValueError(f"{value!r} is not an output; expected stdout, stderr or a file path")
         return value
-    if not value or value.endswith("/"):
-        raise ValueError(f"{value!r} is not an output; expected stdout, stderr or a file path")
-    return value
 
 
 class LogSettings(_Strict):
@@ -31,19 +40,11 @@ class LogSettings(_Strict):
     )
 
 
-class AccessLogSettings(_Strict):
+class AccessLogSettings(_LineOutput):
     enabled: bool = Field(True, description="One line per request (an API may turn it off or sample it).")
     format: Literal["json", "combined"] = Field(
         "json", description="JSON lines, or nginx combined-like text with request id and latency."
     )
-    output: str = Field("stdout", description="stdout, stderr or a file path (rotated by size).")
-    max_bytes: Size = Field(100 * 1024 * 1024, ge=0, description="Rotate the file past this size (0 = never).")
-    backups: int = Field(5, ge=0, le=1000, description="Rotated files kept (access.log.1 ... .N).")
-
-    @field_validator("output")
-    @classmethod
-    def _check_output(cls, value: str) -> str:
-        return _output(value)
 
 
 class StatusSettings(_Strict):
@@ -52,16 +53,8 @@ class StatusSettings(_Strict):
     port: int = Field(8100, ge=0, le=65535, description="Status listener port (0 picks a free port).")
 
 
-class JsonLinesSink(_Strict):
+class JsonLinesSink(_LineOutput):
     type: Literal["jsonl"] = Field(description="Analytics events as JSON lines (for Promtail/Loki).")
-    output: str = Field("stdout", description="stdout, stderr or a file path (rotated by size).")
-    max_bytes: Size = Field(100 * 1024 * 1024, ge=0, description="Rotate the file past this size (0 = never).")
-    backups: int = Field(5, ge=0, le=1000, description="Rotated files kept.")
-
-    @field_validator("output")
-    @classmethod
-    def _check_output(cls, value: str) -> str:
-        return _output(value)
 
 
 class StoreSink(_Strict):

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 _JSON = [(b"content-type", b"application/json")]
 
 
+async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 def render_metrics(registry: CollectorRegistry) -> bytes:
     """This worker's registry, plus every worker's values in multi-process mode."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -51,8 +56,7 @@ class StatusApp:
             status, body, headers = 200, render_metrics(self.gateway.metrics), metrics.HEADERS
         else:
             return await errors.send_problem(send, errors.NO_API, f"the status listener has no {path}", None)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await _answer(send, status, body, headers)
 
 
 class WorkersStatusApp:
@@ -76,8 +80,7 @@ class WorkersStatusApp:
             status, body, headers = 200, render_metrics(CollectorRegistry()), metrics.HEADERS
         else:
             return await errors.send_problem(send, errors.NO_API, f"the status listener has no {path}", None)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await _answer(send, status, body, headers)
 
     async def _ready(self) -> tuple[int, bytes]:
         import aiohttp
