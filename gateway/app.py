@@ -67,6 +67,7 @@ class GatewayApp:
                 tracing = Tracing(observe.tracing)
             self.pipeline = Pipeline(observe, self.metrics, sinks_from_config(observe.analytics.sinks), tracing)
             self.recorder = self.pipeline.recorder
+            self.upstreams.active.report = self.pipeline.add_probe
         # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
         self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)
 
@@ -237,6 +238,7 @@ class GatewayApp:
                         self.pipeline.sinks += await open_sinks(observe.sinks, self.files.gateway.storage.catalog)
                         self.pipeline.start()
                     await self.reloader.start()
+                    self.upstreams.active.start()
                     if self.files.gateway.storage.serve_catalog:
                         await self._start_feed()
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits

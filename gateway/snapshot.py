@@ -15,6 +15,7 @@ from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
+from gateway.upstream.active import ActiveChecks
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.lean import LeanClient
@@ -33,8 +34,10 @@ class Upstreams:
             "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
         }
         self.health = HealthRegistry()
+        self.active = ActiveChecks(self.health)  # probes for APIs with backend.active_health; started by the app
 
     async def aclose(self) -> None:
+        await self.active.aclose()
         for client in self.clients.values():
             await client.aclose()
 
@@ -86,6 +89,14 @@ def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: WorkerR
     """Raises if any API's chain cannot be built; the caller then keeps the old snapshot."""
     group = config.gateway.gateway.group
     apis = tuple(build_api(api, config, upstreams, services) for api in config.apis if group in api.config.groups)
+    upstreams.active.watch(
+        [
+            (api.prefix, endpoint.url, probe)
+            for api in apis
+            if (probe := api.definition.config.backend.active_health) is not None
+            for endpoint in api.definition.config.backend.endpoints
+        ]
+    )
     return Snapshot(
         version=version,
         config=config,

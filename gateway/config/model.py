@@ -153,10 +153,26 @@ class EndpointConfig(Strict):
         return value
 
 
+class ActiveHealth(Strict):
+    path: str = Field(description="Path probed on every endpoint (below its base path), e.g. /health.")
+    interval: Duration = Field(10.0, ge=1, description="Time between probes of one endpoint.")
+    timeout: Duration = Field(2.0, gt=0, description="A probe without an answer (< 500) within this fails.")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(ch in value for ch in " \r\n\t"):
+            raise ValueError(f"{value!r} is not a path; expected /something without spaces")
+        return value
+
+
 class BackendConfig(Strict):
     endpoints: tuple[EndpointConfig, ...] = Field(min_length=1, description="Endpoints, load-balanced by weight.")
     timeouts: TimeoutsConfig | None = Field(None, description="Overrides upstream.timeouts for this API.")
     health: PassiveHealth | None = Field(None, description="Overrides upstream.health for this API.")
+    active_health: ActiveHealth | None = Field(
+        None, description="Probe each endpoint on a timer; a failed probe suspends it until a probe passes."
+    )
     retries: int | None = Field(None, ge=0, le=5, description="Overrides upstream.retries for this API.")
     preserve_host: bool = Field(False, description="Send the client's Host to the backend instead of the endpoint's.")
 

@@ -21,7 +21,7 @@ from gateway.config.observability import ObservabilityConfig
 from gateway.context import RequestContext
 from gateway.observability.access import combined_line, json_line
 from gateway.observability.events import build_event
-from gateway.observability.logs import Sampler
+from gateway.observability.logs import Sampler, utc_stamp
 from gateway.observability.metrics import CallMetrics
 from gateway.observability.recorder import CallRecord, Recorder
 from gateway.observability.sinks import Sink
@@ -55,8 +55,25 @@ class Pipeline:
         self.written: dict[str, int] = {}
         self.failed: dict[str, int] = {}
         self.flushed = 0
+        self._probes: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         registry.register(_PipelineCollector(self))
+
+    def add_probe(self, result: dict[str, Any]) -> None:
+        """An active health probe's result, as an event of its own (`probe: true`): stored and shown in backend
+        health, but neither counted as a call in metrics and rollups nor written to the access log."""
+        if len(self._probes) < 10_000:
+            now = time.time()
+            self._probes.append(
+                {
+                    "requestTimestamp": utc_stamp(now), "timestamp": now, "correlationId": "", "traceId": "",
+                    "apiMethod": "GET", "path": "", "userIp": "", "userAgentHeader": "", "referer": "",
+                    "proxyResponseCode": result["status"], "targetResponseCode": result["status"],
+                    "responseLatency": round(result["ms"], 3), "responseSize": 0, "requestSize": 0,
+                    "apiContext": result["api"], "destination": result["url"], "backendFailureKind": result["cause"],
+                    "probe": True,
+                }
+            )  # fmt: skip
 
     def start(self) -> None:
         if self._task is None:
@@ -72,7 +89,8 @@ class Pipeline:
 
     async def flush(self) -> None:
         batch = self.recorder.take()
-        if not batch:
+        probes, self._probes = self._probes, []
+        if not batch and not probes:
             return
         events = [build_event(record) for record in batch]
         self.flushed += len(events)
@@ -81,6 +99,7 @@ class Pipeline:
         self._refusal_lines(events)
         if self._access is not None:
             await self._access.write_lines(list(self._access_lines(batch, events)))
+        events += probes  # after metrics and the access log: a probe is not a call
         for sink in self.sinks:
             try:
                 await sink.write(events)

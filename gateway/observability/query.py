@@ -183,7 +183,7 @@ async def backend_health(
         )
         item["apis"].add(row["api"])
         item["calls"] += 1
-        failed = bool(row["failure_kind"]) or int(row["target_status"] or 0) >= 500
+        failed = bool(row["failure_kind"]) or int(row["target_status"] or 0) >= 500  # probes included
         if failed:
             item["failures"] += 1
             cause = row["failure_kind"] or f"status {row['target_status']}"

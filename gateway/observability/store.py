@@ -104,6 +104,8 @@ def rollups(events: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """One row per (minute, API, its institution, calling institution, application, status class): values to add."""
     rows: dict[tuple[Any, ...], list[Any]] = {}
     for event in events:
+        if "probe" in event:  # an active health probe, not a call
+            continue
         status = event["proxyResponseCode"]
         key = (
             int(event["timestamp"] // 60),
