@@ -74,6 +74,7 @@ class Recorder:
                             state[3] = []
             await send(message)
 
+        vars(observed_send)["__wrapped__"] = send  # abort_response (gateway/server/protocol.py) finds the server's send
         tracing = self.tracing
         span = None
         if tracing is not None:
