@@ -119,7 +119,7 @@ async def test_suspension_recovery_and_backend_failures_are_operator_events(writ
             async with http.get(f"{base}/flaky/v1/x") as r:
                 assert r.status == 200
     events = [r.fields["event"] for r in caplog.records if hasattr(r, "fields")]
-    assert events[:3] == ["endpoint_suspended", "backend_failure", "endpoint_recovered"]
+    assert events[:3] == ["backend_failure", "endpoint_suspended", "endpoint_recovered"]
     failure = next(r for r in caplog.records if getattr(r, "fields", {}).get("event") == "backend_failure")
     assert failure.fields["cause"].startswith("cannot connect") and len(failure.request_id) == 32
 
