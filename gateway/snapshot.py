@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from gateway.chain import Chain, PolicyBuildError, build
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
-from gateway.proxy import BodyPace, ProxyApp, timeouts_from_config
+from gateway.proxy import ProxyApp
 from gateway.router import PrefixRouter, ResourceMatcher
+from gateway.streaming import transfer_for
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
 from gateway.upstream.active import ActiveChecks
 from gateway.upstream.aio import AioClient
@@ -28,10 +29,13 @@ class Upstreams:
     def __init__(self, defaults: UpstreamDefaults) -> None:
         pool = defaults.pool
         limit, per_host, keepalive = pool.limit, pool.limit_per_host, pool.keepalive_timeout
+        buffer = defaults.stream_buffer
         # Both exist (connections open lazily): https endpoints always need aiohttp, and a reload may switch.
         self.clients: dict[str, UpstreamClient] = {
-            "aiohttp": AioClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
-            "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
+            "aiohttp": AioClient(
+                limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer
+            ),
+            "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer),
         }
         self.health = HealthRegistry()
         self.active = ActiveChecks(self.health)  # probes for APIs with backend.active_health; started by the app
@@ -65,8 +69,8 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     backend = api.config.backend
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
-    timeouts = timeouts_from_config(defaults.timeouts)
-    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_pace(api, config))
+    transfer = transfer_for(api, config.gateway)
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, transfer, defaults.retries)
     observe = config.gateway.observability.analytics
     deps = PolicyDeps(api=api, gateway=config.gateway, services=services)
     try:
@@ -81,17 +85,6 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
         resources=ResourceMatcher(api.config.resources),
         app=chain.app,
         chain=chain,
-    )
-
-
-def body_pace(api: ApiDefinition, config: LoadedConfig) -> BodyPace:
-    """gateway.limits' body limits, with the API's own deadline and rate where it sets them."""
-    limits = config.gateway.gateway.limits
-    own = api.config
-    return BodyPace(
-        idle=limits.body_timeout,
-        deadline=limits.body_deadline if own.body_deadline is None else own.body_deadline,
-        min_rate=limits.body_min_rate if own.body_min_rate is None else own.body_min_rate,
     )
 
 

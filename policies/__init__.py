@@ -9,12 +9,14 @@ from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.discover import discover
 from policies.headers.policy import HeadersPolicy
+from policies.media.policy import MediaPolicy
 from policies.throttle.policy import ThrottlePolicy
 
 BUILTIN: dict[str, type[Policy]] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
+    MediaPolicy.NAME: MediaPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }
 _EXTERNAL, _EXTERNAL_SOURCES = discover(BUILTIN)

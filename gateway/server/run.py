@@ -63,14 +63,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def gateway_address(config: LoadedConfig, options: ServeOptions) -> tuple[str, int]:
+    """Where the data plane listens: --host/--port over gateway.listen."""
+    listen = config.gateway.gateway.listen
+    return options.host or listen.host, options.port if options.port is not None else listen.port
+
+
 def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any) -> uvicorn.Config:
     section = config.gateway.gateway
     in_workers = isinstance(app, str)
+    host, port = gateway_address(config, options)
     return uvicorn.Config(
         app,
         factory=in_workers,
-        host=options.host or section.listen.host,
-        port=options.port if options.port is not None else section.listen.port,
+        host=host,
+        port=port,
         loop="uvloop",
         http="gateway.server.run:WorkerProtocol" if in_workers else http_protocol(config),
         ws="none",
@@ -133,18 +140,17 @@ class BindError(Exception):
     """A listener's address cannot be bound (in use, not local, no permission)."""
 
 
-def listen_socket(config: uvicorn.Config, key: str) -> socket.socket:
-    """Binds `config`'s address now, so a taken port stops `splp serve` before anything starts, with the
-    config key to change instead of a server left running without its listener."""
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family)
+def listen_socket(host: str, port: int, key: str) -> socket.socket:
+    """Binds the address now, so a taken port stops `splp serve` before anything starts, naming the
+    config key to change, instead of a server left running without its listener."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((config.host, config.port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         reason = exc.strerror.lower() if exc.strerror else str(exc)
-        raise BindError(f"cannot listen on {config.host}:{config.port} ({key}): {reason}") from None
+        raise BindError(f"cannot listen on {host}:{port} ({key}): {reason}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -174,11 +180,11 @@ def serve(options: ServeOptions) -> int:
         status_config = status_uvicorn_config(config, options, None if in_workers else app)
     sockets: list[socket.socket] = []
     try:
-        sockets.append(listen_socket(uv_config, "gateway.listen"))
+        sockets.append(listen_socket(uv_config.host, uv_config.port, "gateway.listen"))
         if control_config is not None:
-            sockets.append(listen_socket(control_config, "control.listen"))
+            sockets.append(listen_socket(control_config.host, control_config.port, "control.listen"))
         if status_config is not None:
-            sockets.append(listen_socket(status_config, "observability.status"))
+            sockets.append(listen_socket(status_config.host, status_config.port, "observability.status"))
     except BindError as exc:
         log.error("%s", exc)
         for sock in sockets:
