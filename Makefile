@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= conf/gateway.yaml
 SCENARIO ?= passthrough
 
-.PHONY: run test bench bench-profile lint check clean install lock
+.PHONY: run test bench bench-profile lint check clean install lock browser
 
 # Installs exactly what requirements.lock pins (with hashes), then the project itself without
 # touching its dependencies. `make lock` is the one way to move a pin.
@@ -29,6 +29,12 @@ run: $(STAMP)
 test: lint
 	$(BIN)/splp check conf/
 	$(BIN)/pytest -q
+
+# Debian's headless chromium and its chromedriver, for the dashboard's browser test
+# (tests/gateway/control/test_dashboard_page.py skips without them outside CI and fails under CI=true).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
 BENCH_ARGS ?=
 bench: $(STAMP)

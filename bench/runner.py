@@ -71,6 +71,10 @@ def run_load_scenario(scenario: scenarios.Scenario, args: argparse.Namespace, fo
         workdir.chmod(0o755)
         ctx = Context(workdir=workdir, scenario=scenario, tools=found, log=log)
         stack.callback(ctx.stop_all)  # kills every server started, on success, error or Ctrl-C
+        if scenario.count_events:
+            from bench import observed
+
+            observed.prepare(workdir)
         upstream = start_upstream(ctx)
         log(f"{scenario.name}: upstream {upstream.name} at {ctx.upstream_url} (core {LOAD_CPU})")
 
@@ -115,6 +119,13 @@ def run_load_scenario(scenario: scenarios.Scenario, args: argparse.Namespace, fo
         for target in running:
             if target.server:
                 measured[target.name].peak_rss_mb = target.server.peak_rss_mb()
+        if scenario.count_events:
+            from bench import observed
+
+            gateway = next((t for t in running if t.name == "gateway" and t.status_url), None)
+            if gateway is not None:
+                counts = observed.account(gateway.status_url or "", workdir)
+                log(f"{scenario.name}: events {counts}")
     return build_rows(scenario.name, measured)
 
 

@@ -28,6 +28,7 @@ class Scenario:
     api_prefix: str = "/bench/v1"  # context/version of the API in the scenario's gateway.yaml
     expect_status: int = 200
     expect_body: bytes = UPSTREAM_BODY
+    count_events: bool = False  # scenario `observed`: fresh analytics database, events accounted after the run
 
     @property
     def url_path(self) -> str:
@@ -89,6 +90,12 @@ SCENARIOS: dict[str, Scenario] = {
             name="passthrough",
             description="GET through one API with no policies: the proxy's own cost",
             conf=CONF_DIR / "passthrough",
+        ),
+        Scenario(
+            name="observed",
+            description="passthrough + access log to a file, analytics to PostgreSQL (COPY), metrics, policy timing",
+            conf=CONF_DIR / "observed",
+            count_events=True,
         ),
         Scenario(
             name="jwt",

@@ -53,6 +53,7 @@ class Running:
     server: Server | None  # None for `direct` (no proxy process)
     proxy_cores: int | None = 1
     notes: list[str] = field(default_factory=list)
+    status_url: str | None = None  # the gateway's status listener (scenario `observed` reads its counters)
 
 
 # ---- nginx ---------------------------------------------------------------------------------------------------
@@ -158,11 +159,12 @@ def splp_command() -> str:
 
 def _serve_gateway(ctx: Context, name: str, config: Path) -> Running:
     port = free_port()
+    status = free_port()  # never the fixed 8100; used only where the config enables the status listener
     command = [splp_command(), "serve", "--config", str(config), "--port", str(port), "--workers", "1",
-               "--log-level", "warning"]  # fmt: skip
+               "--log-level", "warning", "--status-port", str(status)]  # fmt: skip
     server = ctx.spawn(name, command, cpus=PROXY_CPU, env={"SPLP_BENCH_UPSTREAM": ctx.upstream_url})
     server.wait_for_port(port)
-    return Running(name, f"http://127.0.0.1:{port}", server)
+    return Running(name, f"http://127.0.0.1:{port}", server, status_url=f"http://127.0.0.1:{status}")
 
 
 def _gateway(ctx: Context) -> Running:

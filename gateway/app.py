@@ -13,8 +13,6 @@ import os
 import re
 from pathlib import Path
 
-import orjson
-
 from gateway import errors, metrics
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
@@ -23,6 +21,10 @@ from gateway.context import RequestContext
 from gateway.feed.compose import CATALOG_SOURCE, compose
 from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
+from gateway.observability.logs import configure_logging
+from gateway.observability.pipeline import Pipeline
+from gateway.observability.recorder import Recorder
+from gateway.observability.sinks import open_sinks, sinks_from_config
 from gateway.reload import Reloader
 from gateway.request_ids import VALID_REQUEST_ID, new_request_id
 from gateway.server.protocol import ClientDisconnected, abort_response
@@ -49,6 +51,20 @@ class GatewayApp:
         self.feed: CatalogFeed | None = None
         self.ready = False
         self.metrics = metrics.registry_for(self.services)
+        # Observability is built once per worker (its settings are restart-only): all off = no per-call work.
+        observe = config.gateway.observability
+        self.pipeline: Pipeline | None = None
+        self.recorder: Recorder | None = None
+        wanted = observe.metrics or observe.access_log.enabled or observe.analytics.sinks or observe.tracing.enabled
+        if observe.analytics.enabled and wanted:
+            tracing = None
+            if observe.tracing.enabled:
+                from gateway.observability.tracing import Tracing
+
+                tracing = Tracing(observe.tracing)
+            self.pipeline = Pipeline(observe, self.metrics, sinks_from_config(observe.analytics.sinks), tracing)
+            self.recorder = self.pipeline.recorder
+            self.upstreams.active.report = self.pipeline.add_probe
         # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
         self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)
 
@@ -110,7 +126,14 @@ class GatewayApp:
                 host = value
         if not request_id:
             request_id = new_request_id()
+        recorder = self.recorder
+        if recorder is None:
+            await self._dispatch(scope, receive, send, request_id, host)
+        else:
+            await recorder.observe(self._dispatch, scope, receive, send, request_id, host)
 
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, request_id: bytes, host: bytes) -> None:
+        path: str = scope["path"]
         raw: bytes = scope.get("raw_path") or path.encode("utf-8")
         if _BAD_RAW.search(raw) or "/./" in f"{path}/" or "/../" in f"{path}/":
             return await errors.send_problem(
@@ -174,26 +197,36 @@ class GatewayApp:
                 pass  # the response had started: returning incomplete makes the server close the connection
 
     async def _builtin(self, path: str, send: Send) -> None:
-        headers = _JSON
+        """The data port's probes for balancers: status word only (details live on the status listener)."""
         if path == "/_health":
             status, body = 200, b'{"status":"ok"}'
-        elif path == "/_metrics":
-            status, body, headers = 200, metrics.render(self.metrics), metrics.HEADERS
         elif path == "/_ready":
-            snapshot = self.holder.current
-            ok = self.ready
-            stores = await self.services.readiness() if ok else {}
-            # A store outage degrades the node but keeps it in rotation: every store has a configured
-            # fallback (throttling: local / open / closed per limit), so dropping all nodes would be worse.
-            state = ("degraded" if any(v != "ok" for v in stores.values()) else "ready") if ok else "starting"
-            status = 200 if ok else 503
-            body = orjson.dumps(
-                {"status": state, "snapshot": snapshot.version, "apis": len(snapshot.apis), "stores": stores}
-            )
+            status, word = await self.readiness_word()
+            body = b'{"status":"' + word.encode() + b'"}'
         else:
             return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", new_request_id())
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": _JSON})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def readiness(self) -> tuple[int, dict[str, object]]:
+        """Status and the full report (snapshot, API count, every store's state) for the status listener."""
+        snapshot = self.holder.current
+        ok = self.ready
+        stores = await self.services.readiness() if ok else {}
+        # A store outage degrades the node but keeps it in rotation: every store has a configured
+        # fallback (throttling: local / open / closed per limit), so dropping all nodes would be worse.
+        state = ("degraded" if any(v != "ok" for v in stores.values()) else "ready") if ok else "starting"
+        report: dict[str, object] = {
+            "status": state,
+            "snapshot": snapshot.version,
+            "apis": len(snapshot.apis),
+            "stores": stores,
+        }
+        return (200 if ok else 503), report
+
+    async def readiness_word(self) -> tuple[int, str]:
+        status, report = await self.readiness()
+        return status, str(report["status"])
 
     async def _start_feed(self) -> None:
         storage = self.files.gateway.storage
@@ -207,7 +240,12 @@ class GatewayApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
+                    if self.pipeline is not None:
+                        observe = self.files.gateway.observability.analytics
+                        self.pipeline.sinks += await open_sinks(observe.sinks, self.files.gateway.storage.catalog)
+                        self.pipeline.start()
                     await self.reloader.start()
+                    self.upstreams.active.start()
                     if self.files.gateway.storage.serve_catalog:
                         await self._start_feed()
                 except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
@@ -222,6 +260,8 @@ class GatewayApp:
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
                 await self.reloader.stop()
+                if self.pipeline is not None:
+                    await self.pipeline.aclose()  # the last flush: accepted events are written before exit
                 await self.upstreams.aclose()
                 await self.services.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -230,4 +270,6 @@ class GatewayApp:
 
 def create_app() -> GatewayApp:
     """uvicorn factory for worker processes: the config path comes from SPLP_CONFIG."""
-    return GatewayApp.from_path(os.environ.get("SPLP_CONFIG", "conf/gateway.yaml"))
+    config = load_config(os.environ.get("SPLP_CONFIG", "conf/gateway.yaml"))
+    configure_logging(config.gateway.observability.log)
+    return GatewayApp(config)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -18,7 +17,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     return serve(
         ServeOptions(
-            config_path=args.config, workers=args.workers, host=args.host, port=args.port, log_level=args.log_level
+            config_path=args.config,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            status_port=args.status_port,
         )
     )
 
@@ -96,6 +100,7 @@ def _is_etl_job(path: Path) -> bool:
 
 def _chain(args: argparse.Namespace) -> int:
     from gateway.chain import describe
+    from policies import SOURCES
 
     try:
         config = load_config(args.config)
@@ -104,7 +109,7 @@ def _chain(args: argparse.Namespace) -> int:
         return 1
     for api in config.apis:
         print(f"{api.config.prefix}  ({api.config.name}, {api.source})")
-        for line in describe(api.policies):
+        for line in describe(api.policies, SOURCES):
             print(f"  {line}")
     return 0
 
@@ -156,7 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default: gateway.workers)")
     serve.add_argument("--host", default=None, help="bind address (default: gateway.listen.host)")
     serve.add_argument("--port", type=int, default=None, help="bind port (default: gateway.listen.port)")
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--status-port", type=int, default=None, help="overrides observability.status.port (0: a free port)"
+    )
+    serve.add_argument(
+        "--log-level",
+        default=None,
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="overrides observability.log.level",
+    )
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("check", help="validate config files without side effects")
@@ -191,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gateway.config.observability import LogSettings
+    from gateway.observability.logs import configure_logging
+
+    configure_logging(LogSettings())  # `serve` re-applies it from the config's observability.log
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -23,6 +23,13 @@ class RequestContext:
         "tenant",
         "extra",
         "response_headers",
+        "backend_started",
+        "backend_answered",
+        "endpoint",
+        "failure",
+        "failure_kind",
+        "response_removed",
+        "marks",
     )
 
     def __init__(
@@ -49,6 +56,27 @@ class RequestContext:
         # Headers a policy adds to the backend's response (e.g. throttling's RateLimit-*). The proxy appends
         # them when it starts the response, so a policy needs no per-request `send` wrapper for this.
         self.response_headers: list[tuple[bytes, bytes]] | None = None
+        # Read by the analytics event (gateway/observability): when the proxy sent the request and got the
+        # backend's response head (time.perf_counter()), which endpoint, and why the last attempt failed.
+        self.backend_started = 0.0
+        self.backend_answered = 0.0
+        self.endpoint = ""
+        self.failure = ""
+        self.failure_kind = ""  # refused, unreachable, timeout_<phase>, protocol, closed
+        self.response_removed: set[bytes] | None = None  # response header names a policy asked to drop
+        self.marks: list[float] | None = None  # perf_counter() on entering each policy (gateway/chain.py)
+
+    def add_response_header(self, name: bytes, value: bytes) -> None:
+        """The response phase from the request phase: the proxy appends it to the backend's response head."""
+        if self.response_headers is None:
+            self.response_headers = []
+        self.response_headers.append((name.lower(), value))
+
+    def remove_response_header(self, name: bytes) -> None:
+        """Drops a header (lowercase name) from the backend's response head before it reaches the client."""
+        if self.response_removed is None:
+            self.response_removed = set()
+        self.response_removed.add(name.lower())
 
     def note(self, key: str, value: Any) -> None:
         """Adds a field to this call's analytics event (read by the observability log phase)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.chain import PolicyBuildError, build_chain
+from gateway.chain import PolicyBuildError, build
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.load import describe_validation_error, resolve_policies
 from gateway.config.model import ApiConfig, ApiDefinition, GatewayConfig
@@ -69,11 +69,13 @@ class PolicyHost:
         self._terminal = app
         deps = PolicyDeps(api=definition, gateway=gateway_config, services=self.resources)
         try:
-            self._chain = chain = build_chain(self._app, specs, deps)
+            chain = build(self._app, specs, deps)
+            self._chain = chain.app
+            self._response_hooks = chain.response_hooks
         except PolicyBuildError as exc:
             raise ConfigError([ConfigProblem(_SOURCE, f"policies.{exc.policy}", str(exc))]) from None
         # The context's `api`: what policies read from it (prefix, definition) without a router behind it.
-        self._api = ApiRuntime(definition, api_config.prefix, ResourceMatcher(api_config.resources), chain)
+        self._api = ApiRuntime(definition, api_config.prefix, ResourceMatcher(api_config.resources), chain.app, chain)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,9 +107,16 @@ class PolicyHost:
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
 
+        hooks = self._response_hooks
+
         async def send_with_queued(message: Message) -> None:
-            if message["type"] == "http.response.start" and ctx.response_headers:
-                message["headers"] = [*message.get("headers", ()), *ctx.response_headers]
+            if message["type"] == "http.response.start" and (ctx.response_headers or ctx.response_removed or hooks):
+                headers = [*message.get("headers", ()), *(ctx.response_headers or ())]
+                if ctx.response_removed:
+                    headers = [(name, value) for name, value in headers if name not in ctx.response_removed]
+                for hook in hooks:  # the policies' response phase, as the proxy runs it
+                    hook(ctx, message["status"], headers)
+                message["headers"] = headers
             await send(message)
 
         await self._terminal(scope, receive, send_with_queued)

@@ -20,3 +20,7 @@ HOP_BY_HOP = frozenset(
 def connection_listed(value: bytes) -> set[bytes]:
     """Names listed in a Connection header value: those headers are hop-by-hop too."""
     return {token.strip().lower() for token in value.split(b",") if token.strip()}
+
+
+# W3C trace context: replaced by the gateway's own when tracing is on (gateway/observability/tracing.py)
+TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})

@@ -1,10 +1,10 @@
-"""`/_metrics` on the data plane: this worker's counters in the Prometheus text exposition format.
+"""The worker's metrics registry, served at /metrics by the status listener (gateway/observability/status.py).
 
 Nothing is counted through prometheus_client on the request path: the stores keep plain ints (e.g. the
 throttle CounterStore's Counters) and a custom Collector turns them into metric families at scrape time.
 Anything in WorkerResources with a `collect_metrics()` method (yielding prometheus_client Metric objects) is
-exposed. Each worker process exposes its own counters (with N workers a scrape reaches one of them); the
-`worker` label (the pid) keeps the series of different workers apart.
+exposed. These counters are per worker (the `worker` label, the pid, keeps them apart); the call metrics of
+gateway/observability/metrics.py use prometheus_client itself and are summed over workers in multi-process mode.
 """
 
 from __future__ import annotations

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from gateway import errors
 from gateway.config.model import ApiDefinition
 from gateway.context import RequestContext
-from gateway.headers import HOP_BY_HOP, connection_listed
+from gateway.headers import HOP_BY_HOP, TRACE_HEADERS, connection_listed
 from gateway.streaming import BodyPace, Transfer
-from gateway.types import Receive, Scope, Send
+from gateway.types import Receive, ResponseHook, Scope, Send
 from gateway.upstream.base import Endpoint, Timeouts, UpstreamClient, UpstreamRequest, UpstreamResponse
 from gateway.upstream.errors import (
     ClientBodyAborted,
@@ -36,6 +37,7 @@ from gateway.upstream.errors import (
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
+    failure_kind,
 )
 from gateway.upstream.pool import EndpointPool
 
@@ -154,6 +156,7 @@ class ProxyApp:
         self._body_pace = transfer.pace
         self._body_limit = transfer.body_limit
         self._timeouts = transfer.timeouts
+        self.response_hooks: tuple[ResponseHook, ...] = ()  # the chain's on_response phases (gateway/chain.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -173,7 +176,19 @@ class ProxyApp:
             if refused is not None:
                 return await errors.send_problem(send, refused[0], refused[1], ctx.request_id, headers=_CLOSE)
             body = RequestBody(receive, self._body_pace, self._body_limit if content_length is None else None)
-        picked = await self._exchange(method, ctx, headers, body, content_length, send)
+        span = scope.get("splp.span")
+        if span is not None:  # tracing on: the backend continues our trace, not the client's span
+            backend_span, trace_headers = scope["splp.tracing"].start_backend(span, self._pool.endpoints[0].url, method)
+            headers = [(n, v) for n, v in headers if n not in TRACE_HEADERS] + trace_headers
+            try:
+                picked = await self._exchange(method, ctx, headers, body, content_length, send)
+            finally:
+                backend_span.set_attribute("server.address", ctx.endpoint)
+                if ctx.failure:
+                    backend_span.set_attribute("error.type", ctx.failure_kind)
+                backend_span.end()
+        else:
+            picked = await self._exchange(method, ctx, headers, body, content_length, send)
         if picked is None:
             return
         await self._relay(picked[0], picked[1], body, ctx, send)
@@ -253,6 +268,8 @@ class ProxyApp:
             else:
                 request_headers = headers
             request = UpstreamRequest(method, endpoint, target, request_headers, body, content_length, timeouts)
+            ctx.endpoint = endpoint.url  # for the analytics event (gateway/observability/events.py)
+            ctx.backend_started = time.perf_counter()
             try:
                 response = await self._clients[index].send(request)
             except ClientBodyAborted:
@@ -263,8 +280,9 @@ class ProxyApp:
                     # The clock ran out while the client's body was awaited (aiohttp's total covers the
                     # upload): the client's slowness, not the backend's.
                     raise ClientBodyTimeout(f"request body still incomplete after {timeouts.total:g} s") from None
+                ctx.failure, ctx.failure_kind = exc.cause, failure_kind(exc)
                 self._log_failure(ctx, endpoint, exc)
-                pool.failed(index)
+                pool.failed(index, exc.cause)
                 tried += (index,)
                 failure = exc
                 nothing_sent = isinstance(exc, UpstreamConnectError) or (
@@ -277,6 +295,7 @@ class ProxyApp:
                     continue
                 await self._send_failure(send, ctx, exc)
                 return None
+            ctx.backend_answered = time.perf_counter()
             pool.succeeded(index)
             return response, endpoint
 
@@ -285,8 +304,15 @@ class ProxyApp:
         await errors.send_problem(send, problem, detail, ctx.request_id)
 
     def _log_failure(self, ctx: RequestContext, endpoint: Endpoint, exc: UpstreamError, what: str = "failed") -> None:
+        fields = {"event": "backend_failure", "api": ctx.api.prefix, "endpoint": endpoint.url, "cause": str(exc)}
         log.warning(
-            "request %s: API %s, endpoint %s %s: %s", ctx.request_id.decode(), self._api_name, endpoint.url, what, exc
+            "request %s: API %s, endpoint %s %s: %s",
+            ctx.request_id.decode(),
+            self._api_name,
+            endpoint.url,
+            what,
+            exc,
+            extra={"fields": fields, "request_id": ctx.request_id.decode()},
         )
 
     async def _relay(
@@ -307,6 +333,11 @@ class ProxyApp:
         out.append((b"x-request-id", ctx.request_id))
         if ctx.response_headers:
             out += ctx.response_headers
+        if ctx.response_removed:
+            removed = ctx.response_removed
+            out = [(name, value) for name, value in out if name not in removed]
+        for hook in self.response_hooks:
+            hook(ctx, response.status, out)
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         try:
             async for chunk in response.iter_body():

@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from gateway.chain import PolicyBuildError, build_chain
+from gateway.chain import Chain, PolicyBuildError, build
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp
 from gateway.router import PrefixRouter, ResourceMatcher
 from gateway.streaming import transfer_for
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
+from gateway.upstream.active import ActiveChecks
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.lean import LeanClient
@@ -37,8 +38,10 @@ class Upstreams:
             "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer),
         }
         self.health = HealthRegistry()
+        self.active = ActiveChecks(self.health)  # probes for APIs with backend.active_health; started by the app
 
     async def aclose(self) -> None:
+        await self.active.aclose()
         for client in self.clients.values():
             await client.aclose()
 
@@ -49,6 +52,7 @@ class ApiRuntime:
     prefix: str
     resources: ResourceMatcher
     app: ASGIApp
+    chain: Chain  # policy names and their response/log phases
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +71,20 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     transfer = transfer_for(api, config.gateway)
     proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, transfer, defaults.retries)
+    observe = config.gateway.observability.analytics
+    deps = PolicyDeps(api=api, gateway=config.gateway, services=services)
     try:
-        app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
+        chain = build(proxy, api.policies, deps, timed=observe.enabled and observe.policy_timing)
     except PolicyBuildError as exc:
         path = f"{api.where}.policies.{exc.policy}" if api.where else f"policies.{exc.policy}"
         raise ConfigError([ConfigProblem(api.source, path, str(exc))]) from None
+    proxy.response_hooks = chain.response_hooks
     return ApiRuntime(
-        definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
+        definition=api,
+        prefix=api.config.prefix,
+        resources=ResourceMatcher(api.config.resources),
+        app=chain.app,
+        chain=chain,
     )
 
 
@@ -92,6 +103,14 @@ def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: WorkerR
     if problems:
         raise ConfigError(problems)
     apis = tuple(built)
+    upstreams.active.watch(
+        [
+            (api.prefix, endpoint.url, probe)
+            for api in apis
+            if (probe := api.definition.config.backend.active_health) is not None
+            for endpoint in api.definition.config.backend.endpoints
+        ]
+    )
     return Snapshot(
         version=version,
         config=config,

@@ -10,6 +10,18 @@ A policy that answers itself sends one complete response and never calls receive
 After the response has started a policy may not send another one: it raises instead.
 Priority bands: 3000 observe, 2500 transport, 2000 authenticate, 1500 authorize, 1000 throttle,
 900 payload. The proxy is the terminal app, not a policy.
+
+Optional phases (a policy defines the method only when it needs the phase; found once per chain build):
+    on_response(ctx, status, headers) -> None
+        Runs in the proxy just before the backend's response head goes to the client, innermost policy
+        first. Edit `headers` (a list of (lowercase name, value) bytes pairs) in place: append to add,
+        delete to remove. Never wrap `send` for this. From the request phase a policy may instead call
+        ctx.add_response_header(name, value) / ctx.remove_response_header(name).
+    on_log(ctx, event) -> None
+        Runs in the background analytics flush (off the request path) once per call of the policy's API:
+        add fields to `event` (a dict). Its own time is measured and recorded in the event under
+        policyLatency["<name>.log"]; the time of its request phase under policyLatency["<name>"].
+Out-of-tree policies are discovered through the `splp.policies` entry-point group (policies/discover.py).
 """
 
 from __future__ import annotations
@@ -23,12 +35,15 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from gateway.config.model import ApiDefinition, GatewayConfig
+    from gateway.context import RequestContext
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ResponseHook = Callable[["RequestContext", int, list[tuple[bytes, bytes]]], None]
+LogHook = Callable[["RequestContext", dict[str, Any]], None]
 
 
 class WorkerResources:

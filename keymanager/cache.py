@@ -21,12 +21,18 @@ class TokenCache:
     def __init__(self, max_entries: int = 100_000) -> None:
         self._entries: dict[bytes, Principal] = {}
         self._max = max_entries
+        self.hits = 0  # plain ints on the request path; /metrics reads them (KeyManagers.collect_metrics)
+        self.misses = 0
 
     def get(self, key: bytes, now: float) -> Principal | None:
         principal = self._entries.get(key)
         if principal is not None and principal.expires_at <= now:
             self._entries.pop(key, None)
-            return None
+            principal = None
+        if principal is None:
+            self.misses += 1
+        else:
+            self.hits += 1
         return principal
 
     def put(self, key: bytes, principal: Principal) -> None:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from gateway.config.consumers import ApplicationConfig
 from keymanager.apikey import ApiKeyManager
@@ -137,6 +141,16 @@ class KeyManagers:
         """Starts background work that needs the running loop (the revocation subscriber)."""
         if self.bus is not None:
             self.bus.start()
+
+    def collect_metrics(self) -> Iterator[Metric]:
+        """Token cache hits and misses (hit ratio = hits / (hits + misses)) and its size, for /metrics."""
+        lookups = CounterMetricFamily(
+            "splp_keymanager_cache_lookups", "Validated-token cache lookups.", labels=["result"]
+        )
+        lookups.add_metric(["hit"], self.cache.hits)
+        lookups.add_metric(["miss"], self.cache.misses)
+        yield lookups
+        yield GaugeMetricFamily("splp_keymanager_cache_entries", "Tokens held in the cache.", value=len(self.cache))
 
     async def aclose(self) -> None:
         if self.bus is not None:

@@ -1,18 +1,24 @@
-"""Policy registry: config name -> policy class. An explicit dict, no directory scanning."""
+"""Policy registry: config name -> policy class. An explicit dict of the built-in policies, plus the
+classes installed packages publish under the `splp.policies` entry-point group (policies/discover.py).
+SOURCES says where each came from (`splp chain` prints it)."""
 
 from __future__ import annotations
 
 from gateway.types import Policy
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
+from policies.discover import discover
 from policies.headers.policy import HeadersPolicy
 from policies.media.policy import MediaPolicy
 from policies.throttle.policy import ThrottlePolicy
 
-REGISTRY: dict[str, type[Policy]] = {
+BUILTIN: dict[str, type[Policy]] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
     MediaPolicy.NAME: MediaPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }
+_EXTERNAL, _EXTERNAL_SOURCES = discover(BUILTIN)
+REGISTRY: dict[str, type[Policy]] = {**BUILTIN, **_EXTERNAL}
+SOURCES: dict[str, str] = {**dict.fromkeys(BUILTIN, "built-in"), **_EXTERNAL_SOURCES}

@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.keymanagers import KeyManagerConfig, check_key_managers
+from gateway.config.observability import ApiObservability, ObservabilityConfig
 from gateway.config.tiers import TiersConfig
 from gateway.config.units import Duration, Size
+from gateway.types import Policy
 
 if TYPE_CHECKING:
     from gateway.types import Policy
@@ -185,10 +187,26 @@ class EndpointConfig(Strict):
         return value
 
 
+class ActiveHealth(Strict):
+    path: str = Field(description="Path probed on every endpoint (below its base path), e.g. /health.")
+    interval: Duration = Field(10.0, ge=1, description="Time between probes of one endpoint.")
+    timeout: Duration = Field(2.0, gt=0, description="A probe without an answer (< 500) within this fails.")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(ch in value for ch in " \r\n\t"):
+            raise ValueError(f"{value!r} is not a path; expected /something without spaces")
+        return value
+
+
 class BackendConfig(Strict):
     endpoints: tuple[EndpointConfig, ...] = Field(min_length=1, description="Endpoints, load-balanced by weight.")
     timeouts: TimeoutsConfig | None = Field(None, description="Overrides upstream.timeouts for this API.")
     health: PassiveHealth | None = Field(None, description="Overrides upstream.health for this API.")
+    active_health: ActiveHealth | None = Field(
+        None, description="Probe each endpoint on a timer; a failed probe suspends it until a probe passes."
+    )
     retries: int | None = Field(None, ge=0, le=5, description="Overrides upstream.retries for this API.")
     preserve_host: bool = Field(False, description="Send the client's Host to the backend instead of the endpoint's.")
 
@@ -259,6 +277,9 @@ class ApiConfig(Strict):
     policies: tuple[dict[str, Any], ...] = Field(
         (), description="Policies for this API: a list of {policy-name: {config}}; the chain orders them by PRIORITY."
     )
+    observability: ApiObservability = Field(
+        default_factory=ApiObservability, description="Access log on/off and sampling for this API."
+    )
     max_body_size: Size | None = Field(
         None, ge=0, description="Overrides gateway.limits.max_body_size for this API (its media policy may again)."
     )
@@ -327,6 +348,9 @@ class GatewayConfig(Strict):
     applications: tuple[ApplicationConfig, ...] = Field((), description="Consumer applications (until the catalog).")
     subscriptions: tuple[SubscriptionConfig, ...] = Field((), description="Application x API subscriptions.")
     key_managers: tuple[KeyManagerConfig, ...] = Field((), description="Token issuers the auth policy may accept.")
+    observability: ObservabilityConfig = Field(
+        default_factory=ObservabilityConfig, description="Logs, access log, status listener, analytics, metrics."
+    )
 
     @field_validator("key_managers")
     @classmethod

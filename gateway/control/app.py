@@ -28,6 +28,7 @@ from gateway.catalog.store import open_store
 from gateway.config.keymanagers import ResidentConfig
 from gateway.config.model import LoadedConfig
 from gateway.control import errors
+from gateway.control.dashboard_page import DASHBOARD_ITEM, DASHBOARD_PATH, dashboard_routes
 from gateway.control.docs import DOCS_PATH, docs_routes
 from gateway.control.endpoints import ControlServices, JSONResponse
 from gateway.control.errors import ApiError, problem_response
@@ -103,7 +104,9 @@ def create_control_app(
         except KeyError:
             raise ApiError(errors.INTERNAL, "the control API is starting or stopping") from None
 
-    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM, DOCS_PATH: _DOCS_ITEM})
+    document = build_document(
+        ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM, DOCS_PATH: _DOCS_ITEM, DASHBOARD_PATH: DASHBOARD_ITEM}
+    )
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
@@ -111,6 +114,7 @@ def create_control_app(
     routes: list[BaseRoute] = [endpoint.route(services) for endpoint in ENDPOINTS]
     routes.append(Route(_OPENAPI_PATH, openapi, methods=["GET"], name="openapi"))
     routes.extend(docs_routes(_OPENAPI_PATH))
+    routes += dashboard_routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -536,6 +536,8 @@ def abort_response(send: Any) -> None:
     and close. ``send`` is the cycle's bound method when the gateway app is the server's app; marked
     disconnected, uvicorn neither logs nor writes more, and the client sees a short body, never a complete one.
     """
+    while hasattr(send, "__wrapped__"):  # a wrapper around the server's send (the observability recorder)
+        send = send.__wrapped__
     cycle = getattr(send, "__self__", None)
     if isinstance(cycle, RequestResponseCycle):
         cycle.disconnected = True

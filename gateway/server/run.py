@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from typing import Any
@@ -23,6 +25,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.config.load import load_config
 from gateway.config.model import LoadedConfig
+from gateway.observability.logs import configure_logging
 
 log = logging.getLogger("splp.server")
 
@@ -33,7 +36,8 @@ class ServeOptions:
     workers: int | None = None
     host: str | None = None
     port: int | None = None
-    log_level: str = "info"
+    log_level: str | None = None  # None: observability.log.level from the config
+    status_port: int | None = None  # None: observability.status.port
 
 
 def http_protocol(config: LoadedConfig) -> Any:
@@ -81,11 +85,12 @@ def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any
         workers=options.workers or section.workers,
         timeout_keep_alive=int(section.limits.keepalive_timeout) or 1,
         timeout_graceful_shutdown=int(section.limits.graceful_timeout),
-        access_log=False,
+        access_log=False,  # the gateway writes its own (gateway/observability), off the request path
+        log_config=None,  # one log format: the root logger's (gateway/observability/logs.py)
         proxy_headers=False,  # the client address is the socket peer; X-Forwarded-For is appended, not trusted
         server_header=False,
         date_header=False,  # the backend's Date passes through; the gateway dates its own answers
-        log_level=options.log_level,
+        log_level=options.log_level or config.gateway.observability.log.level,
         backlog=4096,
     )
 
@@ -103,8 +108,31 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
         ws="none",
         lifespan="on",
         access_log=False,
+        log_config=None,  # one log format: the root logger's (gateway/observability/logs.py)
         server_header=False,
-        log_level=options.log_level,
+        log_level=options.log_level or config.gateway.observability.log.level,
+    )
+
+
+def status_uvicorn_config(
+    config: LoadedConfig, options: ServeOptions, gateway: Any, *, app: Any = None
+) -> uvicorn.Config:
+    """The status listener over one worker's GatewayApp (`gateway`), or a prepared ASGI `app`."""
+    from gateway.observability.status import StatusApp
+
+    status = config.gateway.observability.status
+    return uvicorn.Config(
+        app if app is not None else StatusApp(gateway),
+        host=status.host,
+        port=options.status_port if options.status_port is not None else status.port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        log_config=None,
+        log_level=options.log_level or config.gateway.observability.log.level,
     )
 
 
@@ -130,39 +158,65 @@ def listen_socket(host: str, port: int, key: str) -> socket.socket:
 def serve(options: ServeOptions) -> int:
     """Exit status: 0 after a signal, 1 when a listener cannot be bound, 3 when startup fails."""
     config = load_config(options.config_path)  # fails before any port is bound
+    configure_logging(config.gateway.observability.log, level=options.log_level)
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
-    control = config.gateway.control
+    workers = options.workers or config.gateway.gateway.workers
+    in_workers = workers > 1
+    metrics_dir = None
+    if in_workers:
+        # prometheus_client multi-process mode: each worker keeps its values in files here; the status process
+        # sums them. Set before any worker starts (they read it when prometheus_client is imported).
+        metrics_dir = tempfile.mkdtemp(prefix="splp-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        app: Any = "gateway.app:create_app"
+    else:
+        from gateway.app import GatewayApp
+
+        app = GatewayApp(config)
+    uv_config = gateway_uvicorn_config(config, options, app)
+    control_config = control_uvicorn_config(config, options) if config.gateway.control.enabled else None
+    status_config = None
+    if config.gateway.observability.status.enabled:
+        status_config = status_uvicorn_config(config, options, None if in_workers else app)
     sockets: list[socket.socket] = []
-    try:  # before the app is built: a taken port is reported in the time it takes to load the config
-        sockets.append(listen_socket(*gateway_address(config, options), "gateway.listen"))
-        if control.enabled:
-            sockets.append(listen_socket(control.listen.host, control.listen.port, "control.listen"))
+    try:
+        sockets.append(listen_socket(uv_config.host, uv_config.port, "gateway.listen"))
+        if control_config is not None:
+            sockets.append(listen_socket(control_config.host, control_config.port, "control.listen"))
+        if status_config is not None:
+            sockets.append(listen_socket(status_config.host, status_config.port, "observability.status"))
     except BindError as exc:
         log.error("%s", exc)
         for sock in sockets:
             sock.close()
         return 1
-    workers = options.workers or config.gateway.gateway.workers
-    if workers == 1:
-        from gateway.app import GatewayApp
-
-        servers = [uvicorn.Server(gateway_uvicorn_config(config, options, GatewayApp(config)))]
-        if control.enabled:
-            servers.append(uvicorn.Server(control_uvicorn_config(config, options)))
+    if not in_workers:
+        servers = [uvicorn.Server(uv_config)]
+        if control_config is not None:
+            servers.append(uvicorn.Server(control_config))
+        if status_config is not None:
+            servers.append(uvicorn.Server(status_config))
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_serve_all(servers, sockets))
         return 0
-    process: SpawnProcess | None = _spawn_control(options, sockets[1]) if control.enabled else None
-    uv_config = gateway_uvicorn_config(config, options, "gateway.app:create_app")
-    supervisor = GatewaySupervisor(uv_config, sockets=sockets[:1], control=process)
+    control: SpawnProcess | None = None
+    status: SpawnProcess | None = None
+    if control_config is not None:
+        control = _spawn(_control_main, options, sockets[1], "splp-control")
+    if status_config is not None:
+        status = _spawn(_status_main, options, sockets[-1], "splp-status")
+    supervisor = GatewaySupervisor(uv_config, sockets=sockets[:1], control=control)
     try:
         supervisor.run()
     finally:
-        if process is not None and process.is_alive():
-            process.terminate()
-            process.join(10)
+        for process in (control, status):
+            if process is not None and process.is_alive():
+                process.terminate()
+                process.join(10)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return supervisor.exit_code
 
 
@@ -180,15 +234,28 @@ async def _serve_all(servers: list[uvicorn.Server], sockets: list[socket.socket]
 
 def _control_main(options: ServeOptions, sock: socket.socket) -> None:
     config = load_config(options.config_path)
+    configure_logging(config.gateway.observability.log, level=options.log_level)
     uvicorn.Server(control_uvicorn_config(config, options)).run(sockets=[sock])
 
 
-def _spawn_control(options: ServeOptions, sock: socket.socket) -> SpawnProcess:
+def _status_main(options: ServeOptions, sock: socket.socket) -> None:
+    """The status listener of a multi-worker server: /metrics summed over the workers, /_ready via the data port."""
+    from gateway.observability.status import WorkersStatusApp
+
+    config = load_config(options.config_path)
+    configure_logging(config.gateway.observability.log, level=options.log_level)
+    listen = config.gateway.gateway.listen
+    host = options.host or listen.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    port = options.port if options.port is not None else listen.port
+    app = WorkersStatusApp(f"http://{host}:{port}")
+    uvicorn.Server(status_uvicorn_config(config, options, None, app=app)).run(sockets=[sock])
+
+
+def _spawn(target: Any, options: ServeOptions, sock: socket.socket, name: str) -> SpawnProcess:
     import multiprocessing
 
-    process = multiprocessing.get_context("spawn").Process(
-        target=_control_main, args=(options, sock), name="splp-control"
-    )
+    process = multiprocessing.get_context("spawn").Process(target=target, args=(options, sock), name=name)
     process.start()
     return process
 

@@ -41,6 +41,17 @@ class UpstreamBodyError(UpstreamError):
     pass
 
 
+def failure_kind(exc: UpstreamError) -> str:
+    """A short fixed word for metrics labels and dashboards (the cause text holds addresses and details)."""
+    if isinstance(exc, UpstreamTimeout):
+        return f"timeout_{exc.phase}"
+    if isinstance(exc, UpstreamConnectError):
+        return "refused" if "refused" in exc.cause.lower() else "unreachable"
+    if isinstance(exc, UpstreamProtocolError):
+        return "protocol"
+    return "closed"
+
+
 class ClientBodyAborted(Exception):
     """The downstream client's body was cut off or malformed; the upstream request must be aborted."""
 

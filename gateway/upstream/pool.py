@@ -7,12 +7,15 @@ by URL across snapshots, so a config reload does not forget which backend is dow
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from gateway.config.model import EndpointConfig, PassiveHealth
 from gateway.upstream.base import Endpoint
+
+log = logging.getLogger("splp.upstream")
 
 
 def endpoint_from_config(config: EndpointConfig) -> Endpoint:
@@ -30,11 +33,14 @@ def endpoint_from_config(config: EndpointConfig) -> Endpoint:
 
 
 class EndpointHealth:
-    __slots__ = ("failures", "suspended_until")
+    __slots__ = ("failures", "suspended_until", "suspended", "last_failure", "last_failure_at")
 
     def __init__(self) -> None:
         self.failures = 0
         self.suspended_until = 0.0
+        self.suspended = False  # set when suspended, cleared (and the recovery logged) by the next success
+        self.last_failure = ""
+        self.last_failure_at = 0.0  # wall clock
 
 
 class HealthRegistry:
@@ -48,6 +54,9 @@ class HealthRegistry:
         if health is None:
             health = self._by_url[url] = EndpointHealth()
         return health
+
+    def items(self) -> list[tuple[str, EndpointHealth]]:
+        return list(self._by_url.items())
 
 
 class EndpointPool:
@@ -97,13 +106,23 @@ class EndpointPool:
         state = self._states[index]
         if state.failures:
             state.failures = 0
+        if state.suspended:
+            state.suspended = False
+            url = self.endpoints[index].url
+            fields = {"event": "endpoint_recovered", "endpoint": url}
+            log.warning("endpoint recovered: %s", url, extra={"fields": fields})
 
-    def failed(self, index: int) -> None:
+    def failed(self, index: int, cause: str = "") -> None:
         state = self._states[index]
         state.failures += 1
+        state.last_failure, state.last_failure_at = cause, time.time()
         if state.failures >= self._max_failures:
             state.suspended_until = time.monotonic() + self._cooldown
             state.failures = self._max_failures - 1  # after the cooldown, one more failure suspends it again
+            state.suspended = True
+            url = self.endpoints[index].url
+            fields = {"event": "endpoint_suspended", "endpoint": url, "cause": cause, "cooldown_s": self._cooldown}
+            log.warning("endpoint suspended for %gs: %s (%s)", self._cooldown, url, cause, extra={"fields": fields})
 
     def retry_after(self) -> int:
         """Seconds until the first suspended endpoint comes back (for Retry-After)."""

@@ -42,6 +42,10 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
             "apis": apis,
             **sections,
         }
+        # never the fixed status port 8100 in tests; keep access lines off the test output unless asked for
+        observe = data.setdefault("observability", {})
+        observe.setdefault("status", {}).setdefault("port", 0)
+        observe.setdefault("access_log", {}).setdefault("enabled", False)
         path = tmp_path / "gateway.yaml"
         path.write_text(yaml.safe_dump(data))
         return path
@@ -59,6 +63,15 @@ async def running_gateway(config_path: Path) -> AsyncIterator[tuple[str, Gateway
     uv_config.log_level = "warning"
     async with serve(None, config=uv_config) as port:
         yield f"http://127.0.0.1:{port}", app
+
+
+@contextlib.asynccontextmanager
+async def serve_status(app: GatewayApp) -> AsyncIterator[str]:
+    """The status listener (/_health, /_ready with details, /metrics) of a running gateway, on a free port."""
+    from gateway.observability.status import StatusApp
+
+    async with serve(StatusApp(app)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +103,8 @@ async def spawned_gateway(config_path: Path) -> AsyncIterator[tuple[str, subproc
             str(config_path),
             "--port",
             str(port),
+            "--status-port",
+            "0",
             "--host",
             "127.0.0.1",
             "--log-level",

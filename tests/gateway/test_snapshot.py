@@ -8,7 +8,7 @@ import pytest
 from gateway.app import GatewayApp
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
-from tests.gateway.conftest import api, running_gateway
+from tests.gateway.conftest import api, running_gateway, serve_status
 from tests.servers import EchoUpstream, free_port, serve
 
 
@@ -30,9 +30,11 @@ async def test_ready_reports_stores_and_degrades_when_redis_is_down(write_config
         path = write_config(
             [api("svc", [f"http://127.0.0.1:{port}"], policies=[throttle])], storage={"counters": dead_redis}
         )
-        async with running_gateway(path) as (base, _), aiohttp.ClientSession() as client:
-            async with client.get(f"{base}/_ready") as response:
+        async with running_gateway(path) as (base, app), serve_status(app) as status:
+            async with aiohttp.ClientSession() as client, client.get(f"{status}/_ready") as response:
                 ready = await response.json()
+            async with aiohttp.ClientSession() as client, client.get(f"{base}/_ready") as response:
+                assert await response.json() == {"status": ready["status"]}  # the data port: the word only
     assert response.status == 200  # degraded, still in rotation: the limits fall back as configured
     assert ready["status"] == "degraded"
     ((key, problem),) = ready["stores"].items()
@@ -43,8 +45,10 @@ async def test_ready_with_memory_counters(write_config):
     async with serve(EchoUpstream()) as port:
         throttle = {"throttle": {"api": [{"name": "per-ip", "limit": "100/minute", "per": "ip"}]}}
         path = write_config([api("svc", [f"http://127.0.0.1:{port}"], policies=[throttle])])
-        async with running_gateway(path) as (base, _), aiohttp.ClientSession() as client:
-            async with client.get(f"{base}/_ready") as response:
+        async with running_gateway(path) as (base, app), serve_status(app) as status:
+            async with aiohttp.ClientSession() as client, client.get(f"{status}/_ready") as response:
                 ready = await response.json()
+            async with aiohttp.ClientSession() as client, client.get(f"{base}/_ready") as response:
+                assert await response.json() == {"status": ready["status"]}  # the data port: the word only
     assert response.status == 200 and ready["status"] == "ready"
     assert ready["stores"] == {"throttle:memory://": "ok"} and ready["apis"] == 1

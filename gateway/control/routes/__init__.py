@@ -6,6 +6,7 @@ from __future__ import annotations
 from gateway.control.endpoints import Endpoint
 from gateway.control.routes import (
     account,
+    analytics,
     apis,
     applications,
     approvals,
@@ -40,6 +41,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *subscriptions.ENDPOINTS,
     *approvals.ENDPOINTS,
     *dashboard.ENDPOINTS,
+    *analytics.ENDPOINTS,
     *etl.ENDPOINTS,
     *tiers.ENDPOINTS,
 )

@@ -17,7 +17,7 @@ from gateway.catalog.api_models import ApiCreate, ApiUpdate, LifecycleAction
 from gateway.catalog.audit import Actor
 from gateway.catalog.models import TenantCreate
 from gateway.catalog.store import CatalogStore
-from tests.gateway.conftest import api, running_gateway, spawned_gateway
+from tests.gateway.conftest import api, running_gateway, serve_status, spawned_gateway
 from tests.servers import EchoUpstream, free_port, serve
 
 SYSTEM = Actor.system("test")
@@ -87,7 +87,8 @@ async def test_publish_update_retire_reach_a_running_gateway(
             assert (await http.get(f"{base}/pegawai/v1/only")).status == 200
             await store.apis.transition(SYSTEM, api_id, LifecycleAction.RETIRE)
             await status_within(http, f"{base}/pegawai/v1/only", 404, PUSH_DEADLINE)
-            ready = await (await http.get(f"{base}/_ready")).json()
+            async with serve_status(app) as status:
+                ready = await (await http.get(f"{status}/_ready")).json()
             assert ready["stores"]["catalog"] == "ok"
 
 
@@ -139,7 +140,8 @@ async def test_store_down_at_start_serves_files_and_reports_it(write_config: Cal
     started = time.monotonic()
     async with running_gateway(path) as (base, app), aiohttp.ClientSession() as http:
         assert time.monotonic() - started < 10
-        ready = await (await http.get(f"{base}/_ready")).json()
+        async with serve_status(app) as status:
+            ready = await (await http.get(f"{status}/_ready")).json()
         assert ready["status"] == "degraded" and ready["stores"]["catalog"] != "ok"
         assert [a.prefix for a in app.holder.current.apis] == ["/filed/v1"]
 

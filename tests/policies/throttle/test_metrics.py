@@ -1,4 +1,4 @@
-"""Throttling counters on /_metrics: refusals per level and policy, storage errors, fallback decisions."""
+"""Throttling counters on the status listener's /metrics: refusals per level and policy, store errors, fallbacks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from policies.throttle.metrics import families, storage_label
 from policies.throttle.storage import CounterStore
-from tests.gateway.conftest import running_gateway
+from tests.gateway.conftest import running_gateway, serve_status
 from tests.policies.throttle.test_levels import statuses, write
 from tests.servers import EchoUpstream, serve
 
@@ -23,9 +23,9 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 async def test_refusals_per_level_and_policy_on_metrics(tmp_path):
     throttle = {"api": [{"name": "tiny", "limit": "1/hour"}], "backend": {"limit": "100/hour"}}
     async with serve(EchoUpstream()) as port:
-        async with running_gateway(write(tmp_path, throttle, port)) as (base, _):
+        async with running_gateway(write(tmp_path, throttle, port)) as (base, app), serve_status(app) as status:
             assert await statuses(base, 3) == [200, 429, 429]
-            async with aiohttp.ClientSession() as client, client.get(base + "/_metrics") as response:
+            async with aiohttp.ClientSession() as client, client.get(status + "/metrics") as response:
                 assert response.status == 200
                 assert response.headers["Content-Type"].startswith("text/plain; version=")
                 text = await response.text()
