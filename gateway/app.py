@@ -34,6 +34,7 @@ log = logging.getLogger("splp.gateway")
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _BAD_RAW = re.compile(rb"%(2f|5c|00)|\\|\x00", re.IGNORECASE)
 _JSON = [(b"content-type", b"application/json")]
+_CLIENT_CERT_HEADERS = frozenset((b"client-cert", b"client-cert-chain"))
 
 
 def _new_request_id() -> bytes:
@@ -105,12 +106,15 @@ class GatewayApp:
             return await self.oauth(scope, receive, send)
         request_id = b""
         host = b""
+        cert_headers = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 if _REQUEST_ID.match(value):
                     request_id = value
             elif name == b"host":
                 host = value
+            elif name in _CLIENT_CERT_HEADERS:
+                cert_headers = True
         if not request_id:
             request_id = _new_request_id()
 
@@ -149,6 +153,8 @@ class GatewayApp:
         ctx = RequestContext(request_id, api, resource, params, upstream_path, client[0] if client else "", host)
         ctx.extra = extra
         scope["gateway"] = ctx
+        if cert_headers:
+            self._take_client_cert_headers(scope, ctx)
         try:
             await api.app(scope, receive, send)
         except ClientBodyTimeout as exc:
@@ -165,6 +171,20 @@ class GatewayApp:
                 await errors.send_problem(send, errors.INTERNAL, "the gateway failed to handle the request", request_id)
             except Exception:
                 pass  # the response had started: returning incomplete makes the server close the connection
+
+    def _take_client_cert_headers(self, scope: Scope, ctx: RequestContext) -> None:
+        """RFC 9440 headers never pass as sent: a listener that trusts its fronting proxy keeps Client-Cert
+        in the context for gateway.server.client_cert; any other listener drops them unread."""
+        trusted = self.config.gateway.gateway.listen.trust_client_cert_header
+        kept = []
+        for name, value in scope["headers"]:
+            if name not in _CLIENT_CERT_HEADERS:
+                kept.append((name, value))
+            elif trusted and name == b"client-cert":
+                extra = ctx.extra if ctx.extra is not None else {}
+                ctx.extra = extra
+                extra["client_cert_header"] = value
+        scope["headers"] = kept
 
     async def _builtin(self, path: str, send: Send) -> None:
         headers = _JSON

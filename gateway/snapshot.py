@@ -6,6 +6,7 @@ requests already in flight finish on the snapshot they started with.
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -14,11 +15,13 @@ from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
+from gateway.sealing import SealingError
 from gateway.types import ASGIApp, PolicyDeps, Services
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.lean import LeanClient
 from gateway.upstream.pool import EndpointPool, HealthRegistry, endpoint_from_config
+from gateway.upstream.tls import backend_context, backend_owner
 
 
 class Upstreams:
@@ -59,7 +62,8 @@ class Snapshot:
 def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, services: Services) -> ApiRuntime:
     defaults = config.gateway.upstream
     backend = api.config.backend
-    endpoints = [endpoint_from_config(e) for e in backend.endpoints]
+    tls = _backend_tls(api)
+    endpoints = [endpoint_from_config(e, tls) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     timeouts = timeouts_from_config(defaults.timeouts)
     body_timeout = config.gateway.gateway.limits.body_timeout
@@ -72,6 +76,17 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     return ApiRuntime(
         definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
     )
+
+
+def _backend_tls(api: ApiDefinition) -> ssl.SSLContext | None:
+    tls = api.config.backend.tls
+    if tls is None:
+        return None
+    try:
+        return backend_context(tls, backend_owner(api.config.prefix))
+    except (OSError, ssl.SSLError, ValueError, SealingError) as exc:
+        path = f"{api.where}.backend.tls" if api.where else "backend.tls"
+        raise ConfigError([ConfigProblem(api.source, path, f"cannot build the backend TLS context: {exc}")]) from None
 
 
 def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: Services, version: int) -> Snapshot:

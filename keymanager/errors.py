@@ -23,6 +23,13 @@ class InvalidToken(AuthFailure):
     pass
 
 
+class CertificateMismatch(AuthFailure):
+    """RFC 8705: the token is bound (cnf.x5t#S256) to a client certificate this connection did not present."""
+
+    code = 800506
+    title = "Token bound to another certificate"
+
+
 class MissingCredentials(AuthFailure):
     code = 900902
     error = "invalid_request"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.headers.policy import HeadersPolicy
+from policies.mtls.policy import MtlsPolicy
 from policies.throttle.policy import ThrottlePolicy
 
 REGISTRY: dict[str, type] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
+    MtlsPolicy.NAME: MtlsPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }

@@ -9,6 +9,7 @@ SIGTERM/SIGINT: stop accepting, let in-flight requests finish for `graceful_time
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -20,7 +21,7 @@ import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.config.load import load_config
-from gateway.config.model import LoadedConfig
+from gateway.config.model import Listen, LoadedConfig
 
 log = logging.getLogger("splp.server")
 
@@ -76,6 +77,7 @@ def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any
         date_header=False,  # the backend's Date passes through; the gateway dates its own answers
         log_level=options.log_level,
         backlog=4096,
+        **_tls_options(section.listen, "gateway"),
     )
 
 
@@ -94,7 +96,17 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
         access_log=False,
         server_header=False,
         log_level=options.log_level,
+        **_tls_options(listen, "control"),
     )
+
+
+def _tls_options(listen: Listen, name: str) -> dict[str, Any]:
+    """uvicorn.Config keywords for a TLS listener: our context factory (SNI, reload, client certificates)."""
+    if listen.tls is None:
+        return {}
+    from gateway.server.tls import context_factory
+
+    return {"ssl_context_factory": functools.partial(context_factory, listen.tls, name)}
 
 
 def serve(options: ServeOptions) -> int:

@@ -7,6 +7,7 @@ by URL across snapshots, so a config reload does not forget which backend is dow
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ from gateway.config.model import EndpointConfig, PassiveHealth
 from gateway.upstream.base import Endpoint
 
 
-def endpoint_from_config(config: EndpointConfig) -> Endpoint:
+def endpoint_from_config(config: EndpointConfig, tls: ssl.SSLContext | None = None) -> Endpoint:
     parts = urlsplit(config.url)
     scheme = parts.scheme
     port = parts.port or (443 if scheme == "https" else 80)
@@ -26,6 +27,7 @@ def endpoint_from_config(config: EndpointConfig) -> Endpoint:
         port=port,
         base_path=parts.path.rstrip("/").encode("latin-1"),
         weight=config.weight,
+        ssl=tls if scheme == "https" else None,
     )
 
 

@@ -1,0 +1,219 @@
+"""mTLS end to end: real TLS handshakes on loopback with trustme certificates, the gateway as uvicorn serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import hashlib
+import json
+import socket
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import jwt
+import pytest
+import trustme
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.gateway.conftest import api, running_gateway
+from tests.servers import EchoUpstream, serve
+
+pytestmark = pytest.mark.anyio
+
+
+class Pki:
+    """A server CA and two client CAs, their files under tmp_path."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.dir = tmp_path
+        self.server_ca = trustme.CA()
+        self.client_ca = trustme.CA()
+        self.other_ca = trustme.CA()  # trusted by the listener, not by the API
+        self.server = self.server_ca.issue_cert("localhost", "127.0.0.1")
+        self.server.private_key_and_cert_chain_pem.write_to_path(tmp_path / "server.pem")
+        self.client_ca.cert_pem.write_to_path(tmp_path / "client-ca.pem")
+        self.other_ca.cert_pem.write_to_path(tmp_path / "other-ca.pem")
+
+    def listener(self, **extra: Any) -> dict[str, Any]:
+        pem = str(self.dir / "server.pem")
+        cas = [str(self.dir / "client-ca.pem"), str(self.dir / "other-ca.pem")]
+        return {"host": "127.0.0.1", "port": 0, "tls": {"cert": pem, "key": pem, "client_ca": cas, **extra}}
+
+    def client(self, cert: trustme.LeafCert | None) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        self.server_ca.configure_trust(context)
+        if cert is not None:
+            cert.configure_cert(context)
+        return context
+
+
+def fingerprint(cert: trustme.LeafCert) -> str:
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())).hexdigest()
+
+
+async def get(url: str, context: ssl.SSLContext, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as client, client.get(url, ssl=context, headers=headers) as response:
+        body = await response.read()
+        return response.status, json.loads(body) if body else None
+
+
+async def test_client_certificates_per_api(tmp_path: Path, write_config) -> None:
+    pki = Pki(tmp_path)
+    good = pki.client_ca.issue_cert("app-one@test", common_name="app-one")
+    revoked = pki.client_ca.issue_cert("app-two@test", common_name="app-two")
+    expired = pki.client_ca.issue_cert(
+        "old@test", not_after=datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    )
+    foreign = pki.other_ca.issue_cert("foreign@test")
+    upstream = EchoUpstream()
+    async with serve(upstream) as up:
+        policy = {
+            "mtls": {
+                "issuers": [str(tmp_path / "client-ca.pem")],
+                "revoked": [fingerprint(revoked)],
+                "forward": "cert",
+                "require_application": True,
+            }
+        }
+        apps = [
+            {"id": "app-one", "tenant": "test", "cert_fingerprints": [fingerprint(good)]},
+            {"id": "app-two", "tenant": "test", "cert_subjects": ["CN=app-two"]},
+        ]
+        path = write_config(
+            [api("m", [f"http://127.0.0.1:{up}"], policies=[policy])],
+            gateway={"listen": pki.listener()},
+            applications=apps,
+        )
+        async with running_gateway(path) as (base, _):
+            url = base.replace("http://", "https://") + "/m/v1/echo"
+            status, body = await get(url, pki.client(good), {"Client-Cert": ":AAAA:"})
+            assert status == 200
+            forwarded = [v for k, v in body["headers"] if k == "client-cert"]
+            assert len(forwarded) == 1 and forwarded[0] != ":AAAA:"  # the verified one, never the client's copy
+            sent = ssl.PEM_cert_to_DER_cert(good.cert_chain_pems[0].bytes().decode())
+            assert forwarded[0] == ":" + base64.b64encode(sent).decode() + ":"
+
+            before = len(upstream.requests)
+            for cert, status_code, code in (
+                (None, 401, 800501),
+                (expired, 401, 800502),
+                (foreign, 403, 800503),
+                (revoked, 403, 800504),
+            ):
+                status, body = await get(url, pki.client(cert))
+                assert (status, body["code"]) == (status_code, code), body
+            assert len(upstream.requests) == before  # nothing reached the backend
+
+            stranger = trustme.CA().issue_cert("stranger@test")  # a CA the listener does not know
+            with pytest.raises(aiohttp.ClientError):
+                await get(url, pki.client(stranger))
+
+
+async def test_client_cert_header_trusted_only_when_configured(tmp_path: Path, write_config) -> None:
+    pki = Pki(tmp_path)
+    cert = pki.client_ca.issue_cert("app@test")
+    der = ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+    header = {"Client-Cert": ":" + base64.b64encode(der).decode() + ":", "Client-Cert-Chain": "x"}
+    upstream = EchoUpstream()
+    async with serve(upstream) as up:
+        apis = [
+            api("open", [f"http://127.0.0.1:{up}"]),
+            api("m", [f"http://127.0.0.1:{up}"], policies=[{"mtls": {"mode": "required"}}]),
+        ]
+        plain = write_config(apis[:1], gateway={"listen": {"host": "127.0.0.1", "trust_client_cert_header": False}})
+        async with running_gateway(plain) as (base, _):
+            async with aiohttp.ClientSession() as client:
+                async with client.get(base + "/open/v1/echo", headers=header) as response:
+                    sent = (await response.json())["headers"]
+                assert not [k for k, _ in sent if k.startswith("client-cert")]  # stripped, never forwarded
+        trusting = write_config(apis, gateway={"listen": {"host": "127.0.0.1", "trust_client_cert_header": True}})
+        async with running_gateway(trusting) as (base, _):
+            async with aiohttp.ClientSession() as client:
+                async with client.get(base + "/m/v1/echo", headers=header) as response:
+                    assert response.status == 200
+                async with client.get(base + "/m/v1/echo") as response:
+                    assert response.status == 401
+
+
+async def test_sni_and_reload_without_restart(tmp_path: Path, write_config) -> None:
+    from gateway.server import tls
+
+    pki = Pki(tmp_path)
+    other = pki.server_ca.issue_cert("other.test")
+    other.private_key_and_cert_chain_pem.write_to_path(tmp_path / "other.pem")
+    listener = pki.listener(watch_interval=0)
+    listener["tls"]["sni"] = [
+        {"host": "other.test", "cert": str(tmp_path / "other.pem"), "key": str(tmp_path / "other.pem")}
+    ]
+    async with serve(EchoUpstream()) as up:
+        path = write_config([api("open", [f"http://127.0.0.1:{up}"])], gateway={"listen": listener})
+        async with running_gateway(path) as (base, _):
+            port = int(base.rsplit(":", 1)[1])
+
+            def served_cert(server_name: str) -> bytes:
+                context = pki.client(None)
+                context.check_hostname = False
+                with socket.create_connection(("127.0.0.1", port)) as raw:
+                    with context.wrap_socket(raw, server_hostname=server_name) as conn:
+                        return conn.getpeercert(binary_form=True) or b""
+
+            first = await asyncio.to_thread(served_cert, "localhost")
+            assert first == ssl.PEM_cert_to_DER_cert(pki.server.cert_chain_pems[0].bytes().decode())
+            assert await asyncio.to_thread(served_cert, "other.test") == ssl.PEM_cert_to_DER_cert(
+                other.cert_chain_pems[0].bytes().decode()
+            )
+            # an open keep-alive connection across the reload
+            async with aiohttp.ClientSession() as client:
+                url = base.replace("http://", "https://") + "/open/v1/echo"
+                async with client.get(url, ssl=pki.client(None)) as response:
+                    assert response.status == 200
+                renewed = pki.server_ca.issue_cert("localhost", "127.0.0.1")
+                renewed.private_key_and_cert_chain_pem.write_to_path(tmp_path / "server.pem")
+                tls.reload_all()  # what SIGHUP does
+                async with client.get(url, ssl=pki.client(None)) as response:
+                    assert response.status == 200  # same connection, still served
+            assert await asyncio.to_thread(served_cert, "localhost") == ssl.PEM_cert_to_DER_cert(
+                renewed.cert_chain_pems[0].bytes().decode()
+            )
+
+
+async def test_certificate_bound_token(tmp_path: Path, write_config) -> None:
+    pki = Pki(tmp_path)
+    mine = pki.client_ca.issue_cert("app@test")
+    theirs = pki.client_ca.issue_cert("other@test")
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "ES256"}]}))
+    thumb = base64.urlsafe_b64encode(bytes.fromhex(fingerprint(mine))).rstrip(b"=").decode()
+    now = int(time.time())
+    claims = {"iss": "https://idp.test", "sub": "s", "azp": "app", "aud": "splp", "iat": now, "exp": now + 600}
+    bound = jwt.encode({**claims, "cnf": {"x5t#S256": thumb}}, key, algorithm="ES256", headers={"kid": "k1"})
+    upstream = EchoUpstream()
+    async with serve(upstream) as up:
+        path = write_config(
+            [api("t", [f"http://127.0.0.1:{up}"], policies=[{"auth": {"subscription_required": False}}])],
+            gateway={"listen": pki.listener()},
+            key_managers=[
+                {
+                    "type": "jwt",
+                    "name": "idp",
+                    "issuer": "https://idp.test",
+                    "jwks_file": str(tmp_path / "jwks.json"),
+                    "algorithms": ["ES256"],
+                    "audience": ["splp"],
+                }
+            ],  # fmt: skip
+        )
+        async with running_gateway(path) as (base, _):
+            url = base.replace("http://", "https://") + "/t/v1/echo"
+            auth = {"Authorization": f"Bearer {bound}"}
+            assert (await get(url, pki.client(mine), auth))[0] == 200
+            before = len(upstream.requests)
+            for cert in (theirs, None):
+                status, body = await get(url, pki.client(cert), auth)
+                assert (status, body["code"]) == (401, 800506), body
+            assert len(upstream.requests) == before
