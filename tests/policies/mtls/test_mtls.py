@@ -217,3 +217,55 @@ async def test_certificate_bound_token(tmp_path: Path, write_config) -> None:
                 status, body = await get(url, pki.client(cert), auth)
                 assert (status, body["code"]) == (401, 800506), body
             assert len(upstream.requests) == before
+
+
+async def test_backend_requires_client_certificate(tmp_path: Path, write_config, monkeypatch) -> None:
+    import uvicorn
+
+    from gateway.sealing import MasterKey
+    from tests.servers import free_port
+
+    backend_ca = trustme.CA()
+    backend_cert = backend_ca.issue_cert("localhost")
+    backend_cert.private_key_and_cert_chain_pem.write_to_path(tmp_path / "backend.pem")
+    gateway_ca = trustme.CA()  # the backend trusts only client certificates of this CA
+    gateway_ca.cert_pem.write_to_path(tmp_path / "gateway-ca.pem")
+    backend_ca.cert_pem.write_to_path(tmp_path / "backend-ca.pem")
+    client = gateway_ca.issue_cert("gateway@test")
+    client.cert_chain_pems[0].write_to_path(tmp_path / "gw-cert.pem")
+    client.private_key_pem.write_to_path(tmp_path / "gw-key.pem")
+    upstream = EchoUpstream()
+    config = uvicorn.Config(
+        upstream, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off",
+        ssl_certfile=str(tmp_path / "backend.pem"), ssl_ca_certs=str(tmp_path / "gateway-ca.pem"),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+    )  # fmt: skip
+    monkeypatch.setenv("SPLP_MASTER_KEY", base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode())
+    sealed = MasterKey(b"k" * 32).seal(client.private_key_pem.bytes(), owner="backend:/sealed/v1")
+    async with serve(None, config=config) as up:
+        endpoint = [f"https://localhost:{up}"]
+        tls = {"ca": str(tmp_path / "backend-ca.pem"), "cert": str(tmp_path / "gw-cert.pem")}
+        key = str(tmp_path / "gw-key.pem")
+        apis = [
+            api("with", endpoint, backend={"tls": {**tls, "key": key}}),
+            api("sealed", endpoint, backend={"tls": {**tls, "key": sealed}}),
+            api("without", endpoint, backend={"tls": {"ca": str(tmp_path / "backend-ca.pem")}}),
+            api("pinned-other", endpoint, backend={"tls": {**tls, "key": key,
+                                                            "pinned_certs": [str(tmp_path / "gateway-ca.pem")]}}),
+            api("pinned", endpoint, backend={"tls": {**tls, "key": key,
+                                                      "pinned_certs": [str(tmp_path / "backend.pem")]}}),
+            api("wrong-name", [f"https://127.0.0.1:{up}"], backend={"tls": {**tls, "key": key}}),
+        ]  # fmt: skip
+        path = write_config(apis, gateway={"listen": {"host": "127.0.0.1"}})
+        async with running_gateway(path) as (base, _), aiohttp.ClientSession() as session:
+            for name, expected in (
+                ("with", 200),
+                ("sealed", 200),
+                ("pinned", 200),
+                ("without", 502),  # the backend wants a client certificate
+                ("pinned-other", 502),  # the backend's certificate is not the pinned one
+                ("wrong-name", 502),  # hostname verification: the certificate names localhost only
+            ):
+                async with session.get(f"{base}/{name}/v1/echo") as response:
+                    assert response.status == expected, (name, await response.text())
+    assert len(upstream.requests) == 3
