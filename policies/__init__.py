@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
+from policies.encryption.policy import JwePolicy
 from policies.headers.policy import HeadersPolicy
 from policies.mtls.policy import MtlsPolicy
 from policies.throttle.policy import ThrottlePolicy
@@ -12,6 +13,7 @@ REGISTRY: dict[str, type] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
+    JwePolicy.NAME: JwePolicy,
     MtlsPolicy.NAME: MtlsPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }

@@ -13,10 +13,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config.units import Duration
+from gateway.sealing import SEALED_PREFIX
 
 # Forward-secret AEAD suites only (TLS 1.2); TLS 1.3 suites are OpenSSL's defaults, all of them modern.
 MODERN_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!SHA1:!SHA256:!SHA384"
-SEALED_PREFIX = "sealed:v1:"
+DEFAULT_MASTER_KEY_FILE = "var/splp/master.key"  # when neither SPLP_MASTER_KEY nor SPLP_MASTER_KEY_FILE is set
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 

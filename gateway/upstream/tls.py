@@ -17,10 +17,8 @@ import tempfile
 
 from cryptography.hazmat.primitives import serialization
 
-from gateway.config.tls import SEALED_PREFIX, BackendTls
-from gateway.sealing import MasterKey
-
-DEFAULT_MASTER_KEY_FILE = "var/splp/master.key"
+from gateway.config.tls import DEFAULT_MASTER_KEY_FILE, BackendTls
+from gateway.sealing import SEALED_PREFIX, MasterKey
 
 
 def backend_owner(api_prefix: str) -> str:
