@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.types import Policy
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.encryption.policy import JwePolicy
@@ -9,7 +10,7 @@ from policies.headers.policy import HeadersPolicy
 from policies.mtls.policy import MtlsPolicy
 from policies.throttle.policy import ThrottlePolicy
 
-REGISTRY: dict[str, type] = {
+REGISTRY: dict[str, type[Policy]] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
+from pydantic import BaseModel
 
 from gateway.config.model import ResourceConfig
 from gateway.context import RequestContext
@@ -79,7 +80,7 @@ def _check_certificate_binding(cnf: Any, scope: Scope, now: float) -> None:
 class AuthPolicy:
     NAME = "auth"
     PRIORITY = 2000
-    Config = AuthConfig
+    Config: type[BaseModel] = AuthConfig
 
     def __init__(self, app: ASGIApp, config: AuthConfig, *, deps: PolicyDeps) -> None:
         self.app = app
