@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from gateway import errors
 from gateway.context import RequestContext
 from gateway.types import ASGIApp, Message, PolicyDeps, Receive, Scope, Send
@@ -91,7 +93,7 @@ def _cty(header: dict[str, Any]) -> bytes:
 class JwePolicy:
     NAME = "jwe"
     PRIORITY = 900
-    Config = JweConfig
+    Config: type[BaseModel] = JweConfig
 
     def __init__(self, app: ASGIApp, config: JweConfig, *, deps: PolicyDeps) -> None:
         self.app = app

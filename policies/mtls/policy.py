@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from pydantic import BaseModel
 
 from gateway import errors
 from gateway.context import RequestContext
@@ -48,7 +49,7 @@ def _issued_by(cert: x509.Certificate, cas: list[x509.Certificate]) -> bool:
 class MtlsPolicy:
     NAME = "mtls"
     PRIORITY = 2500
-    Config = MtlsConfig
+    Config: type[BaseModel] = MtlsConfig
 
     def __init__(self, app: ASGIApp, config: MtlsConfig, *, deps: PolicyDeps) -> None:
         self.app = app
