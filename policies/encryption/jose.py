@@ -93,8 +93,15 @@ class Decryptor:
             raise JweRefusal(errors.JWE_MALFORMED, f"the JWE cannot be read: {exc.error}") from None
 
 
-def encrypt(plaintext: bytes, key: Key, content_type: str | None) -> bytes:
-    header: dict[str, Any] = {"alg": algorithm_for(key), "enc": CONTENT_ENCRYPTION, "kid": key.thumbprint()}
-    if content_type:
-        header["cty"] = content_type
-    return jwe.encrypt_compact(header, plaintext, key, algorithms=[header["alg"], CONTENT_ENCRYPTION]).encode()
+class Encryptor:
+    """Encrypts to one recipient key; its header fields (kid = RFC 7638 thumbprint) are computed once."""
+
+    def __init__(self, key: Key) -> None:
+        self._key = key
+        alg = algorithm_for(key)
+        self._header: dict[str, Any] = {"alg": alg, "enc": CONTENT_ENCRYPTION, "kid": key.thumbprint()}
+        self._algorithms = [alg, CONTENT_ENCRYPTION]
+
+    def encrypt(self, plaintext: bytes, content_type: str | None) -> bytes:
+        header = {**self._header, "cty": content_type} if content_type else dict(self._header)
+        return jwe.encrypt_compact(header, plaintext, self._key, algorithms=self._algorithms).encode()

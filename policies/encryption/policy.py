@@ -21,7 +21,7 @@ from gateway import errors
 from gateway.context import RequestContext
 from gateway.types import ASGIApp, Message, PolicyDeps, Receive, Scope, Send
 from policies.encryption import errors as problems
-from policies.encryption.jose import Decryptor, JweRefusal, Key, encrypt, load_key
+from policies.encryption.jose import Decryptor, Encryptor, JweRefusal, load_key
 from policies.encryption.schema import JweConfig
 
 JOSE = b"application/jose"
@@ -103,15 +103,16 @@ class JwePolicy:
         self._decryptor = Decryptor(private, config.algorithms) if private is not None else None
         self._request = config.request
         self._encrypt_response = config.response == "encrypt"
-        self._backend_key = load_key(config.backend_public_key, owner="") if config.backend_public_key else None
+        backend_key = config.backend_public_key
+        self._backend_key = Encryptor(load_key(backend_key, owner="")) if backend_key else None
         self._encrypt_backend = config.backend_request == "encrypt"
         self._decrypt_backend = config.backend_response == "decrypt"
         self._limit = config.max_body_bytes
-        self._recipients: dict[str, Key] = {}
+        self._recipients: dict[str, Encryptor] = {}
         if self._encrypt_response:
             for application in deps.gateway.applications:
                 if application.jwe_public_key:
-                    self._recipients[application.id] = load_key(application.jwe_public_key, owner="")
+                    self._recipients[application.id] = Encryptor(load_key(application.jwe_public_key, owner=""))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -128,7 +129,7 @@ class JwePolicy:
             return await self.app(scope, receive, send)
         await self.app(scope, receive, self._response_sender(send, ctx, recipient))
 
-    def _recipient(self, ctx: RequestContext) -> Key:
+    def _recipient(self, ctx: RequestContext) -> Encryptor:
         application = ctx.application
         app_id = getattr(application, "id", None)
         key = self._recipients.get(app_id) if isinstance(app_id, str) else None
@@ -157,7 +158,7 @@ class JwePolicy:
         if self._encrypt_backend and self._backend_key is not None:
             if plain is None:
                 plain = await _read_body(receive, self._limit)
-            sealed = await _crypto(encrypt, plain, self._backend_key, plain_type.decode("latin-1") or None)
+            sealed = await _crypto(self._backend_key.encrypt, plain, plain_type.decode("latin-1") or None)
             scope["headers"] = _with_body(headers, len(sealed), JOSE)
             return _replay(sealed, receive)
         if plain is None:
@@ -165,7 +166,7 @@ class JwePolicy:
         scope["headers"] = _with_body(headers, len(plain), plain_type)
         return _replay(plain, receive)
 
-    def _response_sender(self, send: Send, ctx: RequestContext, recipient: Key | None) -> Send:
+    def _response_sender(self, send: Send, ctx: RequestContext, recipient: Encryptor | None) -> Send:
         """Holds the response start, collects the body, then sends it decrypted and/or encrypted."""
         start: Message | None = None
         chunks: list[bytes] = []
@@ -185,7 +186,7 @@ class JwePolicy:
                     content_type = _cty(header)
                     headers = _with_body(headers, len(body), content_type)
                 if recipient is not None:
-                    body = await _crypto(encrypt, body, recipient, content_type.decode("latin-1") or None)
+                    body = await _crypto(recipient.encrypt, body, content_type.decode("latin-1") or None)
                     headers = _with_body(headers, len(body), JOSE)
             except JweRefusal as refusal:
                 detail = f"backend response: {refusal.detail}"
