@@ -30,7 +30,7 @@ class Upstreams:
     def __init__(self, defaults: UpstreamDefaults) -> None:
         pool = defaults.pool
         limit, per_host, keepalive = pool.limit, pool.limit_per_host, pool.keepalive_timeout
-        # Both exist (connections open lazily): https endpoints always need aiohttp, and a reload may switch.
+        # Both exist (connections open lazily): a reload may switch.
         self.clients: dict[str, UpstreamClient] = {
             "aiohttp": AioClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
             "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),

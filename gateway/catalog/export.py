@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from gateway.catalog.apis import to_config
+from gateway.catalog.certificates import ApplicationCertificates
 from gateway.catalog.consumer_models import ConsumerStatus
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.util import now
@@ -61,6 +62,7 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             " WHERE p.status IN ($1, $2) AND s.status IN ($1, $2) ORDER BY s.application_id, a.context, a.version",
             *_EXPORTED,
         )
+    certificates = await store.certificates.all()
     hashes: dict[str, list[str]] = {}
     for key in keys:
         hashes.setdefault(key["application_id"], []).append(key["key_hash"])
@@ -76,6 +78,7 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             grant_types=tuple(_loads(row["grant_types"])),
             scopes=tuple(_loads(row["scopes"])),
             api_keys=tuple(hashes.get(row["id"], ())),
+            **_certificate_fields(certificates.get(row["id"])),
         )
         for row in apps
     ]
@@ -89,6 +92,16 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
         for row in subs
     ]
     return applications, subscriptions
+
+
+def _certificate_fields(found: ApplicationCertificates | None) -> dict[str, Any]:
+    if found is None:
+        return {}
+    return {
+        "cert_fingerprints": tuple(found.cert_fingerprints),
+        "cert_subjects": tuple(found.cert_subjects),
+        "jwe_public_key": found.jwe_public_key,
+    }
 
 
 def _loads(value: Any) -> Any:

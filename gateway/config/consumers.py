@@ -42,7 +42,8 @@ class ApplicationConfig(BaseModel):
         (), description="Client certificate subject DNs (RFC 4514, e.g. CN=app,O=Bappenas) that identify it."
     )
     jwe_public_key: str | None = Field(
-        None, description="PEM file of the public key (RSA or EC P-256) responses are encrypted to (JWE)."
+        None,
+        description="Public key (RSA or EC P-256) responses are encrypted to (JWE): a PEM file, or the PEM inline.",
     )
 
     @field_validator("cert_fingerprints")

@@ -130,7 +130,7 @@ class PoolSettings(Strict):
 
 class UpstreamDefaults(Strict):
     client: Literal["lean", "aiohttp"] = Field(
-        "lean", description="HTTP client for plain-http backends; https backends always use aiohttp."
+        "lean", description="HTTP client for backends (http and https): lean (httptools) or aiohttp."
     )
     pool: PoolSettings = Field(default_factory=PoolSettings, description="Connection pool per worker.")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Default backend timeouts.")

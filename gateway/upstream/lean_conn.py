@@ -29,7 +29,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .lean import LeanClient
+    from .lean import Key, LeanClient
 
 # Body buffering: pause the socket above HIGH buffered bytes, resume at or below LOW.
 HIGH_WATER = 256 * 1024
@@ -84,7 +84,7 @@ class LeanConnection(asyncio.Protocol):
     _eof_body: bool  # no content-length, not chunked: the body ends with the connection
     keep_alive: bool
 
-    def __init__(self, client: LeanClient, key: tuple[str, int], loop: asyncio.AbstractEventLoop, max_head: int):
+    def __init__(self, client: LeanClient, key: Key, loop: asyncio.AbstractEventLoop, max_head: int):
         self.key = key
         self.hostport = f"{key[0]}:{key[1]}"
         self._client = client

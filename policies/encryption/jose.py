@@ -34,8 +34,11 @@ class JweRefusal(Exception):
 
 
 def load_key(value: str, *, owner: str) -> Key:
-    """A PEM key file, or a PEM sealed with the master key for `owner`; RSA or EC."""
-    if value.startswith(SEALED_PREFIX):
+    """A PEM key file, a PEM given inline (a public key registered in the catalog), or a PEM sealed with the
+    master key for `owner`; RSA or EC."""
+    if value.lstrip().startswith("-----BEGIN"):
+        pem = value.encode()
+    elif value.startswith(SEALED_PREFIX):
         pem = MasterKey.load(DEFAULT_MASTER_KEY_FILE).unseal(value, owner=owner)
     else:
         with open(value, "rb") as file:

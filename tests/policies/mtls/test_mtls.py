@@ -6,6 +6,7 @@ import asyncio
 import base64
 import datetime
 import hashlib
+import http.client
 import json
 import socket
 import ssl
@@ -83,9 +84,13 @@ async def test_client_certificates_per_api(tmp_path: Path, write_config) -> None
             {"id": "app-one", "tenant": "test", "cert_fingerprints": [fingerprint(good)]},
             {"id": "app-two", "tenant": "test", "cert_subjects": ["CN=app-two"]},
         ]
+        by_tenant = {"mtls": {"issuers_from_tenant": True}}
         path = write_config(
-            [api("m", [f"http://127.0.0.1:{up}"], policies=[policy])],
-            gateway={"listen": pki.listener()},
+            [
+                api("m", [f"http://127.0.0.1:{up}"], policies=[policy]),
+                api("t", [f"http://127.0.0.1:{up}"], policies=[by_tenant]),
+            ],
+            gateway={"listen": pki.listener(tenant_client_ca={"test": [str(tmp_path / "client-ca.pem")]})},
             applications=apps,
         )
         async with running_gateway(path) as (base, _):
@@ -107,6 +112,11 @@ async def test_client_certificates_per_api(tmp_path: Path, write_config) -> None
                 status, body = await get(url, pki.client(cert))
                 assert (status, body["code"]) == (status_code, code), body
             assert len(upstream.requests) == before  # nothing reached the backend
+
+            tenant_url = url.replace("/m/v1/", "/t/v1/")
+            assert (await get(tenant_url, pki.client(good)))[0] == 200  # the tenant's CA
+            status, body = await get(tenant_url, pki.client(foreign))  # trusted by the listener, not the tenant
+            assert (status, body["code"]) == (403, 800503)
 
             stranger = trustme.CA().issue_cert("stranger@test")  # a CA the listener does not know
             with pytest.raises(aiohttp.ClientError):
@@ -139,6 +149,39 @@ async def test_client_cert_header_trusted_only_when_configured(tmp_path: Path, w
                     assert response.status == 401
 
 
+def served_cert(pki: Pki, port: int, server_name: str) -> bytes:
+    """The DER certificate the listener serves for `server_name` (a fresh handshake)."""
+    context = pki.client(None)
+    context.check_hostname = False
+    with (
+        socket.create_connection(("127.0.0.1", port)) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as conn,
+    ):
+        return conn.getpeercert(binary_form=True) or b""
+
+
+def der(cert: trustme.LeafCert) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+
+
+async def test_certificate_file_change_is_picked_up(tmp_path: Path, write_config) -> None:
+    pki = Pki(tmp_path)
+    async with serve(EchoUpstream()) as up:
+        listener = pki.listener(watch_interval=0.1)
+        path = write_config([api("open", [f"http://127.0.0.1:{up}"])], gateway={"listen": listener})
+        async with running_gateway(path) as (base, _):
+            port = int(base.rsplit(":", 1)[1])
+            assert await asyncio.to_thread(served_cert, pki, port, "localhost") == der(pki.server)
+            renewed = pki.server_ca.issue_cert("localhost", "127.0.0.1")
+            renewed.private_key_and_cert_chain_pem.write_to_path(tmp_path / "server.pem")
+            for _ in range(50):
+                if await asyncio.to_thread(served_cert, pki, port, "localhost") == der(renewed):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the renewed certificate was never served")
+
+
 async def test_sni_and_reload_without_restart(tmp_path: Path, write_config) -> None:
     from gateway.server import tls
 
@@ -154,29 +197,25 @@ async def test_sni_and_reload_without_restart(tmp_path: Path, write_config) -> N
         async with running_gateway(path) as (base, _):
             port = int(base.rsplit(":", 1)[1])
 
-            def served_cert(server_name: str) -> bytes:
-                context = pki.client(None)
-                context.check_hostname = False
-                with socket.create_connection(("127.0.0.1", port)) as raw:
-                    with context.wrap_socket(raw, server_hostname=server_name) as conn:
-                        return conn.getpeercert(binary_form=True) or b""
-
-            first = await asyncio.to_thread(served_cert, "localhost")
+            first = await asyncio.to_thread(served_cert, pki, port, "localhost")
             assert first == ssl.PEM_cert_to_DER_cert(pki.server.cert_chain_pems[0].bytes().decode())
-            assert await asyncio.to_thread(served_cert, "other.test") == ssl.PEM_cert_to_DER_cert(
+            assert await asyncio.to_thread(served_cert, pki, port, "other.test") == ssl.PEM_cert_to_DER_cert(
                 other.cert_chain_pems[0].bytes().decode()
             )
-            # an open keep-alive connection across the reload
-            async with aiohttp.ClientSession() as client:
-                url = base.replace("http://", "https://") + "/open/v1/echo"
-                async with client.get(url, ssl=pki.client(None)) as response:
-                    assert response.status == 200
-                renewed = pki.server_ca.issue_cert("localhost", "127.0.0.1")
-                renewed.private_key_and_cert_chain_pem.write_to_path(tmp_path / "server.pem")
-                tls.reload_all()  # what SIGHUP does
-                async with client.get(url, ssl=pki.client(None)) as response:
-                    assert response.status == 200  # same connection, still served
-            assert await asyncio.to_thread(served_cert, "localhost") == ssl.PEM_cert_to_DER_cert(
+            # a keep-alive connection opened before the reload keeps working, on its old certificate
+            kept = http.client.HTTPSConnection("localhost", port, context=pki.client(None))
+            await asyncio.to_thread(kept.request, "GET", "/open/v1/echo")
+            assert (await asyncio.to_thread(kept.getresponse)).read()
+            sock = kept.sock
+            renewed = pki.server_ca.issue_cert("localhost", "127.0.0.1")
+            renewed.private_key_and_cert_chain_pem.write_to_path(tmp_path / "server.pem")
+            tls.reload_all()  # what SIGHUP does
+            await asyncio.to_thread(kept.request, "GET", "/open/v1/echo")
+            response = await asyncio.to_thread(kept.getresponse)
+            assert response.status == 200 and response.read() and kept.sock is sock
+            assert sock is not None and sock.getpeercert(binary_form=True) == der(pki.server)
+            kept.close()
+            assert await asyncio.to_thread(served_cert, pki, port, "localhost") == ssl.PEM_cert_to_DER_cert(
                 renewed.cert_chain_pems[0].bytes().decode()
             )
 
@@ -219,7 +258,8 @@ async def test_certificate_bound_token(tmp_path: Path, write_config) -> None:
             assert len(upstream.requests) == before
 
 
-async def test_backend_requires_client_certificate(tmp_path: Path, write_config, monkeypatch) -> None:
+@pytest.mark.parametrize("client", ["lean", "aiohttp"])
+async def test_backend_requires_client_certificate(tmp_path: Path, write_config, monkeypatch, client: str) -> None:
     import uvicorn
 
     from gateway.sealing import MasterKey
@@ -231,9 +271,9 @@ async def test_backend_requires_client_certificate(tmp_path: Path, write_config,
     gateway_ca = trustme.CA()  # the backend trusts only client certificates of this CA
     gateway_ca.cert_pem.write_to_path(tmp_path / "gateway-ca.pem")
     backend_ca.cert_pem.write_to_path(tmp_path / "backend-ca.pem")
-    client = gateway_ca.issue_cert("gateway@test")
-    client.cert_chain_pems[0].write_to_path(tmp_path / "gw-cert.pem")
-    client.private_key_pem.write_to_path(tmp_path / "gw-key.pem")
+    gateway_cert = gateway_ca.issue_cert("gateway@test")
+    gateway_cert.cert_chain_pems[0].write_to_path(tmp_path / "gw-cert.pem")
+    gateway_cert.private_key_pem.write_to_path(tmp_path / "gw-key.pem")
     upstream = EchoUpstream()
     config = uvicorn.Config(
         upstream, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off",
@@ -241,7 +281,7 @@ async def test_backend_requires_client_certificate(tmp_path: Path, write_config,
         ssl_cert_reqs=ssl.CERT_REQUIRED,
     )  # fmt: skip
     monkeypatch.setenv("SPLP_MASTER_KEY", base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode())
-    sealed = MasterKey(b"k" * 32).seal(client.private_key_pem.bytes(), owner="backend:/sealed/v1")
+    sealed = MasterKey(b"k" * 32).seal(gateway_cert.private_key_pem.bytes(), owner="backend:/sealed/v1")
     async with serve(None, config=config) as up:
         endpoint = [f"https://localhost:{up}"]
         tls = {"ca": str(tmp_path / "backend-ca.pem"), "cert": str(tmp_path / "gw-cert.pem")}
@@ -256,7 +296,7 @@ async def test_backend_requires_client_certificate(tmp_path: Path, write_config,
                                                       "pinned_certs": [str(tmp_path / "backend.pem")]}}),
             api("wrong-name", [f"https://127.0.0.1:{up}"], backend={"tls": {**tls, "key": key}}),
         ]  # fmt: skip
-        path = write_config(apis, gateway={"listen": {"host": "127.0.0.1"}})
+        path = write_config(apis, gateway={"listen": {"host": "127.0.0.1"}}, upstream={"client": client})
         async with running_gateway(path) as (base, _), aiohttp.ClientSession() as session:
             for name, expected in (
                 ("with", 200),
