@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from gateway.catalog.apis import to_config
 from gateway.catalog.certificates import ApplicationCertificates
 from gateway.catalog.consumer_models import ConsumerStatus
 from gateway.catalog.store import CatalogStore
-from gateway.catalog.util import now
+from gateway.catalog.util import json_column, now
 from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.model import ApiConfig
 from gateway.config.tiers import Tier, TierOverride, TiersConfig, with_overrides
@@ -75,8 +73,8 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             tier=row["tier"],
             blocked=row["status"] == ConsumerStatus.BLOCKED.value,
             client_secret_hash=row["client_secret_hash"],
-            grant_types=tuple(_loads(row["grant_types"])),
-            scopes=tuple(_loads(row["scopes"])),
+            grant_types=tuple(json_column(row["grant_types"])),
+            scopes=tuple(json_column(row["scopes"])),
             api_keys=tuple(hashes.get(row["id"], ())),
             **_certificate_fields(certificates.get(row["id"])),
         )
@@ -102,10 +100,6 @@ def _certificate_fields(found: ApplicationCertificates | None) -> dict[str, Any]
         "cert_subjects": tuple(found.cert_subjects),
         "jwe_public_key": found.jwe_public_key,
     }
-
-
-def _loads(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 async def tier_overrides(store: CatalogStore) -> list[TierOverride]:
