@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.catalog import audit
-from gateway.catalog.applications import _loads, fetch  # _loads: JSON as TEXT (SQLite) or JSONB
+from gateway.catalog.applications import fetch
 from gateway.catalog.audit import Actor
 from gateway.catalog.db import Database, Row
-from gateway.catalog.util import now
+from gateway.catalog.util import json_column, now
 from gateway.config.tls import normalize_fingerprint
 
 
@@ -69,8 +69,8 @@ def _row(row: Row | None) -> ApplicationCertificates:
     if row is None:
         return ApplicationCertificates()
     return ApplicationCertificates(
-        cert_fingerprints=_loads(row["cert_fingerprints"]),
-        cert_subjects=_loads(row["cert_subjects"]),
+        cert_fingerprints=json_column(row["cert_fingerprints"]),
+        cert_subjects=json_column(row["cert_subjects"]),
         jwe_public_key=row["jwe_public_key"],
     )
 
