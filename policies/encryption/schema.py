@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config.units import Size
 
@@ -42,6 +42,13 @@ class JweConfig(BaseModel):
     max_body_bytes: Size = Field(
         1024 * 1024, ge=1, description="This policy buffers whole bodies to decrypt/encrypt them: larger ones get 413."
     )
+
+    @field_validator("private_key")
+    @classmethod
+    def _not_inline(cls, value: str | None) -> str | None:
+        if value is not None and value.lstrip().startswith("-----BEGIN"):
+            raise ValueError("give a PEM file path or a sealed value (splp certs seal), never the private key itself")
+        return value
 
     @model_validator(mode="after")
     def _keys(self) -> JweConfig:
