@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +23,7 @@ from typing import Any
 import yaml
 
 from bench.loadgen import LoadResult
-from bench.procs import LOAD_CPU, PROXY_CPU, BenchError, free_port, pinned
+from bench.procs import LOAD_CPU, PROXY_CPU, BenchError, Server, free_port, pinned
 from bench.report import Measurements, build_rows
 from bench.scenarios import Scenario
 from bench.targets import PASSTHROUGH_CONF, Context, Running, _serve_gateway, nginx_conf, start_upstream
@@ -97,9 +99,25 @@ def _nginx(ctx: Context, pki: dict[str, str], mode: TlsMode) -> Running:
     return Running("nginx", f"https://127.0.0.1:{port}", server)
 
 
-def load(url: str, pki: dict[str, str], *, connections: int, duration: float, mutual: bool, new: bool) -> LoadResult:
+def cpu_seconds(server: Server | None) -> float:
+    """User + system CPU time of the server's process group so far (the proxy's cost, whatever the noise)."""
+    if server is None:
+        return 0.0
+    total = 0
+    for pid in server.group_pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def load(
+    url: str, pki: dict[str, str], *, connections: int, duration: float, mutual: bool, new: bool, warmup: float = 1.0
+) -> LoadResult:
     command = [sys.executable, "-m", "bench.tlsload", "--url", url, "--connections", str(connections),
-               "--duration", str(duration), "--ca", pki["ca.pem"]]  # fmt: skip
+               "--duration", str(duration), "--warmup", str(warmup), "--ca", pki["ca.pem"]]  # fmt: skip
     if mutual:
         command += ["--cert", pki["client.pem"], "--key", pki["client.key"]]
     if new:
@@ -115,6 +133,7 @@ def load(url: str, pki: dict[str, str], *, connections: int, duration: float, mu
 def run_tls_scenario(scenario: Scenario, args: Any, found: dict[str, str | None], log: Any) -> list[dict[str, Any]]:
     mode = MODES[scenario.name]
     measured: dict[str, Measurements] = {}
+    cpu_us: dict[str, list[float]] = {}  # proxy CPU per request, per round: steadier than req/s on a shared machine
     with tempfile.TemporaryDirectory(prefix=f"splp-bench-{scenario.name}-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         workdir.chmod(0o755)
@@ -145,13 +164,21 @@ def run_tls_scenario(scenario: Scenario, args: Any, found: dict[str, str | None]
         for round_no in range(args.rounds):
             shift = round_no % len(running)
             for target, tls in running[shift:] + running[:shift]:
+                before = cpu_seconds(target.server)
                 result = load(target.base_url + scenario.url_path, pki, connections=args.connections,
-                              duration=args.duration, mutual=tls and mode.mutual, new=mode.new_connections)  # fmt: skip
+                              duration=args.duration, mutual=tls and mode.mutual, new=mode.new_connections,
+                              warmup=0)  # fmt: skip
+                used = (cpu_seconds(target.server) - before) * 1e6 / max(result.requests, 1)
+                cpu_us.setdefault(target.name, []).append(used)
                 measured[target.name].wrk.append(result)
                 errors = f", {result.errors} ERRORS" if result.errors else ""
                 log(f"round {round_no + 1}/{args.rounds} {target.name}: {result.rps:,.0f} req/s, "
-                    f"p50 {result.p50_ms} ms, p99 {result.p99_ms} ms{errors}")  # fmt: skip
+                    f"p50 {result.p50_ms} ms, p99 {result.p99_ms} ms, CPU {used:,.0f} µs/req{errors}")  # fmt: skip
         for target, _ in running:
             if target.server:
                 measured[target.name].peak_rss_mb = target.server.peak_rss_mb()
-    return build_rows(scenario.name, measured)
+    rows = build_rows(scenario.name, measured)
+    for row in rows:
+        row["cpu_us_per_request"] = round(statistics.median(cpu_us[row["target"]]), 1)
+        log(f"{scenario.name} {row['target']}: median proxy CPU {row['cpu_us_per_request']:,.0f} µs/request")
+    return rows
