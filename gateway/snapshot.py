@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from gateway.chain import PolicyBuildError, build_chain
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
-from gateway.proxy import BodyPace, ProxyApp, timeouts_from_config
+from gateway.proxy import ProxyApp
 from gateway.router import PrefixRouter, ResourceMatcher
 from gateway.sealing import SealingError
+from gateway.streaming import transfer_for
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
@@ -30,10 +31,13 @@ class Upstreams:
     def __init__(self, defaults: UpstreamDefaults) -> None:
         pool = defaults.pool
         limit, per_host, keepalive = pool.limit, pool.limit_per_host, pool.keepalive_timeout
+        buffer = defaults.stream_buffer
         # Both exist (connections open lazily): a reload may switch.
         self.clients: dict[str, UpstreamClient] = {
-            "aiohttp": AioClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
-            "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
+            "aiohttp": AioClient(
+                limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer
+            ),
+            "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer),
         }
         self.health = HealthRegistry()
 
@@ -65,8 +69,8 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     tls = _backend_tls(api)
     endpoints = [endpoint_from_config(e, tls) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
-    timeouts = timeouts_from_config(defaults.timeouts)
-    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_pace(api, config))
+    transfer = transfer_for(api, config.gateway)
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, transfer, defaults.retries)
     try:
         app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
     except PolicyBuildError as exc:
@@ -86,17 +90,6 @@ def _backend_tls(api: ApiDefinition) -> ssl.SSLContext | None:
     except (OSError, ssl.SSLError, ValueError, SealingError) as exc:
         path = f"{api.where}.backend.tls" if api.where else "backend.tls"
         raise ConfigError([ConfigProblem(api.source, path, f"cannot build the backend TLS context: {exc}")]) from None
-
-
-def body_pace(api: ApiDefinition, config: LoadedConfig) -> BodyPace:
-    """gateway.limits' body limits, with the API's own deadline and rate where it sets them."""
-    limits = config.gateway.gateway.limits
-    own = api.config
-    return BodyPace(
-        idle=limits.body_timeout,
-        deadline=limits.body_deadline if own.body_deadline is None else own.body_deadline,
-        min_rate=limits.body_min_rate if own.body_min_rate is None else own.body_min_rate,
-    )
 
 
 def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: WorkerResources, version: int) -> Snapshot:

@@ -7,6 +7,7 @@ from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.encryption.policy import JwePolicy
 from policies.headers.policy import HeadersPolicy
+from policies.media.policy import MediaPolicy
 from policies.mtls.policy import MtlsPolicy
 from policies.throttle.policy import ThrottlePolicy
 
@@ -15,6 +16,7 @@ REGISTRY: dict[str, type[Policy]] = {
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
     JwePolicy.NAME: JwePolicy,
+    MediaPolicy.NAME: MediaPolicy,
     MtlsPolicy.NAME: MtlsPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }

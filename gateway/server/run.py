@@ -60,14 +60,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def gateway_address(config: LoadedConfig, options: ServeOptions) -> tuple[str, int]:
+    """Where the data plane listens: --host/--port over gateway.listen."""
+    listen = config.gateway.gateway.listen
+    return options.host or listen.host, options.port if options.port is not None else listen.port
+
+
 def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any) -> uvicorn.Config:
     section = config.gateway.gateway
     in_workers = isinstance(app, str)
+    host, port = gateway_address(config, options)
     return uvicorn.Config(
         app,
         factory=in_workers,
-        host=options.host or section.listen.host,
-        port=options.port if options.port is not None else section.listen.port,
+        host=host,
+        port=port,
         loop="uvloop",
         http="gateway.server.run:WorkerProtocol" if in_workers else http_protocol(config),
         ws="none",
@@ -117,18 +124,17 @@ class BindError(Exception):
     """A listener's address cannot be bound (in use, not local, no permission)."""
 
 
-def listen_socket(config: uvicorn.Config, key: str) -> socket.socket:
-    """Binds `config`'s address now, so a taken port stops `splp serve` before anything starts, with the
-    config key to change instead of a server left running without its listener."""
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family)
+def listen_socket(host: str, port: int, key: str) -> socket.socket:
+    """Binds the address now, so a taken port stops `splp serve` before anything starts, naming the
+    config key to change, instead of a server left running without its listener."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((config.host, config.port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         reason = exc.strerror.lower() if exc.strerror else str(exc)
-        raise BindError(f"cannot listen on {config.host}:{config.port} ({key}): {reason}") from None
+        raise BindError(f"cannot listen on {host}:{port} ({key}): {reason}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -137,45 +143,38 @@ def serve(options: ServeOptions) -> int:
     """Exit status: 0 after a signal, 1 when a listener cannot be bound, 3 when startup fails."""
     config = load_config(options.config_path)  # fails before any port is bound
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
-    workers = options.workers or config.gateway.gateway.workers
-    in_workers = workers > 1
-    if in_workers:
-        app: Any = "gateway.app:create_app"
-    else:
-        from gateway.app import GatewayApp
-
-        app = GatewayApp(config)
-    uv_config = gateway_uvicorn_config(config, options, app)
-    control_config = control_uvicorn_config(config, options) if config.gateway.control.enabled else None
+    control = config.gateway.control
     sockets: list[socket.socket] = []
-    try:
-        sockets.append(listen_socket(uv_config, "gateway.listen"))
-        if control_config is not None:
-            sockets.append(listen_socket(control_config, "control.listen"))
+    try:  # before the app is built: a taken port is reported in the time it takes to load the config
+        sockets.append(listen_socket(*gateway_address(config, options), "gateway.listen"))
+        if control.enabled:
+            sockets.append(listen_socket(control.listen.host, control.listen.port, "control.listen"))
     except BindError as exc:
         log.error("%s", exc)
         for sock in sockets:
             sock.close()
         return 1
-    if not in_workers:
-        servers = [uvicorn.Server(uv_config)]
-        if control_config is not None:
-            servers.append(uvicorn.Server(control_config))
+    workers = options.workers or config.gateway.gateway.workers
+    if workers == 1:
+        from gateway.app import GatewayApp
+
+        servers = [uvicorn.Server(gateway_uvicorn_config(config, options, GatewayApp(config)))]
+        if control.enabled:
+            servers.append(uvicorn.Server(control_uvicorn_config(config, options)))
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(_serve_all(servers, sockets))
         return 0
-    control: SpawnProcess | None = None
-    if control_config is not None:
-        control = _spawn_control(options, sockets[1])
-    supervisor = GatewaySupervisor(uv_config, sockets=sockets[:1], control=control)
+    process: SpawnProcess | None = _spawn_control(options, sockets[1]) if control.enabled else None
+    uv_config = gateway_uvicorn_config(config, options, "gateway.app:create_app")
+    supervisor = GatewaySupervisor(uv_config, sockets=sockets[:1], control=process)
     try:
         supervisor.run()
     finally:
-        if control is not None and control.is_alive():
-            control.terminate()
-            control.join(10)
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(10)
     return supervisor.exit_code
 
 
