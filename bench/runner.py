@@ -22,7 +22,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import media, scenarios, tools
+from bench import media, scenarios, tls, tools
 from bench.loadgen import run_locust, run_wrk
 from bench.procs import LOAD_CPU, BenchError
 from bench.report import Measurements, build_rows, normalise_etl_row, render_table, write_json
@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if name.startswith("etl-"):
                     rows += asyncio.run(run_etl_scenario(name, args.etl_rows))
+                elif name in tls.MODES:
+                    rows += tls.run_tls_scenario(scenarios.get(name), args, found, log)
                 elif name in media.SCENARIOS:
                     media_rows += media.run_scenario(name, args.rounds, found, log)
                 else:

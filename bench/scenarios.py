@@ -27,7 +27,7 @@ class Scenario:
     headers: tuple[tuple[str, str], ...] = ()
     api_prefix: str = "/bench/v1"  # context/version of the API in the scenario's gateway.yaml
     expect_status: int = 200
-    expect_body: bytes = UPSTREAM_BODY
+    expect_body: bytes | None = UPSTREAM_BODY  # None: any body (e.g. an encrypted one)
     count_events: bool = False  # scenario `observed`: fresh analytics database, events accounted after the run
 
     @property
@@ -83,6 +83,42 @@ def _bench_jwt() -> str:
     return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench"})
 
 
+JWE_API_KEY = "bench-jwe-api-key-0123456789abcdef"  # its sha256 is in bench/conf/jwe/gateway.yaml
+
+
+def _bench_jwe() -> bytes:
+    """A 4 KiB JSON body as compact JWE to the gateway's key. The gateway key (EC P-256) and the application's key
+    (RSA 2048) live in var/bench/jwe/ (git-ignored, private halves 0600), made once and shared by every process."""
+    import json
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from joserfc import jwe
+    from joserfc.jwk import ECKey
+
+    folder = Path(__file__).resolve().parents[1] / "var" / "bench" / "jwe"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, make in (("gateway", lambda: ec.generate_private_key(ec.SECP256R1())),
+                       ("app", lambda: rsa.generate_private_key(65537, 2048))):  # fmt: skip
+        if (folder / f"{name}.key").exists():
+            continue
+        key = make()
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        with os.fdopen(os.open(folder / f"{name}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            file.write(private)
+        (folder / f"{name}.pub").write_bytes(public)
+    recipient = ECKey.import_key((folder / "gateway.pub").read_bytes())
+    body = json.dumps({"nip": "198701012010011001", "pad": "x" * 4030}).encode()
+    header = {"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "cty": "json"}
+    return jwe.encrypt_compact(header, body, recipient, algorithms=["ECDH-ES+A256KW", "A256GCM"]).encode()
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
@@ -102,6 +138,30 @@ SCENARIOS: dict[str, Scenario] = {
             description="GET with a JWT bearer: auth policy (cached valid token) + subscription and scope check",
             conf=CONF_DIR / "jwt",
             headers=(("authorization", f"Bearer {_bench_jwt()}"),),
+        ),
+        Scenario(
+            name="tls",
+            description="passthrough over HTTPS (TLS 1.3, keep-alive); loaded by bench.tlsload, as are nginx and plain",
+            conf=CONF_DIR / "passthrough",
+        ),
+        Scenario(
+            name="mtls",
+            description="passthrough over mTLS (client certificate, mtls policy required), keep-alive",
+            conf=CONF_DIR / "passthrough",
+        ),
+        Scenario(
+            name="mtls-newconn",
+            description="mTLS with a new connection and full handshake per request (Connection: close)",
+            conf=CONF_DIR / "passthrough",
+        ),
+        Scenario(
+            name="jwe",
+            description="POST of a 4 KiB JWE body: decrypted for the upstream, the answer encrypted to the app's key",
+            conf=CONF_DIR / "jwe",
+            method="POST",
+            body=_bench_jwe(),
+            headers=(("apikey", JWE_API_KEY), ("content-type", "application/jose")),
+            expect_body=None,
         ),
         Scenario(
             name="throttle-memory",

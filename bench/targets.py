@@ -266,9 +266,10 @@ def verify(running: Running, scenario: Scenario, timeout: float = 5.0) -> None:
         ) from exc
     finally:
         connection.close()
-    if response.status != scenario.expect_status or body != scenario.expect_body:
+    expected = scenario.expect_body
+    if response.status != scenario.expect_status or (expected is not None and body != expected):
         tail = f"\n{running.server.tail()}" if running.server else ""
         raise BenchError(
             f"{running.name}: {scenario.method} {scenario.url_path} answered {response.status} {body[:200]!r}; "
-            f"expected {scenario.expect_status} {scenario.expect_body[:200]!r}{tail}"
+            f"expected {scenario.expect_status} {(expected or b'(any body)')[:200]!r}{tail}"
         )

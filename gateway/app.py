@@ -37,6 +37,7 @@ log = logging.getLogger("splp.gateway")
 
 _BAD_RAW = re.compile(rb"%(2f|5c|00)|\\|\x00", re.IGNORECASE)
 _JSON = [(b"content-type", b"application/json")]
+_CLIENT_CERT_HEADERS = frozenset((b"client-cert", b"client-cert-chain"))
 
 
 class GatewayApp:
@@ -118,21 +119,27 @@ class GatewayApp:
             return await self.oauth(scope, receive, send)
         request_id = b""
         host = b""
+        cert_headers = False
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 if VALID_REQUEST_ID.match(value):
                     request_id = value
             elif name == b"host":
                 host = value
+            elif name in _CLIENT_CERT_HEADERS:
+                cert_headers = True
         if not request_id:
             request_id = new_request_id()
+        cert_header = self._take_client_cert_headers(scope) if cert_headers else None
         recorder = self.recorder
         if recorder is None:
-            await self._dispatch(scope, receive, send, request_id, host)
+            await self._dispatch(scope, receive, send, request_id, host, cert_header)
         else:
-            await recorder.observe(self._dispatch, scope, receive, send, request_id, host)
+            await recorder.observe(self._dispatch, scope, receive, send, request_id, host, cert_header)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, request_id: bytes, host: bytes) -> None:
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, request_id: bytes, host: bytes, cert_header: bytes | None
+    ) -> None:
         path: str = scope["path"]
         raw: bytes = scope.get("raw_path") or path.encode("utf-8")
         if _BAD_RAW.search(raw) or "/./" in f"{path}/" or "/../" in f"{path}/":
@@ -169,6 +176,8 @@ class GatewayApp:
         ctx = RequestContext(request_id, api, resource, params, upstream_path, client[0] if client else "", host)
         ctx.extra = extra
         scope["gateway"] = ctx
+        if cert_header is not None:
+            ctx.extra = {**(ctx.extra or {}), "client_cert_header": cert_header}
         try:
             await api.app(scope, receive, send)
         except ClientBodyTimeout as exc:
@@ -195,6 +204,20 @@ class GatewayApp:
                 await errors.send_problem(send, errors.INTERNAL, "the gateway failed to handle the request", request_id)
             except Exception:
                 pass  # the response had started: returning incomplete makes the server close the connection
+
+    def _take_client_cert_headers(self, scope: Scope) -> bytes | None:
+        """RFC 9440 headers never pass as sent: a listener that trusts its fronting proxy returns Client-Cert
+        (the context keeps it for gateway.server.client_cert); any other listener drops them unread."""
+        trusted = self.config.gateway.gateway.listen.trust_client_cert_header
+        kept = []
+        found = None
+        for name, value in scope["headers"]:
+            if name not in _CLIENT_CERT_HEADERS:
+                kept.append((name, value))
+            elif trusted and name == b"client-cert":
+                found = value
+        scope["headers"] = kept
+        return found
 
     async def _builtin(self, path: str, send: Send) -> None:
         """The data port's probes for balancers: status word only (details live on the status listener)."""

@@ -1,4 +1,4 @@
-"""`splp`: serve, check, chain, apply, version, sample-backend (and admin, etl from their modules)."""
+"""`splp`: serve, check, chain, apply, version, sample-backend (and admin, etl, certs from their modules)."""
 
 from __future__ import annotations
 
@@ -195,10 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     backend.add_argument("--port", type=int, default=9001)
     backend.set_defaults(func=_sample_backend)
 
+    from gateway.certs import add_subcommands as add_cert_commands
     from gateway.control.admin_cli import add_subcommands as add_admin_commands
     from gateway.etl.cli import add_subcommands as add_etl_commands
 
     add_admin_commands(sub)
+    add_cert_commands(sub)
     add_etl_commands(sub)
     return parser
 

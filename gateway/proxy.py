@@ -148,9 +148,7 @@ class ProxyApp:
         backend = api.config.backend
         self._api_name = f"{api.config.name} ({api.config.prefix})"
         self._pool = pool
-        self._clients = tuple(
-            clients["aiohttp"] if endpoint.scheme == "https" else clients[default_client] for endpoint in pool.endpoints
-        )
+        self._clients = tuple(clients[default_client] for _ in pool.endpoints)  # both clients speak https
         self._retries = backend.retries if backend.retries is not None else default_retries
         self._preserve_host = backend.preserve_host
         self._body_pace = transfer.pace

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
 from gateway.config.restart import restart_only_changes
+from gateway.server.tls import reload_all as reload_listeners
 
 if TYPE_CHECKING:
     from gateway.app import GatewayApp
@@ -69,7 +70,8 @@ class Reloader:
                 await self._task
 
     def request(self) -> None:
-        """Schedules one reload (SIGHUP handler); several signals in a row coalesce."""
+        """Schedules one reload (SIGHUP handler); several signals in a row coalesce. TLS certificates too."""
+        reload_listeners()
         if self._pending is None or self._pending.done():
             self._pending = asyncio.create_task(self.reload(), name="splp-reload")
 

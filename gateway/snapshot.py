@@ -6,6 +6,7 @@ requests already in flight finish on the snapshot they started with.
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp
 from gateway.router import PrefixRouter, ResourceMatcher
+from gateway.sealing import SealingError
 from gateway.streaming import transfer_for
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
 from gateway.upstream.active import ActiveChecks
@@ -21,6 +23,7 @@ from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.lean import LeanClient
 from gateway.upstream.pool import EndpointPool, HealthRegistry, endpoint_from_config
+from gateway.upstream.tls import backend_context, backend_owner
 
 
 class Upstreams:
@@ -30,7 +33,7 @@ class Upstreams:
         pool = defaults.pool
         limit, per_host, keepalive = pool.limit, pool.limit_per_host, pool.keepalive_timeout
         buffer = defaults.stream_buffer
-        # Both exist (connections open lazily): https endpoints always need aiohttp, and a reload may switch.
+        # Both exist (connections open lazily): a reload may switch.
         self.clients: dict[str, UpstreamClient] = {
             "aiohttp": AioClient(
                 limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer
@@ -67,7 +70,8 @@ class Snapshot:
 def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, services: WorkerResources) -> ApiRuntime:
     defaults = config.gateway.upstream
     backend = api.config.backend
-    endpoints = [endpoint_from_config(e) for e in backend.endpoints]
+    tls = _backend_tls(api)
+    endpoints = [endpoint_from_config(e, tls) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     transfer = transfer_for(api, config.gateway)
     proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, transfer, defaults.retries)
@@ -86,6 +90,17 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
         app=chain.app,
         chain=chain,
     )
+
+
+def _backend_tls(api: ApiDefinition) -> ssl.SSLContext | None:
+    tls = api.config.backend.tls
+    if tls is None:
+        return None
+    try:
+        return backend_context(tls, backend_owner(api.config.prefix))
+    except (OSError, ssl.SSLError, ValueError, SealingError) as exc:
+        path = f"{api.where}.backend.tls" if api.where else "backend.tls"
+        raise ConfigError([ConfigProblem(api.source, path, f"cannot build the backend TLS context: {exc}")]) from None
 
 
 def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: WorkerResources, version: int) -> Snapshot:

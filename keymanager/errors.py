@@ -26,6 +26,13 @@ class InvalidToken(AuthFailure):
     pass
 
 
+class CertificateMismatch(AuthFailure):
+    """RFC 8705: the token is bound (cnf.x5t#S256) to a client certificate this connection did not present."""
+
+    code = 800506
+    title = "Token bound to another certificate"
+
+
 class MissingCredentials(AuthFailure):
     """No credentials, or credentials in a scheme this API does not use (Basic): a bare challenge."""
 

@@ -8,15 +8,19 @@ from gateway.types import Policy
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.discover import discover
+from policies.encryption.policy import JwePolicy
 from policies.headers.policy import HeadersPolicy
 from policies.media.policy import MediaPolicy
+from policies.mtls.policy import MtlsPolicy
 from policies.throttle.policy import ThrottlePolicy
 
 BUILTIN: dict[str, type[Policy]] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
+    JwePolicy.NAME: JwePolicy,
     MediaPolicy.NAME: MediaPolicy,
+    MtlsPolicy.NAME: MtlsPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }
 _EXTERNAL, _EXTERNAL_SOURCES = discover(BUILTIN)

@@ -8,7 +8,10 @@ snapshot builder, exactly as conf/ files would be.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.catalog.apis import to_config
+from gateway.catalog.certificates import ApplicationCertificates
 from gateway.catalog.consumer_models import ConsumerStatus
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.util import json_column, now
@@ -57,6 +60,7 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             " WHERE p.status IN ($1, $2) AND s.status IN ($1, $2) ORDER BY s.application_id, a.context, a.version",
             *_EXPORTED,
         )
+    certificates = await store.certificates.all()
     hashes: dict[str, list[str]] = {}
     for key in keys:
         hashes.setdefault(key["application_id"], []).append(key["key_hash"])
@@ -73,6 +77,7 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             scopes=tuple(json_column(row["scopes"])),
             key_managers=tuple(json_column(row["key_managers"])),
             api_keys=tuple(hashes.get(row["id"], ())),
+            **_certificate_fields(certificates.get(row["id"])),
         )
         for row in apps
     ]
@@ -86,6 +91,16 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
         for row in subs
     ]
     return applications, subscriptions
+
+
+def _certificate_fields(found: ApplicationCertificates | None) -> dict[str, Any]:
+    if found is None:
+        return {}
+    return {
+        "cert_fingerprints": tuple(found.cert_fingerprints),
+        "cert_subjects": tuple(found.cert_subjects),
+        "jwe_public_key": found.jwe_public_key,
+    }
 
 
 async def tier_overrides(store: CatalogStore) -> list[TierOverride]:

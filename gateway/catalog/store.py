@@ -15,6 +15,7 @@ from gateway.catalog.apis import ApiRepository
 from gateway.catalog.applications import ApplicationRepository
 from gateway.catalog.approvals import ApprovalRepository
 from gateway.catalog.audit import AuditRepository
+from gateway.catalog.certificates import CertificateRepository
 from gateway.catalog.db import Database, open_database
 from gateway.catalog.documents import DocumentRepository
 from gateway.catalog.migrate import migrate
@@ -32,6 +33,7 @@ class CatalogStore:
         self.audit = AuditRepository(db)
         self.apis = ApiRepository(db)
         self.applications = ApplicationRepository(db)
+        self.certificates = CertificateRepository(db)
         self.subscriptions = SubscriptionRepository(db)
         self.approvals = ApprovalRepository(db)
         self.definitions = DefinitionRepository(db, self.apis)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.config.tls import normalize_fingerprint
 
 
 class ApplicationConfig(BaseModel):
@@ -36,6 +38,21 @@ class ApplicationConfig(BaseModel):
     api_keys: tuple[str, ...] = Field(
         (), description="API keys as sha256:<hex> hashes (python -m keymanager.hashing apikey)."
     )
+    cert_fingerprints: tuple[str, ...] = Field(
+        (), description="SHA-256 fingerprints of client certificates that identify this application (mTLS)."
+    )
+    cert_subjects: tuple[str, ...] = Field(
+        (), description="Client certificate subject DNs (RFC 4514, e.g. CN=app,O=Bappenas) that identify it."
+    )
+    jwe_public_key: str | None = Field(
+        None,
+        description="Public key (RSA or EC P-256) responses are encrypted to (JWE): a PEM file, or the PEM inline.",
+    )
+
+    @field_validator("cert_fingerprints")
+    @classmethod
+    def _fingerprints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(normalize_fingerprint(item) for item in value)
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.keymanagers import KeyManagerConfig, check_key_managers
 from gateway.config.observability import ApiObservability, ObservabilityConfig
 from gateway.config.tiers import TiersConfig
+from gateway.config.tls import BackendTls, ListenerTls
 from gateway.config.units import Duration, Size
 from gateway.types import Policy
 
@@ -38,6 +39,13 @@ class Strict(BaseModel):
 class Listen(Strict):
     host: str = Field("0.0.0.0", description="Address to bind.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port to bind (0 picks a free port).")
+    tls: ListenerTls | None = Field(None, description="Serve HTTPS (and optionally ask for client certificates).")
+    trust_client_cert_header: bool = Field(
+        False,
+        description="Only behind a TLS-terminating proxy that verifies client certificates: read the client "
+        "certificate from its RFC 9440 Client-Cert header. Otherwise (the default) that header is stripped from "
+        "every request and never trusted.",
+    )
 
 
 class ServerLimitsConfig(Strict):
@@ -153,7 +161,7 @@ class PoolSettings(Strict):
 
 class UpstreamDefaults(Strict):
     client: Literal["lean", "aiohttp"] = Field(
-        "lean", description="HTTP client for plain-http backends; https backends always use aiohttp."
+        "lean", description="HTTP client for backends (http and https): lean (httptools) or aiohttp."
     )
     pool: PoolSettings = Field(default_factory=PoolSettings, description="Connection pool per worker.")
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig, description="Default backend timeouts.")
@@ -209,6 +217,7 @@ class BackendConfig(Strict):
     )
     retries: int | None = Field(None, ge=0, le=5, description="Overrides upstream.retries for this API.")
     preserve_host: bool = Field(False, description="Send the client's Host to the backend instead of the endpoint's.")
+    tls: BackendTls | None = Field(None, description="TLS to https endpoints: CA, hostname check, pins, client cert.")
 
     @field_validator("endpoints", mode="before")
     @classmethod

@@ -48,12 +48,13 @@ class Recorder:
 
     async def observe(
         self,
-        dispatch: Callable[[Scope, Receive, Send, bytes, bytes], Awaitable[None]],
+        dispatch: Callable[[Scope, Receive, Send, bytes, bytes, bytes | None], Awaitable[None]],
         scope: Scope,
         receive: Receive,
         send: Send,
         request_id: bytes,
         host: bytes,
+        cert_header: bytes | None,
     ) -> None:
         wall = time.time()
         started = time.perf_counter()
@@ -81,7 +82,7 @@ class Recorder:
             span = scope["splp.span"] = tracing.start_call(scope)
             scope["splp.tracing"] = tracing
         try:
-            await dispatch(scope, receive, observed_send, request_id, host)
+            await dispatch(scope, receive, observed_send, request_id, host, cert_header)
         finally:
             if span is not None and tracing is not None:
                 ctx = scope.get("gateway")

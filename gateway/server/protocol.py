@@ -68,6 +68,7 @@ from uvicorn.server import ServerState
 from gateway import errors
 from gateway.headers import connection_listed
 from gateway.request_ids import request_id_of
+from gateway.server.client_cert import tls_extension
 
 __all__ = ["ClientDisconnected", "GatewayHttpToolsProtocol", "ServerLimits", "protocol_class"]
 
@@ -259,6 +260,7 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         self._valid_host = _NO_VALID_HOST  # last Host value that passed _HOST_RE on this connection
         self._active: RequestResponseCycle | None = None  # cycle whose app task was started last
         self._active_task: asyncio.Task[None] | None = None
+        self._tls: dict[object, object] | None = None  # ASGI TLS extension of this connection (None: plain TCP)
 
         # Per-request state (the head being parsed)
         self._in_head = False
@@ -271,6 +273,7 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
     # Protocol interface
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._tls = self._tls_extension(transport)
         # The first request's deadline runs from the connection: an idle socket is not free either.
         self._header_timer = self.loop.call_at(self.loop.time() + self._header_timeout, self._on_header_timeout)
 
@@ -304,6 +307,8 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
     # Parser callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        if self._tls is not None:
+            self.scope["extensions"] = {"tls": self._tls}
         self._in_head = True
         self._head_bytes = 0
         self._host = None
@@ -397,6 +402,12 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         self.tasks.add(task)
         self._active = cycle
         self._active_task = task
+
+    # TLS: uvicorn does not fill the ASGI TLS extension; built here once per connection, after the handshake
+    @staticmethod
+    def _tls_extension(transport: asyncio.Transport) -> dict[object, object] | None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        return None if ssl_object is None else cast("dict[object, object]", tls_extension(ssl_object))
 
     # Slow paths
     def _head_pending(self, nbytes: int) -> None:

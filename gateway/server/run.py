@@ -9,6 +9,7 @@ SIGTERM/SIGINT: stop accepting, let in-flight requests finish for `graceful_time
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -24,7 +25,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.config.load import load_config
-from gateway.config.model import LoadedConfig
+from gateway.config.model import Listen, LoadedConfig
 from gateway.observability.logs import configure_logging
 
 log = logging.getLogger("splp.server")
@@ -92,6 +93,7 @@ def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any
         date_header=False,  # the backend's Date passes through; the gateway dates its own answers
         log_level=options.log_level or config.gateway.observability.log.level,
         backlog=4096,
+        **_tls_options(section.listen, "gateway"),
     )
 
 
@@ -111,6 +113,7 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
         log_config=None,  # one log format: the root logger's (gateway/observability/logs.py)
         server_header=False,
         log_level=options.log_level or config.gateway.observability.log.level,
+        **_tls_options(listen, "control"),
     )
 
 
@@ -134,6 +137,15 @@ def status_uvicorn_config(
         log_config=None,
         log_level=options.log_level or config.gateway.observability.log.level,
     )
+
+
+def _tls_options(listen: Listen, name: str) -> dict[str, Any]:
+    """uvicorn.Config keywords for a TLS listener: our context factory (SNI, reload, client certificates)."""
+    if listen.tls is None:
+        return {}
+    from gateway.server.tls import context_factory
+
+    return {"ssl_context_factory": functools.partial(context_factory, listen.tls, name)}
 
 
 class BindError(Exception):

@@ -170,6 +170,7 @@ class AioClient:
                     headers=headers,
                     data=body,
                     allow_redirects=False,
+                    ssl=request.endpoint.ssl or True,
                     compress=None,
                     chunked=None,
                     timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=timeouts.read),

@@ -10,6 +10,7 @@ is pulled by the proxy chunk by chunk, so the socket's flow control is the backp
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,6 +39,7 @@ class Endpoint:
     port: int
     base_path: bytes
     weight: int = 1
+    ssl: ssl.SSLContext | None = None  # https: the API's backend TLS context (built once per snapshot)
 
     @property
     def host_header(self) -> bytes:

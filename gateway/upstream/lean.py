@@ -1,4 +1,4 @@
-"""LeanClient: a keep-alive HTTP/1.1 upstream client on asyncio Protocols and httptools (plain http only).
+"""LeanClient: a keep-alive HTTP/1.1 upstream client on asyncio Protocols and httptools (http and https).
 
 Why: the aiohttp client cost ~60% of a minimal proxy's time; this one does the same job with a
 protocol per connection (lean_conn.py), a LIFO pool per (host, port) and precomputed bytes.
@@ -23,6 +23,7 @@ import asyncio
 import os
 import re
 import socket
+import ssl
 from collections import deque
 
 from .base import Timeouts, UpstreamRequest
@@ -30,7 +31,7 @@ from .errors import UpstreamBodyError, UpstreamConnectError, UpstreamProtocolErr
 from .lean_body import BodyWriter, LeanResponse
 from .lean_conn import HIGH_WATER, LeanConnection
 
-Key = tuple[str, int]
+Key = tuple[str, int, ssl.SSLContext | None]  # host, port, TLS context (None: plain http)
 
 _METHODS: dict[str, bytes] = {
     m: m.encode("ascii") + b" " for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -109,20 +110,29 @@ class LeanClient:
         self._sweeper: asyncio.TimerHandle | None = None
         self._evicting = False
         self._closed = False
+        self._tls: ssl.SSLContext | None = None
 
     # ---- UpstreamClient ---------------------------------------------------------------------------
 
+    def _default_tls(self) -> ssl.SSLContext:
+        """The system trust store with hostname checks, for https endpoints without backend.tls (built once)."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
     async def send(self, request: UpstreamRequest) -> LeanResponse:
         endpoint = request.endpoint
-        if endpoint.scheme != "http":
-            if endpoint.scheme == "https":
-                raise UpstreamProtocolError("lean client does not speak TLS; use client: aiohttp")
+        if endpoint.scheme == "https":
+            tls: ssl.SSLContext | None = endpoint.ssl or self._default_tls()
+        elif endpoint.scheme == "http":
+            tls = None
+        else:
             raise UpstreamProtocolError(f"lean client cannot reach scheme {endpoint.scheme!r}")
         head = request_head(request)
         loop = asyncio.get_running_loop()
         timeouts = request.timeouts
         total_deadline = loop.time() + timeouts.total
-        key = (endpoint.host, endpoint.port)
+        key = (endpoint.host, endpoint.port, tls)
         body = request.body
         head_request = request.method == "HEAD"
         fresh = False
@@ -228,11 +238,18 @@ class LeanClient:
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, key: Key) -> LeanConnection:
         """Opens a connection on a reserved slot; the slot is given back if that fails."""
-        host, port = key
+        host, port, tls = key
         try:
             _, conn = await loop.create_connection(
-                lambda: LeanConnection(self, key, loop, self._max_head, self._stream_buffer), host, port
+                lambda: LeanConnection(self, key, loop, self._max_head, self._stream_buffer),
+                host,
+                port,
+                ssl=tls,
+                server_hostname=host if tls is not None else None,
             )
+        except ssl.SSLError as e:
+            self._unreserve(key)
+            raise UpstreamConnectError(f"TLS handshake with upstream {host}:{port} failed: {e.reason or e}") from e
         except OSError as e:
             self._unreserve(key)
             raise UpstreamConnectError(f"cannot connect to upstream {host}:{port}: {_os_reason(e)}") from e

@@ -29,7 +29,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .lean import LeanClient
+    from .lean import Key, LeanClient
 
 # Body buffering (defaults; upstream.stream_buffer sets HIGH): pause the socket above HIGH buffered bytes,
 # resume at or below HIGH / 4.
@@ -88,7 +88,7 @@ class LeanConnection(asyncio.Protocol):
     def __init__(
         self,
         client: LeanClient,
-        key: tuple[str, int],
+        key: Key,
         loop: asyncio.AbstractEventLoop,
         max_head: int,
         high_water: int = HIGH_WATER,

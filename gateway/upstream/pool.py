@@ -8,6 +8,7 @@ by URL across snapshots, so a config reload does not forget which backend is dow
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from gateway.upstream.base import Endpoint
 log = logging.getLogger("splp.upstream")
 
 
-def endpoint_from_config(config: EndpointConfig) -> Endpoint:
+def endpoint_from_config(config: EndpointConfig, tls: ssl.SSLContext | None = None) -> Endpoint:
     parts = urlsplit(config.url)
     scheme = parts.scheme
     port = parts.port or (443 if scheme == "https" else 80)
@@ -29,6 +30,7 @@ def endpoint_from_config(config: EndpointConfig) -> Endpoint:
         port=port,
         base_path=parts.path.rstrip("/").encode("latin-1"),
         weight=config.weight,
+        ssl=tls if scheme == "https" else None,
     )
 
 

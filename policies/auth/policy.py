@@ -16,6 +16,7 @@ consumer's raw credentials only with `forward_credentials: true`.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 import time
@@ -28,6 +29,7 @@ from pydantic import BaseModel
 
 from gateway.config.model import ResourceConfig
 from gateway.context import RequestContext
+from gateway.server.client_cert import request_cert
 from gateway.types import ASGIApp, PolicyDeps, Receive, Scope, Send
 from keymanager.apikey import ApiKeyManager
 from keymanager.base import KeyManager, Principal
@@ -35,6 +37,7 @@ from keymanager.cache import token_key
 from keymanager.errors import (
     AuthFailure,
     Blocked,
+    CertificateMismatch,
     Forbidden,
     InvalidToken,
     KeyManagerUnavailable,
@@ -62,6 +65,19 @@ _FIELDS: dict[str, Callable[[Principal], str]] = {
     "key_manager": lambda p: p.key_manager,
     "issuer": lambda p: p.issuer,
 }
+
+
+def _check_certificate_binding(cnf: Any, scope: Scope, now: float) -> None:
+    """RFC 8705: a token with cnf["x5t#S256"] counts only over a connection presenting that certificate.
+    Any other confirmation method (e.g. DPoP's jkt) is not verified here, so such a token is refused."""
+    thumbprint = cnf.get("x5t#S256") if isinstance(cnf, dict) else None
+    if not isinstance(thumbprint, str):
+        raise InvalidToken("the token's cnf claim names no x5t#S256 certificate binding this gateway can verify")
+    cert = request_cert(scope)
+    if cert is None or not cert.valid_at(now):
+        raise CertificateMismatch("the token is bound to a client certificate, and none valid was presented")
+    if not hmac.compare_digest(cert.x5t_s256, thumbprint):
+        raise CertificateMismatch("the token is bound to another client certificate")
 
 
 def _audiences(config: AuthConfig, accepted: Iterable[KeyManager], prefix: str) -> dict[str, frozenset[str]]:
@@ -202,6 +218,9 @@ class AuthPolicy:
                 self._cache.put(key, principal)
             if principal.key_manager not in self._accepted:
                 raise InvalidToken("the token's key manager is not accepted by this API")
+            cnf = principal.claims.get("cnf")
+            if cnf is not None:
+                _check_certificate_binding(cnf, scope, now)
             app = self._authorize(principal, ctx, scope["method"])
         except AuthFailure as failure:
             if self._enforce:

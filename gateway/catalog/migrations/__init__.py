@@ -25,6 +25,7 @@ from gateway.catalog.migrations import (
     v0007_tiers,
     v0008_application_key_managers,
     v0009_application_shares_four_eyes,
+    v0010_application_certificates,
 )
 
 
@@ -53,4 +54,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(7, v0007_tiers),
     _from(8, v0008_application_key_managers),
     _from(9, v0009_application_shares_four_eyes),
+    _from(10, v0010_application_certificates),
 )

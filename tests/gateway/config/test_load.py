@@ -47,7 +47,8 @@ def test_defaults_and_includes(tmp_path):
 def test_unknown_key_names_the_path_and_allowed_keys(tmp_path):
     path = write(tmp_path, "gateway:\n  listen: {host: 0.0.0.0, prot: 8000}\n")
     assert errors_of(path) == (
-        f"{path}: 1 error\n  gateway.listen.prot: unknown key 'prot'; expected one of: host, port"
+        f"{path}: 1 error\n  gateway.listen.prot: unknown key 'prot'; "
+        "expected one of: host, port, tls, trust_client_cert_header"
     )
 
 

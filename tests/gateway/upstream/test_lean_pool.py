@@ -66,7 +66,7 @@ async def test_idle_connection_of_another_host_is_evicted(start_app) -> None:  #
         assert await fetch(lean, a) == b"hello"
         assert await fetch(lean, b) == b"hello"  # a's idle connection made room
         assert lean._total == 1
-        assert list(lean._open) == [(b.host, b.port)]
+        assert list(lean._open) == [(b.host, b.port, None)]  # (host, port, TLS context)
     finally:
         await lean.aclose()
 
