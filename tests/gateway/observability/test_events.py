@@ -54,7 +54,9 @@ async def test_event_fields_latency_split_and_errors(write_config, tmp_path):
 async def test_a_full_queue_drops_and_counts_without_waiting():
     recorder = Recorder(queue_size=2)
 
-    async def app(scope: Scope, receive: Receive, send: Send, request_id: bytes, host: bytes) -> None:
+    async def app(
+        scope: Scope, receive: Receive, send: Send, request_id: bytes, host: bytes, cert_header: bytes | None
+    ) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -65,7 +67,7 @@ async def test_a_full_queue_drops_and_counts_without_waiting():
         return {}
 
     for _ in range(5):
-        await recorder.observe(app, {"path": "/x"}, nothing, sink, b"id", b"")
+        await recorder.observe(app, {"path": "/x"}, nothing, sink, b"id", b"", None)
     assert (recorder.accepted, recorder.dropped, len(recorder.take())) == (2, 3, 2)
 
 
