@@ -24,6 +24,7 @@ from gateway.feed.compose import CATALOG_SOURCE, compose
 from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
+from gateway.server.drain import Drain
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, Services
 from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
@@ -51,6 +52,7 @@ class GatewayApp:
         self.reloader = Reloader(self)
         self.feed: CatalogFeed | None = None
         self.ready = False
+        self.drain = Drain(config.gateway.gateway.limits.drain_delay)
         self.metrics = metrics.registry_for(self.services)
         # the resident OAuth2 server (keymanager/resident_http.py), served from the config of the current snapshot
         self.oauth = resident_http.OAuthEndpoints(self.services, lambda: self.holder.current.config.gateway)
@@ -174,11 +176,14 @@ class GatewayApp:
             status, body, headers = 200, metrics.render(self.metrics), metrics.HEADERS
         elif path == "/_ready":
             snapshot = self.holder.current
-            ok = self.ready
+            ok = self.ready and not self.drain.draining
             stores = await self.services.readiness() if ok else {}
             # A store outage degrades the node but keeps it in rotation: every store has a configured
             # fallback (throttling: local / open / closed per limit), so dropping all nodes would be worse.
-            state = ("degraded" if any(v != "ok" for v in stores.values()) else "ready") if ok else "starting"
+            if ok:
+                state = "degraded" if any(v != "ok" for v in stores.values()) else "ready"
+            else:  # draining: the balancer must stop sending before the listener closes
+                state = "draining" if self.drain.draining else "starting"
             status = 200 if ok else 503
             body = orjson.dumps(
                 {"status": state, "snapshot": snapshot.version, "apis": len(snapshot.apis), "stores": stores}
@@ -210,6 +215,7 @@ class GatewayApp:
                 # moved out of the collector's generations, a full collection no longer walks it.
                 gc.collect()
                 gc.freeze()
+                self.drain.install()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

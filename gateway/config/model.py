@@ -42,6 +42,12 @@ class ServerLimits(Strict):
     )
     body_timeout: Duration = Field(30.0, gt=0, description="Longest silence while a client sends a request body (408).")
     graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
+    drain_delay: Duration = Field(
+        0.0,
+        ge=0,
+        description="On SIGTERM, how long /_ready answers 503 while the node still serves, before the drain: "
+        "longer than the balancer's health-check interval x fall count, so it stops sending first.",
+    )
 
 
 class GatewaySection(Strict):

@@ -56,6 +56,7 @@ class CatalogFeed:
         self._last: CatalogView | None = None
         self._task: asyncio.Task[None] | None = None
         self._problem: str | None = "not connected yet"
+        self._serving = ""  # while the store has never answered: what this node serves instead, for /_ready
         self._synced = asyncio.Event()
         self._attempted = asyncio.Event()  # the first connection attempt has succeeded or failed
         self.synced_at = 0.0
@@ -70,20 +71,20 @@ class CatalogFeed:
             return
         cached = await asyncio.to_thread(load_cached_view, self._cache) if self._cache else None
         if cached is None:
-            log.error("catalog store %s unreachable at start (%s); serving conf/ only", self._safe_uri, self._problem)
+            self._serving = "serving conf/ only"
+            log.error("catalog store %s unreachable at start (%s); %s", self._safe_uri, self._problem, self._serving)
             return
         view, saved_at = cached
-        log.error(
-            "catalog store %s unreachable at start (%s); serving the view cached at %s",
-            self._safe_uri,
-            self._problem,
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at)),
-        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at))
+        self._serving = f"serving the catalog view cached at {stamp}"
+        log.error("catalog store %s unreachable at start (%s); %s", self._safe_uri, self._problem, self._serving)
         if self._last is None:  # the feed may have connected meanwhile: its view is newer
             self._on_view(view)
             self._last = view
 
     async def check_ready(self) -> str | None:
+        if self._problem and self._serving and not self._synced.is_set():
+            return f"{self._problem}; {self._serving}"
         return self._problem
 
     async def aclose(self) -> None:

@@ -1,20 +1,26 @@
 """Serving: uvicorn with uvloop + httptools, one process or N workers sharing one listening socket.
 
-One worker: the gateway and the control API run as two uvicorn servers on one event loop.
-N workers: a supervisor (uvicorn's Multiprocess) runs the gateway workers and forwards SIGHUP to them
-(each reloads its own snapshot, no restart); the control API runs in the supervisor's child process.
-SIGTERM/SIGINT: stop accepting, let in-flight requests finish for `graceful_timeout`, then exit.
+Roles (`splp serve --role`): `gateway` runs the data plane only, `control` the control API only, `all`
+(the default) both. One worker: the gateway and the control API run as two uvicorn servers on one
+event loop. N workers: a supervisor (uvicorn's Multiprocess) runs the gateway workers and forwards
+SIGHUP to them (each reloads its own snapshot, no restart); the control API runs in the supervisor's
+child process.
+SIGTERM: /_ready answers 503 for `drain_delay` (drain.py), then stop accepting and let in-flight
+requests finish for `graceful_timeout`, then exit 0. SIGINT (Ctrl-C): the same without the delay.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
-from typing import Any
+from types import FrameType
+from typing import Any, Literal
 
 import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess
@@ -25,9 +31,14 @@ from gateway.config.model import LoadedConfig
 log = logging.getLogger("splp.server")
 
 
+Role = Literal["gateway", "control", "all"]
+ROLES: tuple[Role, ...] = ("gateway", "control", "all")
+
+
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
     config_path: str
+    role: Role = "all"
     workers: int | None = None
     host: str | None = None
     port: int | None = None
@@ -83,10 +94,11 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
     from gateway.control.app import create_control_app
 
     listen = config.gateway.control.listen
+    alone = options.role == "control"  # then --host/--port name the control listener
     return uvicorn.Config(
         create_control_app(config),
-        host=listen.host,
-        port=listen.port,
+        host=(options.host if alone else None) or listen.host,
+        port=options.port if alone and options.port is not None else listen.port,
         loop="uvloop",
         http="httptools",
         ws="none",
@@ -100,22 +112,23 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
 def serve(options: ServeOptions) -> int:
     config = load_config(options.config_path)  # fails before any port is bound
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
+    with_control = options.role == "control" or (options.role == "all" and config.gateway.control.enabled)
+    if options.role == "control":
+        _run_servers([control_uvicorn_config(config, options)])
+        return 0
     workers = options.workers or config.gateway.gateway.workers
     if workers == 1:
         from gateway.app import GatewayApp
 
         app = GatewayApp(config)
-        servers = [uvicorn.Server(gateway_uvicorn_config(config, options, app))]
-        if config.gateway.control.enabled:
-            servers.append(uvicorn.Server(control_uvicorn_config(config, options)))
-        import uvloop
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve_all(servers))
+        configs = [gateway_uvicorn_config(config, options, app)]
+        if with_control:
+            configs.append(control_uvicorn_config(config, options))
+        _run_servers(configs)
         return 0
     uv_config = gateway_uvicorn_config(config, options, "gateway.app:create_app")
     control: SpawnProcess | None = None
-    if config.gateway.control.enabled:
+    if with_control:
         control = _spawn_control(options)
     try:
         socket = uv_config.bind_socket()
@@ -125,6 +138,40 @@ def serve(options: ServeOptions) -> int:
             control.terminate()
             control.join(10)
     return 0
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `_stop_signals` (one handler for every server of the process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _run_servers(configs: list[uvicorn.Config]) -> None:
+    import uvloop
+
+    servers: list[uvicorn.Server] = [_Server(config) for config in configs]
+    with _stop_signals(servers), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve_all(servers))
+
+
+@contextlib.contextmanager
+def _stop_signals(servers: list[uvicorn.Server]) -> Iterator[None]:
+    """SIGTERM/SIGINT tell every server to stop (one handler for all of them, so none re-raises the
+    signal when it ends: the process exits 0 once all have shut down). The gateway app wraps the SIGTERM
+    handler with its drain delay when it starts (drain.py)."""
+
+    def stop(sig: int, frame: FrameType | None) -> None:
+        for server in servers:
+            server.handle_exit(sig, frame)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _serve_all(servers: list[uvicorn.Server]) -> None:

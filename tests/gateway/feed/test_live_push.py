@@ -161,9 +161,12 @@ async def test_a_node_started_while_the_store_is_down_serves_the_cached_view(
             assert (await http.get(f"{base}/pegawai/v1/echo")).status == 200
             ready = await (await http.get(f"{base}/_ready")).json()
             assert ready["status"] == "degraded"
+            assert "serving the catalog view cached at " in ready["stores"]["catalog"]  # readiness says so
         cache.write_text("{not json")
         async with running_gateway(down) as (base, _), aiohttp.ClientSession() as http:
             assert (await http.get(f"{base}/pegawai/v1/echo")).status == 404  # a broken cache is ignored
+            ready = await (await http.get(f"{base}/_ready")).json()
+            assert ready["stores"]["catalog"].endswith("; serving conf/ only")
 
 
 @pytest.mark.postgres
