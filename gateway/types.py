@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -82,9 +82,11 @@ class PolicyDeps:
 
 
 class Policy(Protocol):
-    NAME: ClassVar[str]
-    PRIORITY: ClassVar[int]
-    Config: ClassVar[type[BaseModel]]
+    # Plain class attributes, not ClassVar: mypy matches a class against type[Policy] only then. A policy
+    # writes `Config: type[BaseModel] = ThrottleConfig` (a bare `Config = X` is a type alias, not a member).
+    NAME: str
+    PRIORITY: int
+    Config: type[BaseModel]
 
     def __init__(self, app: ASGIApp, config: Any, *, deps: PolicyDeps) -> None: ...
 

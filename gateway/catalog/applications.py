@@ -187,12 +187,13 @@ class ApplicationRepository:
         offset: int = 0,
     ) -> builtins.list[Application]:
         """Applications of `tenant_ids` (None: all), by name."""
-        where, args = "1 = 1", []
+        where = "1 = 1"
+        args: builtins.list[object] = []
         if tenant_ids is not None:
             if not tenant_ids:
                 return []
             where = f"p.tenant_id IN ({placeholders(1, len(tenant_ids))})"
-            args = list(tenant_ids)
+            args = [*tenant_ids]
         if status is not None:
             args.append(status.value)
             where += f" AND p.status = ${len(args)}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +17,9 @@ from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.keymanagers import KeyManagerConfig, check_key_managers
 from gateway.config.tiers import TiersConfig
 from gateway.config.units import Duration, Size
+
+if TYPE_CHECKING:
+    from gateway.types import Policy
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _CONTEXT = re.compile(r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$")
@@ -295,7 +298,7 @@ class PolicySpec:
     """One policy resolved against the registry, its config validated."""
 
     name: str
-    policy_class: type
+    policy_class: type[Policy]
     config: BaseModel
 
 

@@ -58,12 +58,16 @@ class ColumnPlan:
 def load_callable(path: str, job: str, step: str) -> Callable[..., Any]:
     module_name, _, attr = path.partition(":")
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
+        fn: object = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise PlanError(job, step, f"transform {path!r} cannot be loaded: {exc}") from None
     if not callable(fn):
         raise PlanError(job, step, f"transform {path!r} is not callable")
     return fn
+
+
+def _constant(value: Any) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda row: value
 
 
 def _getter_from(name: str, always_present: bool) -> Callable[[Mapping[str, Any]], Any]:
@@ -170,7 +174,7 @@ def _compile_one(
             value = conv(value)
         except RowError as exc:
             raise fail(f"constant {cm.const!r} does not fit: {exc.reason}") from None
-        getter = lambda row, v=value: v  # noqa: E731
+        getter = _constant(value)
     else:
         assert cm.expr is not None
         try:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
+from pydantic import BaseModel
 
 from gateway.config.model import ResourceConfig
 from gateway.context import RequestContext
@@ -63,7 +64,7 @@ _FIELDS: dict[str, Callable[[Principal], str]] = {
 class AuthPolicy:
     NAME = "auth"
     PRIORITY = 2000
-    Config = AuthConfig
+    Config: type[BaseModel] = AuthConfig
 
     def __init__(self, app: ASGIApp, config: AuthConfig, *, deps: PolicyDeps) -> None:
         self.app = app

@@ -24,6 +24,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pydantic import BaseModel
+
 from gateway import errors
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.types import ASGIApp, Message, PolicyDeps, Receive, Scope, Send
@@ -41,8 +43,8 @@ from policies.throttle.levels import (
     who,
 )
 from policies.throttle.schema import ThrottleConfig
-from policies.throttle.storage import CounterStore, StoreUnavailable
-from policies.throttle.storage.base import ADD, CHECK, HIT, Hit, Hits, Limit
+from policies.throttle.storage import CounterStore
+from policies.throttle.storage.base import ADD, CHECK, HIT, Hit, Hits, Limit, StoreUnavailable
 
 log = logging.getLogger("splp.throttle")
 
@@ -79,7 +81,7 @@ def _next_access(epoch: float) -> str:
 class ThrottlePolicy:
     NAME = "throttle"
     PRIORITY = 1000
-    Config = ThrottleConfig
+    Config: type[BaseModel] = ThrottleConfig
 
     def __init__(self, app: ASGIApp, config: ThrottleConfig, *, deps: PolicyDeps) -> None:
         self.app = app
