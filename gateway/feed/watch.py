@@ -139,6 +139,8 @@ class CatalogFeed:
         conn = await asyncpg.connect(self._uri)
         try:
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: changed.set())
+            # a lost connection (store restarted, network cut) wakes the loop at once, not at the next resync
+            conn.add_termination_listener(lambda *_: changed.set())
             await self._sync(store)  # after LISTEN: a change committed in between is not missed
             while True:
                 with contextlib.suppress(TimeoutError):
