@@ -21,6 +21,7 @@ from gateway.config.load import load_config
 from gateway.config.model import LoadedConfig
 from gateway.context import RequestContext
 from gateway.feed.compose import CATALOG_SOURCE, compose
+from gateway.feed.identity import application_name
 from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
@@ -196,7 +197,8 @@ class GatewayApp:
     async def _start_feed(self) -> None:
         storage = self.files.gateway.storage
         cache = Path(storage.catalog_cache) if storage.catalog_cache else None
-        feed = CatalogFeed(storage.catalog, self._apply_view, cache=cache)
+        identity = application_name(self.files.gateway)  # what the control API's cluster view compares
+        feed = CatalogFeed(storage.catalog, self._apply_view, cache=cache, identity=identity)
         self.feed = self.services.get("catalog", lambda: feed)  # /_ready reports it; shutdown closes it
         await feed.start()
 

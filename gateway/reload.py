@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
+from gateway.feed.identity import application_name
 
 if TYPE_CHECKING:
     from gateway.app import GatewayApp
@@ -85,6 +86,8 @@ class Reloader:
                 log.exception("config reload failed, still serving snapshot %d", app.holder.current.version)
                 return False
             log.info("config reloaded: snapshot %d, %d APIs", snapshot.version, len(snapshot.apis))
+            if app.feed is not None:  # the control API's cluster view compares nodes by their config
+                await app.feed.identify(application_name(app.files.gateway))
             return True
 
     async def _watch(self) -> None:

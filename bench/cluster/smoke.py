@@ -117,6 +117,9 @@ async def smoke(cluster: Cluster) -> SmokeResult:
     async with aiohttp.ClientSession() as http:
         control = ControlClient(http, cluster.control_url)
         await control.sign_in()
+        view = await control.call("GET", "/cluster/nodes", 200)
+        if len(view["nodes"]) != len(cluster.ports.nodes) or not view["consistent"]:
+            raise ClusterError(f"the control API's cluster view does not show the nodes in line: {view}")
         await control.call("PUT", f"/tiers/subscription/{SMOKE_TIER}", 200, json={"requests": f"{SMOKE_LIMIT}/minute"})
         api = await publish(control, backend, "echo")
         load = await subscribe(control, api, "Unlimited")

@@ -51,6 +51,32 @@ _OPENAPI_ITEM = {
 }
 
 
+def _probe_item(operation: str, summary: str, statuses: dict[str, str]) -> dict[str, Any]:
+    responses = {
+        status: {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
+        for status, text in statuses.items()
+    }
+    return {
+        "get": {
+            "operationId": operation,
+            "summary": summary,
+            "tags": ["system"],
+            "security": [],
+            "responses": responses,
+        }
+    }
+
+
+_PROBE_ITEMS = {  # for balancers and Kubernetes probes, outside /api/v1
+    "/_health": _probe_item("probe_health", "Liveness of the process", {"200": "alive"}),
+    "/_ready": _probe_item(
+        "probe_ready",
+        "Readiness, with the catalog store's state (a store outage keeps it 200: callers then get 503)",
+        {"200": "ready or degraded", "503": "starting or stopping"},
+    ),
+}
+
+
 async def _token_service(config: LoadedConfig, key_file: str, token_ttl: int) -> LocalTokens | ResidentTokens:
     """The resident key manager's keys when gateway.yaml declares one, else the control API's own key."""
     resident = next((km for km in config.gateway.key_managers if isinstance(km, ResidentConfig)), None)
@@ -100,7 +126,7 @@ def create_control_app(
         except KeyError:
             raise ApiError(errors.INTERNAL, "the control API is starting or stopping") from None
 
-    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM})
+    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM, **_PROBE_ITEMS})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)

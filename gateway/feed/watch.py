@@ -45,8 +45,11 @@ class CatalogFeed:
         poll: float = 0.25,
         resync: float = 30.0,
         retry: float = 1.0,
+        identity: str = "",
     ) -> None:
         self._uri = uri
+        self._identity = identity  # application_name of the LISTEN connection (identity.py)
+        self._listen: asyncpg.Connection | None = None
         self._cache = cache
         self._on_view = on_view
         self._poll = poll
@@ -136,7 +139,9 @@ class CatalogFeed:
 
     async def _follow_notifications(self, store: CatalogStore) -> None:
         changed = asyncio.Event()
-        conn = await asyncpg.connect(self._uri)
+        settings = {"application_name": self._identity} if self._identity else None
+        conn = await asyncpg.connect(self._uri, server_settings=settings)
+        self._listen = conn
         try:
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: changed.set())
             # a lost connection (store restarted, network cut) wakes the loop at once, not at the next resync
@@ -150,8 +155,17 @@ class CatalogFeed:
                 changed.clear()
                 await self._sync(store)
         finally:
+            self._listen = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2.0)
+
+    async def identify(self, identity: str) -> None:
+        """A reloaded config changes the node's identity: the cluster view sees the new one at once."""
+        self._identity = identity
+        conn = self._listen
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):  # the next reconnect sets it anyway
+                await conn.execute("SELECT set_config('application_name', $1, false)", identity)
 
     async def _follow_polling(self, store: CatalogStore) -> None:
         last_revision = await _revision(store)

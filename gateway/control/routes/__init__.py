@@ -12,6 +12,7 @@ from gateway.control.routes import (
     audit,
     auth,
     catalog,
+    cluster,
     dashboard,
     documents,
     etl,
@@ -42,4 +43,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *dashboard.ENDPOINTS,
     *etl.ENDPOINTS,
     *tiers.ENDPOINTS,
+    *cluster.ENDPOINTS,
 )
