@@ -31,7 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class Services:
+class WorkerResources:
     """Per-worker resources that outlive snapshots (counter stores, key caches, token caches).
 
     A policy asks for one by key with a factory; the first snapshot creates it, later snapshots get the same
@@ -78,7 +78,7 @@ class PolicyDeps:
 
     api: ApiDefinition
     gateway: GatewayConfig
-    services: Services
+    services: WorkerResources
 
 
 class Policy(Protocol):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from .errors import JobConfigError
 from .model import JobConfig
@@ -41,7 +41,7 @@ def dotted(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _problem(err: ErrorDetails) -> str:
+def _problem(err: Mapping[str, Any]) -> str:
     path = dotted(tuple(err["loc"]))
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":

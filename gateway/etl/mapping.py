@@ -150,7 +150,8 @@ def _compile_one(
     fam = coerce.family(col.type)
     src_name: str | None = None
     if "from_" in cm.model_fields_set:
-        assert cm.from_ is not None
+        if cm.from_ is None:
+            raise fail("`from` needs a source column name")
         src_col = source.column(cm.from_)
         if src_col is None and checked:
             raise fail(
@@ -176,7 +177,8 @@ def _compile_one(
             raise fail(f"constant {cm.const!r} does not fit: {exc.reason}") from None
         getter = _constant(value)
     else:
-        assert cm.expr is not None
+        if cm.expr is None:
+            raise fail("give one of `from`, `const` or `expr`")
         try:
             getter = compile_expr(cm.expr, variables, None if not checked else source_names)
         except ExpressionError as exc:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config.model import HTTP_METHODS
-from policies.throttle.rates import Rate, parse_bytes_rate, parse_rate
+from gateway.config.rates import Rate, parse_bytes_rate, parse_rate
 
 Strategy = Literal["fixed-window", "sliding-window", "moving-window"]
 OnError = Literal["local", "open", "closed"]

@@ -17,8 +17,6 @@ from typing import Any
 
 from ..metadata import TableInfo
 
-CONTROL_TABLES = ("splp_etl_idmap", "splp_etl_checkpoint", "splp_etl_watermark", "splp_etl_rejected")
-
 
 class SourceRow:
     """One record read from a source, or the reason it could not be read (`error`)."""
