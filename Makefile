@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= conf/gateway.yaml
 SCENARIO ?= passthrough
 
-.PHONY: run test bench bench-profile lint check clean install lock cluster cluster-down haproxy
+.PHONY: run test bench bench-profile lint check clean install lock cluster cluster-down cluster-locust haproxy
 
 # Installs exactly what requirements.lock pins (with hashes), then the project itself without
 # touching its dependencies. `make lock` is the one way to move a pin.
@@ -53,6 +53,11 @@ CLUSTER_ARGS = --dir $(CLUSTER_DIR) --lb-port $(CLUSTER_LB_PORT) --node-ports "$
 cluster: $(STAMP) haproxy
 	$(BIN)/python -m bench.cluster up $(CLUSTER_ARGS)
 	$(BIN)/python -m bench.cluster smoke $(CLUSTER_ARGS)
+
+# The locust suite (bench/locust_deployment.py) through the cluster's HAProxy, as a new subscribed application.
+LOCUST_ARGS ?= -u 20 -r 10 -t 20s
+cluster-locust: $(STAMP)
+	$(BIN)/python -m bench.cluster locust $(CLUSTER_ARGS) --locust-args "$(LOCUST_ARGS)"
 
 cluster-down: $(STAMP)
 	$(BIN)/python -m bench.cluster down $(CLUSTER_ARGS)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +20,7 @@ def _ports(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster")
-    parser.add_argument("command", choices=["up", "smoke", "down", "bench"])
+    parser.add_argument("command", choices=["up", "smoke", "locust", "down", "bench"])
     parser.add_argument("--dir", type=Path, default=Path("var/cluster"), help="configs, logs, pids (cluster.json)")
     parser.add_argument("--lb-port", type=int, default=28080, help="HAProxy frontend")
     parser.add_argument("--node-ports", type=_ports, default=[28001, 28002], help="gateway nodes, e.g. '28001 28002'")
@@ -26,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432", help="server (no database)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--duration", type=float, default=20.0, help="bench: seconds of load per measurement")
+    parser.add_argument("--locust-args", default="-u 20 -r 10 -t 20s", help="locust: users, rate, run time...")
     return parser.parse_args(argv)
 
 
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                 "smoke ok: publish -> subscribe -> token -> call through HAProxy; "
                 f"throttle exact across nodes: {dict(result.throttled)} spread {dict(result.nodes)}"
             )
+        elif args.command == "locust":
+            return run_locust(Cluster.load(args.dir), args.locust_args)
         elif args.command == "down":
             if not (args.dir / "cluster.json").exists():
                 print(f"no cluster recorded in {args.dir}")
@@ -69,6 +75,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def run_locust(cluster: Cluster, locust_args: str) -> int:
+    """The locust suite (bench/locust_deployment.py) through HAProxy, as a fresh subscribed application."""
+    from bench.cluster.smoke import load_consumer
+    from bench.cluster.topology import ADMIN, ROOT
+
+    consumer = asyncio.run(load_consumer(cluster))
+    env = {
+        **os.environ,
+        "SPLP_CLIENT_ID": consumer.app_id,
+        "SPLP_CLIENT_SECRET": consumer.secret,
+        "SPLP_CONTROL_URL": cluster.control_url,
+        "SPLP_CONTROL_USERNAME": ADMIN[0],
+        "SPLP_CONTROL_PASSWORD": ADMIN[1],
+        "PYTHONPATH": str(ROOT),
+    }
+    locustfile = str(ROOT / "bench" / "locust_deployment.py")
+    command = [sys.executable, "-m", "locust", "-f", locustfile, "--headless", "--host", cluster.lb_url]
+    command += ["--only-summary", *shlex.split(locust_args)]
+    return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
 def describe(cluster: Cluster) -> str:

@@ -142,3 +142,16 @@ async def smoke(cluster: Cluster) -> SmokeResult:
         if len(nodes) != len(cluster.ports.nodes):
             raise ClusterError(f"the load balancer did not spread the calls: {dict(nodes)}")
         return SmokeResult(api, load, statuses, nodes)
+
+
+async def load_consumer(cluster: Cluster) -> Consumer:
+    """An application subscribed (Unlimited) to the cluster's echo API, published now if the smoke did not,
+    known to every node: what the locust suite signs in as."""
+    async with aiohttp.ClientSession() as http:
+        control = ControlClient(http, cluster.control_url)
+        await control.sign_in()
+        found = [a for a in (await control.call("GET", "/apis?limit=200", 200))["items"] if a["name"] == "echo"]
+        api = found[0] if found else await publish(control, f"http://127.0.0.1:{cluster.ports.backend}", "echo")
+        consumer = await subscribe(control, api, "Unlimited")
+        await token_on_every_node(consumer, http, cluster.lb_url, len(cluster.ports.nodes))
+        return consumer
