@@ -1,6 +1,7 @@
 # SPLP image: one image, three roles (the command picks one):
 #   docker run IMAGE                                   gateway node  (data port 8000, /_ready)
-#   docker run -e SPLP_READY_URL=http://127.0.0.1:8001/_ready IMAGE serve --role control --config conf/gateway.yaml
+#   docker run -e SPLP_READY_URL=http://127.0.0.1:8001/_ready IMAGE \
+#     serve --role control --config conf/gateway.yaml --host 0.0.0.0 --port 8001      control API
 # Build: docker build -t splp .   (see README "Running a cluster").
 
 # ---- build: a virtualenv holding exactly what requirements.lock pins (hash-checked), then SPLP itself ----
