@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 
 from tests.gateway.conftest import ROOT, SPLP, api, wait_ready
@@ -44,9 +45,11 @@ async def stop(process: subprocess.Popen[bytes]) -> int:
     return await asyncio.to_thread(process.wait, 20)
 
 
-async def test_gateway_role_serves_without_control_and_drains_after_unready(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_gateway_role_serves_without_control_and_drains_after_unready(tmp_path: Path, workers: int) -> None:
+    limits = {"drain_delay": "1.5s", "graceful_timeout": "5s"}
     async with serve(EchoUpstream()) as up_port:
-        path, control_port = write(tmp_path, up_port, limits={"drain_delay": "1.5s", "graceful_timeout": "5s"})
+        path, control_port = write(tmp_path, up_port, workers=workers, limits=limits)
         port = free_port()
         process = start(path, "gateway", port, tmp_path)
         base = f"http://127.0.0.1:{port}"
