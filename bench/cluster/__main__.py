@@ -101,6 +101,8 @@ def run_locust(cluster: Cluster, locust_args: str) -> int:
 def describe(cluster: Cluster) -> str:
     nodes = ", ".join(cluster.node_url(i) for i in range(len(cluster.ports.nodes)))
     pids = " ".join(f"{name}={pid}" for name, pid in cluster.pids.items())
+    if "etl-worker" not in cluster.pids:
+        pids += " (no ETL worker: this tree has no `splp etl worker` yet)"
     return (
         f"cluster up: HAProxy {cluster.lb_url} -> gateway nodes {nodes}; control API {cluster.control_url} "
         f"(admin / see bench/cluster/topology.py ADMIN); catalog {cluster.catalog}; Redis prefix {cluster.prefix}\n"

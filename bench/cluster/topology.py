@@ -3,12 +3,15 @@ process (`--role control`) and a backend, all on the local PostgreSQL (a databas
 and Redis (a key prefix made for it). Every process runs in its own session and is recorded by pid in
 <dir>/cluster.json, so `down` stops exactly what `up` started, even from another shell.
 
-The ETL worker (`splp etl worker`) joins the topology once that command exists (see ETL_WORKER).
+One ETL worker (`splp etl --config PATH worker`) takes queued runs from the same database, once this
+tree has that command (issue 14); until then the cluster runs without it and `up` says so.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import io
 import json
 import os
 import signal
@@ -30,8 +33,6 @@ STATE_FILE = "cluster.json"
 DRAIN_DELAY = 2.0  # > HAProxy's check inter (0.5s) x fall (2): the balancer stops sending before the drain
 GRACEFUL_TIMEOUT = 10.0
 ADMIN = ("admin", "cluster-admin-password")  # a throwaway loopback cluster's bootstrap account
-# `splp etl worker` is built on the ETL branch; until it lands the topology runs without it.
-ETL_WORKER: list[str] | None = None
 
 
 class ClusterError(RuntimeError):
@@ -234,11 +235,29 @@ def up(cluster: Cluster) -> None:
     create_admin(cluster)
     for index in range(len(cluster.ports.nodes)):
         start_node(cluster, index)
-    if ETL_WORKER is not None:
-        start_process(cluster, "etl-worker", [*ETL_WORKER, "--config", str(cluster.config_path)])
+    if etl_worker_available():  # takes queued ETL runs from the catalog database; it listens on nothing
+        start_process(cluster, "etl-worker", [*SPLP, "etl", "--config", str(cluster.config_path), "worker"])
     start_process(cluster, "haproxy", ["haproxy", "-db", "-f", str(cluster.dir / "haproxy.cfg")])
     wait_port(cluster, "haproxy", cluster.ports.lb)
     wait_ready(cluster, "haproxy", f"{cluster.lb_url}/_ready")
+    if "etl-worker" in cluster.pids and not alive(cluster.pids["etl-worker"]):
+        raise ClusterError(f"the ETL worker exited:\n{tail(cluster.log('etl-worker'))}")
+
+
+def etl_worker_available() -> bool:
+    """`splp etl worker` comes with the ETL operations work (issue 14); until this tree has it, the
+    cluster runs without a worker and says so."""
+    from gateway.etl.cli import add_subcommands
+
+    parser = argparse.ArgumentParser()
+    add_subcommands(parser.add_subparsers())
+    quiet = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            parser.parse_args(["etl", "--config", "x", "worker", "--help"])
+    except SystemExit as exc:
+        return exc.code == 0
+    return True
 
 
 def create_admin(cluster: Cluster) -> None:
