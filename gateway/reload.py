@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
+from gateway.config.restart import restart_only_changes
 from gateway.feed.identity import application_name
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def _signature(main: str, patterns: tuple[str, ...]) -> tuple[tuple[str, int, in
 class Reloader:
     def __init__(self, app: GatewayApp, interval: float = 1.0) -> None:
         self._app = app
+        self._started = app.files.gateway  # what the sockets, workers and pools were made from
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -88,6 +90,9 @@ class Reloader:
             log.info("config reloaded: snapshot %d, %d APIs", snapshot.version, len(snapshot.apis))
             if app.feed is not None:  # the control API's cluster view compares nodes by their config
                 await app.feed.identify(application_name(app.files.gateway))
+            waiting = restart_only_changes(self._started, files.gateway)
+            if waiting:
+                log.warning("config changes that need a restart (still running the old values): %s", ", ".join(waiting))
             return True
 
     async def _watch(self) -> None:
