@@ -22,7 +22,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench import scenarios, tools
+from bench import media, scenarios, tools
 from bench.loadgen import run_locust, run_wrk
 from bench.procs import LOAD_CPU, BenchError
 from bench.report import Measurements, build_rows, normalise_etl_row, render_table, write_json
@@ -52,8 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(TARGETS)}")
     for name in args.scenarios:
-        if not name.startswith("etl-") and name not in scenarios.SCENARIOS:
-            parser.error(f"unknown scenario {name!r}; known: {', '.join(scenarios.SCENARIOS)} (and etl-*)")
+        if not name.startswith("etl-") and name not in scenarios.SCENARIOS and name not in media.SCENARIOS:
+            known = ", ".join([*scenarios.SCENARIOS, *media.SCENARIOS])
+            parser.error(f"unknown scenario {name!r}; known: {known} (and etl-*)")
     if args.rounds < 1 or args.duration < 1:
         parser.error("--rounds and --duration must be at least 1")
     return args
@@ -142,11 +143,16 @@ def _raise_interrupt(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # stop like Ctrl-C: every ExitStack kills its servers
-    load_scenarios = [name for name in args.scenarios if not name.startswith("etl-")]
+    load_scenarios = [name for name in args.scenarios if not name.startswith("etl-") and name not in media.SCENARIOS]
+    media_scenarios = [name for name in args.scenarios if name in media.SCENARIOS]
     rows: list[dict] = []
+    media_rows: list[dict] = []
     failed: list[str] = []
     started = time.monotonic()
     try:
+        found: dict[str, str | None] = {}
+        if media_scenarios:
+            found = tools.ensure_debian(["nginx"], log=log)
         if load_scenarios:
             found = tools.ensure_debian(["wrk", "nginx"], log=log)
             if not found["wrk"]:
@@ -157,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if name.startswith("etl-"):
                     rows += asyncio.run(run_etl_scenario(name, args.etl_rows))
+                elif name in media.SCENARIOS:
+                    media_rows += media.run_scenario(name, args.rounds, found, log)
                 else:
                     rows += run_load_scenario(scenarios.get(name), args, found)
             except BenchError as exc:
@@ -177,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if rows:
         print(render_table(rows, header=header))
-        write_json(rows, args.output)
+    if media_rows:
+        print(media.render(media_rows))
+    if rows or media_rows:
+        write_json(rows + media_rows, args.output)
         log(f"wrote {args.output} in {time.monotonic() - started:.0f}s")
     if failed:
         print(f"bench: {len(failed)} scenario(s) failed: {', '.join(failed)}", file=sys.stderr)

@@ -58,8 +58,11 @@ class Running:
 # ---- nginx ---------------------------------------------------------------------------------------------------
 
 
-def nginx_conf(prefix: Path, port: int, *, proxy_to: str | None = None, body: bytes | None = None) -> str:
-    """A self-contained nginx.conf: pid, logs and temp paths under `prefix`; either a fixed 200 or a proxy_pass."""
+def nginx_conf(
+    prefix: Path, port: int, *, proxy_to: str | None = None, body: bytes | None = None, streaming: bool = False
+) -> str:
+    """A self-contained nginx.conf: pid, logs and temp paths under `prefix`; either a fixed 200 or a proxy_pass.
+    `streaming`: bodies pass through unbuffered both ways and unlimited in size (the media scenarios)."""
     if (proxy_to is None) == (body is None):
         raise ValueError("give exactly one of proxy_to and body")
     if proxy_to is not None:
@@ -67,9 +70,14 @@ def nginx_conf(prefix: Path, port: int, *, proxy_to: str | None = None, body: by
             f"  upstream backend {{\n    server {proxy_to.removeprefix('http://')};\n"
             "    keepalive 256;\n    keepalive_requests 1000000;\n    keepalive_timeout 60s;\n  }\n"
         )
+        stream = (
+            "      proxy_buffering off;\n      proxy_request_buffering off;\n      client_max_body_size 0;\n"
+            if streaming
+            else ""
+        )
         location = (
             "    location / {\n      proxy_pass http://backend;\n      proxy_http_version 1.1;\n"
-            '      proxy_set_header Connection "";\n    }\n'
+            f'      proxy_set_header Connection "";\n{stream}    }}\n'
         )
     else:
         upstream = ""

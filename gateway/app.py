@@ -27,10 +27,10 @@ from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
 from gateway.request_ids import VALID_REQUEST_ID, new_request_id
 from gateway.server.drain import Drain
-from gateway.server.protocol import abort_response
+from gateway.server.protocol import ClientDisconnected, abort_response
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, WorkerResources
-from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout, UpstreamError
+from gateway.upstream.errors import ClientBodyAborted, ClientBodyRejected, ClientBodyTimeout, UpstreamError
 from keymanager import resident_http
 
 log = logging.getLogger("splp.gateway")
@@ -157,8 +157,16 @@ class GatewayApp:
                 await errors.send_problem(
                     send, errors.REQUEST_TIMEOUT, str(exc), request_id, headers=[(b"connection", b"close")]
                 )
+        except ClientBodyRejected as exc:  # too large, digest mismatch, wrong content: the upstream was reset
+            log.info("request %s: %s", request_id.decode(), exc.detail)
+            with contextlib.suppress(Exception):  # the response may have started: then the server closes
+                await errors.send_problem(
+                    send, exc.problem, exc.detail, request_id, headers=[(b"connection", b"close")]
+                )
         except ClientBodyAborted:
             return  # the client is gone; the upstream request was reset
+        except ClientDisconnected:
+            return  # the client left mid-response; the upstream connection was closed
         except UpstreamError:
             abort_response(send)  # the backend cut its response (the proxy logged it): no clean end
         except Exception:

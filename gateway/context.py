@@ -49,3 +49,9 @@ class RequestContext:
         # Headers a policy adds to the backend's response (e.g. throttling's RateLimit-*). The proxy appends
         # them when it starts the response, so a policy needs no per-request `send` wrapper for this.
         self.response_headers: list[tuple[bytes, bytes]] | None = None
+
+    def note(self, key: str, value: Any) -> None:
+        """Adds a field to this call's analytics event (read by the observability log phase)."""
+        extra = self.extra if self.extra is not None else {}
+        self.extra = extra
+        extra.setdefault("event", {})[key] = value

@@ -38,6 +38,11 @@ NO_RESOURCE = Problem(404, 900906, "no-matching-resource", "No matching resource
 METHOD_NOT_ALLOWED = Problem(405, 800405, "method-not-allowed", "Method not allowed for this resource")
 REQUEST_TIMEOUT = Problem(408, 800408, "request-timeout", "Request not received in time")
 PAYLOAD_TOO_LARGE = Problem(413, 800413, "payload-too-large", "Request body too large")
+UNSUPPORTED_MEDIA_TYPE = Problem(415, 801415, "unsupported-media-type", "Media type not allowed for this API")
+MEDIA_TYPE_MISMATCH = Problem(415, 801416, "media-type-mismatch", "Body content does not match its declared type")
+BODY_NOT_ALLOWED = Problem(400, 801400, "body-not-allowed", "This method may not carry a request body")
+INVALID_DIGEST = Problem(400, 801401, "invalid-content-digest", "Content-Digest header is malformed")
+DIGEST_MISMATCH = Problem(400, 801402, "content-digest-mismatch", "Request body does not match its Content-Digest")
 URI_TOO_LONG = Problem(414, 800414, "uri-too-long", "URI Too Long")
 HEADERS_TOO_LARGE = Problem(431, 800431, "headers-too-large", "Request Header Fields Too Large")
 INTERNAL = Problem(500, 800500, "internal-error", "Internal gateway error")
@@ -58,6 +63,11 @@ ALL = (
     NO_RESOURCE,
     METHOD_NOT_ALLOWED,
     PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    MEDIA_TYPE_MISMATCH,
+    BODY_NOT_ALLOWED,
+    INVALID_DIGEST,
+    DIGEST_MISMATCH,
     URI_TOO_LONG,
     HEADERS_TOO_LARGE,
     INTERNAL,

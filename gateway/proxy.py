@@ -3,6 +3,9 @@
 - Endpoint choice: the API's EndpointPool (weighted round-robin, passive health).
 - Failover: a connect failure (nothing sent, body untouched) moves on to the next endpoint, any method.
 - Retries: only idempotent methods without a body, only before any byte reached the client.
+- Request body size: a declared Content-Length over the API's limit is answered 413 before the body is
+  read (no 100 Continue); a chunked body is counted and the upstream request reset the moment it crosses
+  the limit. GET and HEAD may not carry a body (400): a body there has no meaning and is a smuggling aid.
 - Bodies stream both ways; nothing is buffered. A client body that breaks off aborts the upstream
   request; a backend body that breaks off ends the client connection uncleanly (we raise, the server
   closes the socket) so a truncated answer never looks complete.
@@ -17,16 +20,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from gateway import errors
-from gateway.config.model import ApiDefinition, TimeoutsConfig
+from gateway.config.model import ApiDefinition
 from gateway.context import RequestContext
 from gateway.headers import HOP_BY_HOP, connection_listed
+from gateway.streaming import BodyPace, Transfer
 from gateway.types import Receive, Scope, Send
 from gateway.upstream.base import Endpoint, Timeouts, UpstreamClient, UpstreamRequest, UpstreamResponse
 from gateway.upstream.errors import (
     ClientBodyAborted,
+    ClientBodyRejected,
     ClientBodyTimeout,
     UpstreamConnectError,
     UpstreamError,
@@ -41,19 +45,8 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 # Request headers the proxy rewrites or that belong to the client connection only.
 _DROP_REQUEST = HOP_BY_HOP | {b"host", b"content-length", b"expect", b"forwarded", b"x-request-id"}
 _DROP_RESPONSE = HOP_BY_HOP
-
-
-@dataclass(frozen=True, slots=True)
-class BodyPace:
-    """How slow a client's request body may be (gateway.limits, or the API's override).
-
-    `idle`: longest silence. `deadline`: seconds from the first read, plus one second per `min_rate`
-    bytes received (Apache mod_reqtimeout's body=,MinRate= rule), so a steady upload of any size passes
-    and a trickle does not; 0 = no deadline (media APIs rely on `idle` alone)."""
-
-    idle: float = 30.0
-    deadline: float = 60.0
-    min_rate: int = 1024
+_NO_BODY_METHODS = frozenset({"GET", "HEAD"})
+_CLOSE = [(b"connection", b"close")]
 
 
 class RequestBody:
@@ -61,15 +54,19 @@ class RequestBody:
 
     A client past its BodyPace (silent for `idle`, or slower than the deadline allows) is cut off
     (slow-body slowloris): ClientBodyTimeout, so the upstream request is reset and the client answered 408.
+    A body without a declared length that grows past `limit` bytes is cut off the same way and answered
+    413 (a declared length was checked before; the server holds the client to it).
     `waiting` is True while the client's next bytes are awaited: a backend timeout that strikes then was
     the client's time, not the backend's.
     """
 
-    __slots__ = ("_receive", "_pace", "_cutoff", "started", "waiting", "failed")
+    __slots__ = ("_receive", "_pace", "_limit", "_cutoff", "_left", "started", "waiting", "failed")
 
-    def __init__(self, receive: Receive, pace: BodyPace) -> None:
+    def __init__(self, receive: Receive, pace: BodyPace, limit: int | None) -> None:
         self._receive = receive
         self._pace = pace
+        self._limit = limit
+        self._left = limit  # bytes still allowed (None: no count); kept across a second iteration
         self._cutoff = 0.0  # loop time the body must be complete by (0: no deadline); set on first read
         self.started = False
         self.waiting = False
@@ -107,6 +104,14 @@ class RequestBody:
             if chunk:
                 if cutoff and min_rate:
                     self._cutoff = cutoff + len(chunk) / min_rate
+                left = self._left
+                if left is not None:
+                    left -= len(chunk)
+                    self._left = left
+                    if left < 0:
+                        self.failed = True
+                        detail = f"request body exceeds {self._limit} bytes; upstream request reset"
+                        raise ClientBodyRejected(errors.PAYLOAD_TOO_LARGE, detail)
                 yield chunk
             if not message.get("more_body", False):
                 return
@@ -127,10 +132,6 @@ def _client_problem(exc: UpstreamError, timeouts: Timeouts) -> tuple[errors.Prob
     return errors.BACKEND_CLOSED, "the backend closed the connection before answering"
 
 
-def timeouts_from_config(config: TimeoutsConfig) -> Timeouts:
-    return Timeouts(connect=config.connect, read=config.read, total=config.total)
-
-
 class ProxyApp:
     def __init__(
         self,
@@ -138,9 +139,8 @@ class ProxyApp:
         pool: EndpointPool,
         clients: dict[str, UpstreamClient],
         default_client: str,
-        default_timeouts: Timeouts,
+        transfer: Transfer,
         default_retries: int,
-        body_pace: BodyPace,
     ) -> None:
         # config-derived
         backend = api.config.backend
@@ -151,8 +151,9 @@ class ProxyApp:
         )
         self._retries = backend.retries if backend.retries is not None else default_retries
         self._preserve_host = backend.preserve_host
-        self._body_pace = body_pace
-        self._timeouts = timeouts_from_config(backend.timeouts) if backend.timeouts else default_timeouts
+        self._body_pace = transfer.pace
+        self._body_limit = transfer.body_limit
+        self._timeouts = transfer.timeouts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx: RequestContext = scope["gateway"]
@@ -166,11 +167,24 @@ class ProxyApp:
             )
         method: str = scope["method"]
         headers, content_length, has_body = self._request_headers(scope, ctx)
-        body = RequestBody(receive, self._body_pace) if has_body else None
+        body = None
+        if has_body:
+            refused = self._refuse_body(method, content_length)
+            if refused is not None:
+                return await errors.send_problem(send, refused[0], refused[1], ctx.request_id, headers=_CLOSE)
+            body = RequestBody(receive, self._body_pace, self._body_limit if content_length is None else None)
         picked = await self._exchange(method, ctx, headers, body, content_length, send)
         if picked is None:
             return
         await self._relay(picked[0], picked[1], body, ctx, send)
+
+    def _refuse_body(self, method: str, content_length: int | None) -> tuple[errors.Problem, str] | None:
+        """Checks made on the head alone, before the body is read (so no 100 Continue goes out)."""
+        if method in _NO_BODY_METHODS:
+            return errors.BODY_NOT_ALLOWED, f"a {method} request may not carry a body"
+        if content_length is not None and content_length > self._body_limit:
+            return errors.PAYLOAD_TOO_LARGE, f"request body of {content_length} bytes exceeds {self._body_limit} bytes"
+        return None
 
     def _request_headers(self, scope: Scope, ctx: RequestContext) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
         out: list[tuple[bytes, bytes]] = []

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from gateway.chain import PolicyBuildError, build_chain
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
-from gateway.proxy import BodyPace, ProxyApp, timeouts_from_config
+from gateway.proxy import ProxyApp
 from gateway.router import PrefixRouter, ResourceMatcher
+from gateway.streaming import transfer_for
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
@@ -27,10 +28,13 @@ class Upstreams:
     def __init__(self, defaults: UpstreamDefaults) -> None:
         pool = defaults.pool
         limit, per_host, keepalive = pool.limit, pool.limit_per_host, pool.keepalive_timeout
+        buffer = defaults.stream_buffer
         # Both exist (connections open lazily): https endpoints always need aiohttp, and a reload may switch.
         self.clients: dict[str, UpstreamClient] = {
-            "aiohttp": AioClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
-            "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive),
+            "aiohttp": AioClient(
+                limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer
+            ),
+            "lean": LeanClient(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive, stream_buffer=buffer),
         }
         self.health = HealthRegistry()
 
@@ -61,8 +65,8 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     backend = api.config.backend
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
-    timeouts = timeouts_from_config(defaults.timeouts)
-    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_pace(api, config))
+    transfer = transfer_for(api, config.gateway)
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, transfer, defaults.retries)
     try:
         app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
     except PolicyBuildError as exc:
@@ -70,17 +74,6 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
         raise ConfigError([ConfigProblem(api.source, path, str(exc))]) from None
     return ApiRuntime(
         definition=api, prefix=api.config.prefix, resources=ResourceMatcher(api.config.resources), app=app
-    )
-
-
-def body_pace(api: ApiDefinition, config: LoadedConfig) -> BodyPace:
-    """gateway.limits' body limits, with the API's own deadline and rate where it sets them."""
-    limits = config.gateway.gateway.limits
-    own = api.config
-    return BodyPace(
-        idle=limits.body_timeout,
-        deadline=limits.body_deadline if own.body_deadline is None else own.body_deadline,
-        min_rate=limits.body_min_rate if own.body_min_rate is None else own.body_min_rate,
     )
 
 

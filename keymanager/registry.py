@@ -85,12 +85,12 @@ class KeyManagers:
             km.issuer: km for km in by_name.values() if isinstance(km, ResidentKeyManager | JwksKeyManager)
         }
         resident = next((km for km in by_name.values() if isinstance(km, ResidentKeyManager)), None)
-        subscribed: dict[str, list[str]] = {}
+        subscribed: dict[str, set[str]] = {}
         for subscription in gateway.subscriptions:
             if subscription.status == "active":
-                subscribed.setdefault(subscription.application, []).append(subscription.api)
-        audiences = {app_id: tuple(sorted(set(apis))) for app_id, apis in subscribed.items()}
-        result = KeyManagerSet(by_name, by_issuer, applications, audiences, resident, self)
+                subscribed.setdefault(subscription.application, set()).add(subscription.api)
+        apis = {app_id: tuple(sorted(prefixes)) for app_id, prefixes in subscribed.items()}
+        result = KeyManagerSet(by_name, by_issuer, applications, apis, resident, self)
         if self.bus is None and gateway.storage.counters.startswith(("redis://", "rediss://")):
             self.bus = RevocationBus(gateway.storage.counters, self._apply_remote)
         self._last = (gateway, result)

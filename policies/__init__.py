@@ -6,11 +6,13 @@ from gateway.types import Policy
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.headers.policy import HeadersPolicy
+from policies.media.policy import MediaPolicy
 from policies.throttle.policy import ThrottlePolicy
 
 REGISTRY: dict[str, type[Policy]] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,
+    MediaPolicy.NAME: MediaPolicy,
     ThrottlePolicy.NAME: ThrottlePolicy,
 }

@@ -54,6 +54,12 @@ class ServerLimitsConfig(Strict):
         5.0, gt=0, description="Idle time before a client keep-alive connection closes."
     )
     body_timeout: Duration = Field(30.0, gt=0, description="Longest silence while a client sends a request body (408).")
+    max_body_size: Size = Field(
+        10 * 1024 * 1024,
+        ge=0,
+        description="Default cap on a request body (413 problem+json as soon as it is crossed); an API's "
+        "max_body_size or its media policy raises or lowers it.",
+    )
     body_deadline: Duration = Field(
         60.0,
         ge=0,
@@ -157,6 +163,13 @@ class UpstreamDefaults(Strict):
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig, description="Default backend timeouts.")
     health: PassiveHealth = Field(default_factory=PassiveHealth, description="Default passive health check.")
     retries: int = Field(1, ge=0, le=5, description="Retries of idempotent requests without a body.")
+    stream_buffer: Size = Field(
+        256 * 1024,
+        ge=16 * 1024,
+        le=16 * 1024 * 1024,
+        description="Response bytes buffered per transfer before the backend socket is paused (back-pressure): "
+        "a slow client slows the backend, memory per transfer stays bounded.",
+    )
 
 
 class EndpointConfig(Strict):
@@ -251,6 +264,9 @@ class ApiConfig(Strict):
     )
     policies: tuple[dict[str, Any], ...] = Field(
         (), description="Policies for this API: a list of {policy-name: {config}}; the chain orders them by PRIORITY."
+    )
+    max_body_size: Size | None = Field(
+        None, ge=0, description="Overrides gateway.limits.max_body_size for this API (its media policy may again)."
     )
     body_deadline: Duration | None = Field(
         None,

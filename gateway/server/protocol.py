@@ -36,6 +36,11 @@ switches protocols on ``Upgrade``. This subclass closes those gaps:
   upgrade request, so an upgrade request that declares a body is refused with 400 instead (otherwise
   its body would be parsed as the next request: a smuggling vector).
 
+- **Disconnect ends a response.** uvicorn's ``send()`` silently drops messages once the client is gone,
+  so a proxy relaying a 1 GiB download would read the whole backend body into the void. Here ``send()``
+  of a response body on a closed connection raises ``ClientDisconnected``: the relay stops and the
+  upstream connection is closed at once.
+
 A refusal never writes into a response that is in flight (pipelining): that response finishes with
 ``connection: close`` semantics and the rest of the input is dropped.
 
@@ -52,10 +57,10 @@ import contextvars
 import re
 from dataclasses import dataclass
 from inspect import CORO_CREATED, getcoroutinestate, iscoroutine
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import httptools
-from uvicorn._types import ASGI3Application
+from uvicorn._types import ASGI3Application, ASGIReceiveEvent, ASGISendEvent
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
@@ -64,7 +69,7 @@ from gateway import errors
 from gateway.headers import connection_listed
 from gateway.request_ids import request_id_of
 
-__all__ = ["GatewayHttpToolsProtocol", "ServerLimits", "protocol_class"]
+__all__ = ["ClientDisconnected", "GatewayHttpToolsProtocol", "ServerLimits", "protocol_class"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,10 @@ class ServerLimits:
         if self.underscore_headers not in ("drop", "reject", "pass"):
             raise ValueError(f"underscore_headers must be drop, reject or pass, got {self.underscore_headers!r}")
 
+
+# Request body bytes buffered before the socket is paused (uvicorn: 64 KiB). Larger pieces halve the
+# per-chunk work of an upload through the proxy; still a bounded, small buffer per connection.
+BODY_HIGH_WATER = 256 * 1024
 
 # Every llhttp leniency, explicitly off (httptools 0.9 names).
 _STRICT_PARSING: dict[str, bool] = dict.fromkeys(
@@ -126,6 +135,48 @@ _UNDERSCORE = (errors.INVALID_HEADER_NAME, "Header names with an underscore are 
 _KEEP_WHEN_LISTED = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
 _PASS, _DROP, _REJECT = 0, 1, 2
 _UNDERSCORE_MODES = {"pass": _PASS, "drop": _DROP, "reject": _REJECT}
+
+
+class ClientDisconnected(OSError):
+    """The client closed its connection while its response was being sent (ASGI allows send() to raise)."""
+
+
+class _GatewayCycle(RequestResponseCycle):
+    """uvicorn's cycle with two gaps closed: send() raises once the client is gone mid-response instead of
+    dropping bytes, and request body pieces are kept as received and handed on as they are (uvicorn
+    copies each into a bytearray and again into bytes: two copies of every uploaded byte)."""
+
+    pieces: list[bytes]
+    buffered: int  # bytes in pieces
+    received: int  # body bytes so far, never reset (progress marker)
+
+    def adopt(self) -> None:
+        """Called once the class is swapped in (uvicorn built the cycle with its own class)."""
+        self.pieces = []
+        self.buffered = 0
+        self.received = 0
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if self.disconnected and self.response_started:
+            raise ClientDisconnected("client closed the connection during the response")
+        await super().send(message)
+
+    async def receive(self) -> ASGIReceiveEvent:
+        # As uvicorn's, reading self.pieces instead of self.body.
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        pieces = self.pieces
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.pieces = []
+        self.buffered = 0
+        return {"type": "http.request", "body": body, "more_body": self.more_body}
 
 
 class _Refusal(Exception):
@@ -236,7 +287,7 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         in_chunk = self._in_chunk
         if in_chunk:
-            body_before = len(self.cycle.body)
+            body_before = cast(_GatewayCycle, self.cycle).received
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -313,8 +364,24 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         if listed is not None:
             self.headers[:] = [field for field in self.headers if field[0] not in listed]  # the scope's list
         super().on_headers_complete()
+        # uvicorn builds the cycle itself; its class is swapped (same layout) before its task first runs
+        # and before any of its body arrives.
+        self.cycle.__class__ = _GatewayCycle
+        cast(_GatewayCycle, self.cycle).adopt()
         self._in_head = False
         self._head_bytes = 0  # from here on: trailer bytes
+
+    def on_body(self, body: bytes) -> None:
+        # As uvicorn's, with BODY_HIGH_WATER instead of its 64 KiB and pieces kept whole (see _GatewayCycle).
+        cycle = cast(_GatewayCycle, self.cycle)  # swapped in on_headers_complete
+        if cycle.response_complete:
+            return
+        cycle.pieces.append(body)
+        cycle.buffered += len(body)
+        cycle.received += len(body)
+        if cycle.buffered > BODY_HIGH_WATER:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     # uvicorn hooks
     def _should_upgrade(self) -> bool:
@@ -345,8 +412,8 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 
     def _chunk_pending(self, nbytes: int, body_before: int) -> None:
         """A read ended inside a chunk: if it yielded no body bytes it fed a trailer section, so bound it."""
-        cycle = self.cycle
-        if len(cycle.body) != body_before or cycle.response_complete:
+        cycle = cast(_GatewayCycle, self.cycle)
+        if cycle.received != body_before or cycle.response_complete:
             self._stalled = 0  # body bytes flow (or are discarded after the response): not a trailer
             return
         self._stalled += nbytes

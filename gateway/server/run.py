@@ -70,14 +70,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def gateway_address(config: LoadedConfig, options: ServeOptions) -> tuple[str, int]:
+    """Where the data plane listens: --host/--port over gateway.listen."""
+    listen = config.gateway.gateway.listen
+    return options.host or listen.host, options.port if options.port is not None else listen.port
+
+
 def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any) -> uvicorn.Config:
     section = config.gateway.gateway
     in_workers = isinstance(app, str)
+    host, port = gateway_address(config, options)
     return uvicorn.Config(
         app,
         factory=in_workers,
-        host=options.host or section.listen.host,
-        port=options.port if options.port is not None else section.listen.port,
+        host=host,
+        port=port,
         loop="uvloop",
         http="gateway.server.run:WorkerProtocol" if in_workers else http_protocol(config),
         ws="none",
@@ -94,15 +101,22 @@ def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any
     )
 
 
+def control_address(config: LoadedConfig, options: ServeOptions) -> tuple[str, int]:
+    """Where the control API listens: control.listen, or --host/--port when it runs alone (--role control)."""
+    listen = config.gateway.control.listen
+    if options.role != "control":
+        return listen.host, listen.port
+    return options.host or listen.host, options.port if options.port is not None else listen.port
+
+
 def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvicorn.Config:
     from gateway.control.app import create_control_app
 
-    listen = config.gateway.control.listen
-    alone = options.role == "control"  # then --host/--port name the control listener
+    host, port = control_address(config, options)
     return uvicorn.Config(
         create_control_app(config),
-        host=(options.host if alone else None) or listen.host,
-        port=options.port if alone and options.port is not None else listen.port,
+        host=host,
+        port=port,
         loop="uvloop",
         http="httptools",
         ws="none",
@@ -117,18 +131,17 @@ class BindError(Exception):
     """A listener's address cannot be bound (in use, not local, no permission)."""
 
 
-def listen_socket(config: uvicorn.Config, key: str) -> socket.socket:
-    """Binds `config`'s address now, so a taken port stops `splp serve` before anything starts, with the
-    config key to change instead of a server left running without its listener."""
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family)
+def listen_socket(host: str, port: int, key: str) -> socket.socket:
+    """Binds the address now, so a taken port stops `splp serve` before anything starts, naming the
+    config key to change, instead of a server left running without its listener."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((config.host, config.port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         reason = exc.strerror.lower() if exc.strerror else str(exc)
-        raise BindError(f"cannot listen on {config.host}:{config.port} ({key}): {reason}") from None
+        raise BindError(f"cannot listen on {host}:{port} ({key}): {reason}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -138,40 +151,38 @@ def serve(options: ServeOptions) -> int:
     config = load_config(options.config_path)  # fails before any port is bound
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
     with_control = options.role == "control" or (options.role == "all" and config.gateway.control.enabled)
-    in_workers = options.role != "control" and (options.workers or config.gateway.gateway.workers) > 1
-    listeners: list[tuple[uvicorn.Config, str]] = []
-    if options.role != "control":
-        if in_workers:
-            app: Any = "gateway.app:create_app"
-        else:
-            from gateway.app import GatewayApp
-
-            app = GatewayApp(config)
-        listeners.append((gateway_uvicorn_config(config, options, app), "gateway.listen"))
-    if with_control:
-        listeners.append((control_uvicorn_config(config, options), "control.listen"))
     sockets: list[socket.socket] = []
-    try:
-        for uv_config, key in listeners:
-            sockets.append(listen_socket(uv_config, key))
+    try:  # before the app is built: a taken port is reported in the time it takes to load the config
+        if options.role != "control":
+            sockets.append(listen_socket(*gateway_address(config, options), "gateway.listen"))
+        if with_control:
+            sockets.append(listen_socket(*control_address(config, options), "control.listen"))
     except BindError as exc:
         log.error("%s", exc)
         for sock in sockets:
             sock.close()
         return 1
-    if not in_workers:
-        _run_servers([uv_config for uv_config, _ in listeners], sockets)
+    if options.role == "control":
+        _run_servers([control_uvicorn_config(config, options)], sockets)
         return 0
-    control: SpawnProcess | None = None
-    if with_control:
-        control = _spawn_control(options, sockets[1])
-    supervisor = GatewaySupervisor(listeners[0][0], sockets=sockets[:1], control=control)
+    workers = options.workers or config.gateway.gateway.workers
+    if workers == 1:
+        from gateway.app import GatewayApp
+
+        configs = [gateway_uvicorn_config(config, options, GatewayApp(config))]
+        if with_control:
+            configs.append(control_uvicorn_config(config, options))
+        _run_servers(configs, sockets)
+        return 0
+    process: SpawnProcess | None = _spawn_control(options, sockets[1]) if with_control else None
+    uv_config = gateway_uvicorn_config(config, options, "gateway.app:create_app")
+    supervisor = GatewaySupervisor(uv_config, sockets=sockets[:1], control=process)
     try:
         supervisor.run()
     finally:
-        if control is not None and control.is_alive():
-            control.terminate()
-            control.join(10)
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(10)
     return supervisor.exit_code
 
 

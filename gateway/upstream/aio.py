@@ -8,7 +8,8 @@ so both clients refuse the same bad responses.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterable, AsyncIterator
 
 import aiohttp
 from yarl import URL
@@ -95,8 +96,33 @@ class AioResponse:
             self._response.close()
 
 
+async def _rearming(body: AsyncIterable[bytes], deadline: asyncio.Timeout, idle: float) -> AsyncIterator[bytes]:
+    """Passes the body on with `deadline` armed only while aiohttp writes a chunk (`idle` seconds from it):
+    without a total timeout (media APIs) a backend that stops reading still ends the request. While the
+    client is awaited the deadline is off: a silent client is the request body's own idle timeout."""
+    loop = asyncio.get_running_loop()
+    iterator = aiter(body)
+    while True:
+        deadline.reschedule(None)
+        try:
+            chunk = await anext(iterator)
+        except StopAsyncIteration:
+            break
+        deadline.reschedule(loop.time() + idle)
+        yield chunk
+    deadline.reschedule(loop.time() + idle)  # now waiting for the response head
+
+
 class AioClient:
-    def __init__(self, *, limit: int = 1000, limit_per_host: int = 100, keepalive_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        limit: int = 1000,
+        limit_per_host: int = 100,
+        keepalive_timeout: float = 30.0,
+        stream_buffer: int = 256 * 1024,
+    ) -> None:
+        self._read_bufsize = stream_buffer // 2  # aiohttp pauses the socket at twice this
         self._connector_args = {
             "limit": limit,
             "limit_per_host": limit_per_host,
@@ -115,6 +141,7 @@ class AioClient:
                 skip_auto_headers=_SKIP_AUTO,
                 timeout=aiohttp.ClientTimeout(total=None),
                 raise_for_status=False,
+                read_bufsize=self._read_bufsize,
             )
         return self._session
 
@@ -131,13 +158,17 @@ class AioClient:
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers]
         if request.body is not None and request.content_length is not None:
             headers.append(("Content-Length", str(request.content_length)))
+        body = request.body
+        idle = math.isinf(timeouts.total)  # media APIs: no total deadline, an idle one
         try:
-            async with asyncio.timeout(timeouts.total):
+            async with asyncio.timeout(timeouts.read if idle else timeouts.total) as deadline:
+                if idle and body is not None:
+                    body = _rearming(body, deadline, timeouts.read)
                 response = await session.request(
                     request.method,
                     url,
                     headers=headers,
-                    data=request.body,
+                    data=body,
                     allow_redirects=False,
                     compress=None,
                     chunked=None,

@@ -12,6 +12,8 @@ The proxy maps them to answers (502/503/504) and decides about failover and retr
 
 from __future__ import annotations
 
+from gateway.errors import Problem
+
 
 class UpstreamError(Exception):
     """Base class: `cause` is a short human-readable reason that may reach the consumer."""
@@ -45,3 +47,13 @@ class ClientBodyAborted(Exception):
 
 class ClientBodyTimeout(ClientBodyAborted):
     """The client went silent mid-body for longer than gateway.limits.body_timeout (answered 408)."""
+
+
+class ClientBodyRejected(ClientBodyAborted):
+    """The request body broke a rule while it streamed (too large, digest mismatch, wrong content): the
+    upstream request is reset before its last bytes and the client is answered with `problem`."""
+
+    def __init__(self, problem: Problem, detail: str) -> None:
+        super().__init__(detail)
+        self.problem = problem
+        self.detail = detail

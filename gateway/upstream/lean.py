@@ -28,7 +28,7 @@ from collections import deque
 from .base import Timeouts, UpstreamRequest
 from .errors import UpstreamBodyError, UpstreamConnectError, UpstreamProtocolError, UpstreamTimeout
 from .lean_body import BodyWriter, LeanResponse
-from .lean_conn import LeanConnection
+from .lean_conn import HIGH_WATER, LeanConnection
 
 Key = tuple[str, int]
 
@@ -90,6 +90,7 @@ class LeanClient:
         limit_per_host: int = 100,
         keepalive_timeout: float = 30.0,
         max_response_header_bytes: int = 65536,
+        stream_buffer: int = HIGH_WATER,
     ) -> None:
         if limit < 1 or limit_per_host < 1:
             raise ValueError("limit and limit_per_host must be at least 1")
@@ -98,6 +99,7 @@ class LeanClient:
         self._limit_per_host = min(limit_per_host, limit)
         self._keepalive = keepalive_timeout
         self._max_head = max_response_header_bytes
+        self._stream_buffer = stream_buffer
         # shared: the pool
         self._idle: dict[Key, list[LeanConnection]] = {}  # LIFO stacks, oldest first
         self._open: dict[Key, int] = {}  # slots held per host (connected or connecting)
@@ -228,7 +230,9 @@ class LeanClient:
         """Opens a connection on a reserved slot; the slot is given back if that fails."""
         host, port = key
         try:
-            _, conn = await loop.create_connection(lambda: LeanConnection(self, key, loop, self._max_head), host, port)
+            _, conn = await loop.create_connection(
+                lambda: LeanConnection(self, key, loop, self._max_head, self._stream_buffer), host, port
+            )
         except OSError as e:
             self._unreserve(key)
             raise UpstreamConnectError(f"cannot connect to upstream {host}:{port}: {_os_reason(e)}") from e

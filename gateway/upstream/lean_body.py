@@ -82,6 +82,7 @@ class BodyWriter:
                 finally:
                     conn.client_turn_since = 0.0
                     conn.shift_total_deadline(loop.time() - since)
+                    conn.progress()  # the backend's idle time starts again from the client's bytes
                 if conn.closed:
                     if conn.head_done:
                         return True  # the backend answered and closed; the response is what counts
@@ -101,6 +102,7 @@ class BodyWriter:
                     transport.write(chunk)
                 if conn.write_paused:
                     await conn.drain()
+                conn.progress()
                 if inline and conn.head_done and not conn.closed:
                     return False
             if conn.closed:

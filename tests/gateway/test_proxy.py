@@ -193,7 +193,7 @@ async def test_upload_and_download_100_mib_stream(write_config):
     upstream = EchoUpstream()
     size = 100 * 1024 * 1024
     async with serve(upstream) as port:
-        path = write_config([api("svc", [f"http://127.0.0.1:{port}"])])
+        path = write_config([api("svc", [f"http://127.0.0.1:{port}"], max_body_size="200MiB")])
         async with running_gateway(path) as (base, _), session() as client:
 
             async def body():

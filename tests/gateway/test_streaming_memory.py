@@ -34,7 +34,7 @@ async def test_100_mib_both_ways_in_bounded_memory(tmp_path, client):
                     "gateway": {"watch_config": False},
                     "control": {"enabled": False},
                     "upstream": {"client": client},
-                    "apis": [api("media", [f"http://127.0.0.1:{up_port}"])],
+                    "apis": [api("media", [f"http://127.0.0.1:{up_port}"], max_body_size="200MiB")],
                 }
             )
         )

@@ -11,6 +11,8 @@ import contextlib
 import json
 import time
 
+import pytest
+
 from tests.keymanager.servers import (
     ISSUER,
     IntrospectionServer,
@@ -269,17 +271,17 @@ async def test_api_key_in_query_is_removed_and_shadow_mode(auth_config, tmp_path
         assert status == 200 and "x-consumer-application" not in dict(seen["headers"])
 
 
-async def test_spoofed_identity_headers_removed_and_backend_jwt(auth_config, tmp_path):
+@pytest.mark.parametrize("listed", [False, True], ids=["plain", "connection-listed"])
+async def test_spoofed_identity_headers_removed_and_backend_jwt(auth_config, tmp_path, listed):
+    """Listing the identity headers in Connection removes the client's forged copies, never the policy's."""
     import jwt as pyjwt
 
+    spoofed = {"X-Consumer-Application": "evil", "X-JWT-Assertion": "forged"}
+    if listed:
+        spoofed["Connection"] = "keep-alive, X-JWT-Assertion, X-Consumer-Application"
     async with gateway(auth_config, auth={"backend_jwt": {"enabled": True}}) as (base, client, upstream, _):
         _, answer = await token(client, base)
-        status, seen, _ = await call(
-            client,
-            base + URL,
-            answer["access_token"],
-            **{"X-Consumer-Application": "evil", "X-JWT-Assertion": "forged"},
-        )
+        status, seen, _ = await call(client, base + URL, answer["access_token"], **spoofed)
         headers = {}
         for name, value in seen["headers"]:
             headers.setdefault(name, []).append(value)
@@ -319,3 +321,17 @@ async def test_user_blocked_after_the_token_was_issued(auth_config, tmp_path):
     kms = [resident(tmp_path, users=blocked), {"type": "apikey"}]
     async with gateway(auth_config, key_managers=kms) as (base, client, _, _):  # same key file: a restart
         expect(await call(client, base + URL, answer["access_token"]), 403, 900909, detail="user ani is blocked")
+
+
+async def test_key_published_for_rs256_refuses_ps256_through_the_gateway(auth_config, tmp_path):
+    server = JwksServer(KEY, OTHER)
+    server.published = {"k1": {"alg": "RS256"}, "k2": {"alg": "PS256"}}
+    async with serve(server) as port:
+        server.port = port
+        kms = [resident(tmp_path), kc(port, algorithms=["RS256", "PS256"])]
+        async with gateway(auth_config, key_managers=kms) as (base, client, _, _):
+            assert (await call(client, base + URL, mint(KEY, claims(), alg="RS256")))[0] == 200
+            assert (await call(client, base + URL, mint(OTHER, claims(), alg="PS256")))[0] == 200
+            for key, alg, published in ((KEY, "PS256", "RS256"), (OTHER, "RS256", "PS256")):
+                refused = await call(client, base + URL, mint(key, claims(), alg=alg))
+                expect(refused, 401, 900901, "invalid_token", f"published for {published}, not {alg}")
