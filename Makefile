@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= conf/gateway.yaml
 SCENARIO ?= passthrough
 
-.PHONY: run test bench bench-profile lint check clean install lock browser
+.PHONY: run test bench bench-profile lint check clean install lock browser cluster cluster-down cluster-locust haproxy
 
 # Installs exactly what requirements.lock pins (with hashes), then the project itself without
 # touching its dependencies. `make lock` is the one way to move a pin.
@@ -38,7 +38,39 @@ browser:
 
 BENCH_ARGS ?=
 bench: $(STAMP)
+ifeq ($(SCENARIO),cluster)
+	@$(MAKE) --no-print-directory haproxy
+	$(BIN)/python -m bench.cluster bench $(CLUSTER_ARGS) $(BENCH_ARGS)
+else
 	$(BIN)/python -m bench --scenario "$(SCENARIO)" $(BENCH_ARGS)
+endif
+
+# A loopback cluster: HAProxy on CLUSTER_LB_PORT in front of gateway nodes on CLUSTER_NODE_PORTS, the
+# control API on CLUSTER_CONTROL_PORT, a backend on CLUSTER_BACKEND_PORT; a new database on the local
+# PostgreSQL and a new key prefix on the local Redis. Pids, configs and logs in CLUSTER_DIR.
+CLUSTER_DIR ?= var/cluster
+CLUSTER_LB_PORT ?= 28080
+CLUSTER_NODE_PORTS ?= 28001 28002
+CLUSTER_CONTROL_PORT ?= 28010
+CLUSTER_BACKEND_PORT ?= 28020
+CLUSTER_ARGS = --dir $(CLUSTER_DIR) --lb-port $(CLUSTER_LB_PORT) --node-ports "$(CLUSTER_NODE_PORTS)" \
+  --control-port $(CLUSTER_CONTROL_PORT) --backend-port $(CLUSTER_BACKEND_PORT)
+
+cluster: $(STAMP) haproxy
+	$(BIN)/python -m bench.cluster up $(CLUSTER_ARGS)
+	$(BIN)/python -m bench.cluster smoke $(CLUSTER_ARGS)
+
+# The locust suite (bench/locust_deployment.py) through the cluster's HAProxy, as a new subscribed application.
+LOCUST_ARGS ?= -u 20 -r 10 -t 20s
+cluster-locust: $(STAMP)
+	$(BIN)/python -m bench.cluster locust $(CLUSTER_ARGS) --locust-args "$(LOCUST_ARGS)"
+
+cluster-down: $(STAMP)
+	$(BIN)/python -m bench.cluster down $(CLUSTER_ARGS)
+
+# HAProxy from the Debian package (as root), when it is not installed yet.
+haproxy:
+	@command -v haproxy >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; }
 
 bench-profile: $(STAMP)
 	$(BIN)/python -m bench.profile

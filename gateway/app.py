@@ -19,6 +19,7 @@ from gateway.config.load import load_config
 from gateway.config.model import LoadedConfig
 from gateway.context import RequestContext
 from gateway.feed.compose import CATALOG_SOURCE, compose
+from gateway.feed.identity import application_name
 from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.observability.logs import configure_logging
@@ -27,6 +28,7 @@ from gateway.observability.recorder import Recorder
 from gateway.observability.sinks import open_sinks, sinks_from_config
 from gateway.reload import Reloader
 from gateway.request_ids import VALID_REQUEST_ID, new_request_id
+from gateway.server.drain import Drain
 from gateway.server.protocol import ClientDisconnected, abort_response
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, WorkerResources
@@ -51,6 +53,7 @@ class GatewayApp:
         self.reloader = Reloader(self)
         self.feed: CatalogFeed | None = None
         self.ready = False
+        self.drain = Drain(config.gateway.gateway.limits.drain_delay)
         self.metrics = metrics.registry_for(self.services)
         # Observability is built once per worker (its settings are restart-only): all off = no per-call work.
         observe = config.gateway.observability
@@ -234,11 +237,14 @@ class GatewayApp:
     async def readiness(self) -> tuple[int, dict[str, object]]:
         """Status and the full report (snapshot, API count, every store's state) for the status listener."""
         snapshot = self.holder.current
-        ok = self.ready
+        ok = self.ready and not self.drain.draining
         stores = await self.services.readiness() if ok else {}
         # A store outage degrades the node but keeps it in rotation: every store has a configured
         # fallback (throttling: local / open / closed per limit), so dropping all nodes would be worse.
-        state = ("degraded" if any(v != "ok" for v in stores.values()) else "ready") if ok else "starting"
+        if ok:
+            state = "degraded" if any(v != "ok" for v in stores.values()) else "ready"
+        else:  # draining: the balancer must stop sending before the listener closes
+            state = "draining" if self.drain.draining else "starting"
         report: dict[str, object] = {
             "status": state,
             "snapshot": snapshot.version,
@@ -254,7 +260,8 @@ class GatewayApp:
     async def _start_feed(self) -> None:
         storage = self.files.gateway.storage
         cache = Path(storage.catalog_cache) if storage.catalog_cache else None
-        feed = CatalogFeed(storage.catalog, self._apply_view, cache=cache)
+        identity = application_name(self.files.gateway)  # what the control API's cluster view compares
+        feed = CatalogFeed(storage.catalog, self._apply_view, cache=cache, identity=identity)
         self.feed = self.services.get("catalog", lambda: feed)  # /_ready reports it; shutdown closes it
         await feed.start()
 
@@ -278,6 +285,7 @@ class GatewayApp:
                 # moved out of the collector's generations, a full collection no longer walks it.
                 gc.collect()
                 gc.freeze()
+                self.drain.install()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -18,6 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(
         ServeOptions(
             config_path=args.config,
+            role=args.role,
             workers=args.workers,
             host=args.host,
             port=args.port,
@@ -158,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the gateway (and its control API)")
     serve.add_argument("--config", default="conf/gateway.yaml", help="gateway.yaml or a directory holding it")
+    serve.add_argument(
+        "--role",
+        default="all",
+        choices=["gateway", "control", "all"],
+        help="gateway: data plane only; control: control API only (--host/--port then name its listener); "
+        "all (default): both in one process",
+    )
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default: gateway.workers)")
     serve.add_argument("--host", default=None, help="bind address (default: gateway.listen.host)")
     serve.add_argument("--port", type=int, default=None, help="bind port (default: gateway.listen.port)")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
 from gateway.config.restart import restart_only_changes
+from gateway.feed.identity import application_name
 from gateway.server.tls import reload_all as reload_listeners
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class Reloader:
                 log.exception("config reload failed, still serving snapshot %d", app.holder.current.version)
                 return False
             log.info("config reloaded: snapshot %d, %d APIs", snapshot.version, len(snapshot.apis))
+            if app.feed is not None:  # the control API's cluster view compares nodes by their config
+                await app.feed.identify(application_name(app.files.gateway))
             waiting = restart_only_changes(self._started, files.gateway)
             if waiting:
                 log.warning("config changes that need a restart (still running the old values): %s", ", ".join(waiting))

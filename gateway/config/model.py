@@ -82,6 +82,12 @@ class ServerLimitsConfig(Strict):
         description="Bytes per second a slow upload must keep up to push the body_deadline on; 0 = a fixed deadline.",
     )
     graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
+    drain_delay: Duration = Field(
+        0.0,
+        ge=0,
+        description="On SIGTERM, how long /_ready answers 503 while the node still serves, before the drain: "
+        "longer than the balancer's health-check interval x fall count, so it stops sending first.",
+    )
 
 
 class GatewaySection(Strict):

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.catalog.passwords import PasswordHasher
-from gateway.catalog.store import open_store
+from gateway.catalog.store import CatalogStore, open_store
 from gateway.config.keymanagers import ResidentConfig
 from gateway.config.model import LoadedConfig
 from gateway.control import errors
@@ -64,12 +64,48 @@ _DOCS_ITEM = {
 }
 
 
+def _probe_item(operation: str, summary: str, statuses: dict[str, str]) -> dict[str, Any]:
+    responses = {
+        status: {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
+        for status, text in statuses.items()
+    }
+    return {
+        "get": {
+            "operationId": operation,
+            "summary": summary,
+            "tags": ["system"],
+            "security": [],
+            "x-roles": [],
+            "responses": responses,
+        }
+    }
+
+
+_PROBE_ITEMS = {  # for balancers and Kubernetes probes, outside /api/v1
+    "/_health": _probe_item("probe_health", "Liveness of the process", {"200": "alive"}),
+    "/_ready": _probe_item(
+        "probe_ready",
+        "Readiness, with the catalog store's state (a store outage keeps it 200: callers then get 503)",
+        {"200": "ready or degraded", "503": "starting or stopping"},
+    ),
+}
+
+
 async def _token_service(config: LoadedConfig, key_file: str, token_ttl: int) -> LocalTokens | ResidentTokens:
     """The resident key manager's keys when gateway.yaml declares one, else the control API's own key."""
     resident = next((km for km in config.gateway.key_managers if isinstance(km, ResidentConfig)), None)
     if resident is not None:
         return await ResidentTokens.open(resident, expires_in=token_ttl)
     return await asyncio.to_thread(LocalTokens.from_file, key_file, expires_in=token_ttl)
+
+
+async def _store_problem(store: CatalogStore) -> str | None:
+    try:
+        async with asyncio.timeout(1.0), store.db.read() as conn:
+            await conn.fetchval("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - a readiness probe reports, it never raises
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return None
 
 
 def create_control_app(
@@ -105,16 +141,31 @@ def create_control_app(
             raise ApiError(errors.INTERNAL, "the control API is starting or stopping") from None
 
     document = build_document(
-        ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM, DOCS_PATH: _DOCS_ITEM, DASHBOARD_PATH: DASHBOARD_ITEM}
+        ENDPOINTS,
+        {_OPENAPI_PATH: _OPENAPI_ITEM, DOCS_PATH: _DOCS_ITEM, DASHBOARD_PATH: DASHBOARD_ITEM, **_PROBE_ITEMS},
     )
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        """200 while this process can answer (its store state in `stores`), 503 while starting or stopping:
+        a store outage keeps it in rotation, so callers get 503 + Retry-After instead of no answer."""
+        current = state.get("services")
+        if current is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        problem = await _store_problem(current.store)
+        return JSONResponse({"status": "degraded" if problem else "ready", "stores": {"catalog": problem or "ok"}})
+
     routes: list[BaseRoute] = [endpoint.route(services) for endpoint in ENDPOINTS]
     routes.append(Route(_OPENAPI_PATH, openapi, methods=["GET"], name="openapi"))
     routes.extend(docs_routes(_OPENAPI_PATH))
     routes += dashboard_routes()
+    routes.append(Route("/_health", health, methods=["GET"], name="health"))
+    routes.append(Route("/_ready", ready, methods=["GET"], name="ready"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

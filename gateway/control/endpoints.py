@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.catalog.errors import Conflict, Forbidden, Invalid, NotFound
+from gateway.catalog.errors import Conflict, Forbidden, Invalid, NotFound, StoreUnavailable
 from gateway.catalog.models import Role
 from gateway.catalog.passwords import PasswordHasher
 from gateway.catalog.store import CatalogStore
@@ -292,6 +292,10 @@ def _wrap(endpoint: Endpoint, services: Callable[[], ControlServices]) -> Callab
             return problem_response(ApiError(errors.FORBIDDEN, str(exc)), request_id)
         except Conflict as exc:
             return problem_response(ApiError(errors.CONFLICT, str(exc), **exc.extra), request_id)
+        except StoreUnavailable as exc:
+            log.warning("control API: %s %s: %s (request %s)", endpoint.method, endpoint.path, exc, request_id)
+            error = ApiError(errors.STORE_UNAVAILABLE, f"{exc}; retry shortly")
+            return problem_response(error, request_id, {"retry-after": errors.RETRY_AFTER})
         except Invalid as exc:
             problems = [{**problem, "loc": ["body", *problem["loc"]]} for problem in exc.problems]
             return problem_response(errors.invalid(problems), request_id)

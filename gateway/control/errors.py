@@ -29,6 +29,9 @@ UNSUPPORTED_MEDIA = Problem(415, 801415, "unsupported-media-type", "Expected app
 INVALID = Problem(422, 801422, "validation-failed", "Invalid request")
 TOO_MANY_SIGNINS = Problem(429, 801429, "too-many-sign-in-failures", "Too many failed sign-ins")
 INTERNAL = Problem(500, 801500, "control-internal-error", "Internal control API error")
+STORE_UNAVAILABLE = Problem(503, 801503, "store-unavailable", "Catalog store unavailable")
+
+RETRY_AFTER = "2"  # seconds: the store pool reconnects on the next request after an outage
 
 ALL = (
     BAD_REQUEST,
@@ -43,6 +46,7 @@ ALL = (
     INVALID,
     TOO_MANY_SIGNINS,
     INTERNAL,
+    STORE_UNAVAILABLE,
 )
 
 

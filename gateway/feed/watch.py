@@ -47,8 +47,11 @@ class CatalogFeed:
         poll: float = 0.25,
         resync: float = 30.0,
         retry: float = 1.0,
+        identity: str = "",
     ) -> None:
         self._uri = uri
+        self._identity = identity  # application_name of the LISTEN connection (identity.py)
+        self._listen: asyncpg.Connection | None = None
         self._cache = cache
         self._on_view = on_view
         self._poll = poll
@@ -58,6 +61,7 @@ class CatalogFeed:
         self._last: CatalogView | None = None
         self._task: asyncio.Task[None] | None = None
         self._problem: str | None = "not connected yet"
+        self._serving = ""  # while the store has never answered: what this node serves instead, for /_ready
         self._synced = asyncio.Event()
         self._attempted = asyncio.Event()  # the first connection attempt has succeeded or failed
         self.synced_at = 0.0
@@ -76,20 +80,20 @@ class CatalogFeed:
             return
         cached = await asyncio.to_thread(load_cached_view, self._cache) if self._cache else None
         if cached is None:
-            log.error("catalog store %s unreachable at start (%s); serving conf/ only", self._safe_uri, self._problem)
+            self._serving = "serving conf/ only"
+            log.error("catalog store %s unreachable at start (%s); %s", self._safe_uri, self._problem, self._serving)
             return
         view, saved_at = cached
-        log.error(
-            "catalog store %s unreachable at start (%s); serving the view cached at %s",
-            self._safe_uri,
-            self._problem,
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at)),
-        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at))
+        self._serving = f"serving the catalog view cached at {stamp}"
+        log.error("catalog store %s unreachable at start (%s); %s", self._safe_uri, self._problem, self._serving)
         if self._last is None:  # the feed may have connected meanwhile: its view is newer
             self._on_view(view)
             self._last = view
 
     async def check_ready(self) -> str | None:
+        if self._problem and self._serving and not self._synced.is_set():
+            return f"{self._problem}; {self._serving}"
         return self._problem
 
     async def caught_up(self, revision: int) -> None:
@@ -153,9 +157,13 @@ class CatalogFeed:
 
     async def _follow_notifications(self, store: CatalogStore) -> None:
         changed = asyncio.Event()
-        conn = await asyncpg.connect(self._uri)
+        settings = {"application_name": self._identity} if self._identity else None
+        conn = await asyncpg.connect(self._uri, server_settings=settings)
+        self._listen = conn
         try:
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: changed.set())
+            # a lost connection (store restarted, network cut) wakes the loop at once, not at the next resync
+            conn.add_termination_listener(lambda *_: changed.set())
             await self._sync(store, await store.audit.newest_id())  # after LISTEN: nothing committed is missed
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -165,8 +173,17 @@ class CatalogFeed:
                 changed.clear()
                 await self._sync(store, await store.audit.newest_id())
         finally:
+            self._listen = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2.0)
+
+    async def identify(self, identity: str) -> None:
+        """A reloaded config changes the node's identity: the cluster view sees the new one at once."""
+        self._identity = identity
+        conn = self._listen
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):  # the next reconnect sets it anyway
+                await conn.execute("SELECT set_config('application_name', $1, false)", identity)
 
     async def _follow_polling(self, store: CatalogStore) -> None:
         last_revision = await store.audit.newest_id()

@@ -1,14 +1,18 @@
 """Serving: uvicorn with uvloop + httptools, one process or N workers sharing one listening socket.
 
-One worker: the gateway and the control API run as two uvicorn servers on one event loop.
-N workers: a supervisor (uvicorn's Multiprocess) runs the gateway workers and forwards SIGHUP to them
-(each reloads its own snapshot, no restart); the control API runs in the supervisor's child process.
-SIGTERM/SIGINT: stop accepting, let in-flight requests finish for `graceful_timeout`, then exit.
+Roles (`splp serve --role`): `gateway` runs the data plane only, `control` the control API only, `all`
+(the default) both. One worker: the gateway and the control API run as two uvicorn servers on one
+event loop. N workers: a supervisor (uvicorn's Multiprocess) runs the gateway workers and forwards
+SIGHUP to them (each reloads its own snapshot, no restart); the control API runs in the supervisor's
+child process.
+SIGTERM: /_ready answers 503 for `drain_delay` (drain.py), then stop accepting and let in-flight
+requests finish for `graceful_timeout`, then exit 0. SIGINT (Ctrl-C): the same without the delay.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -16,9 +20,11 @@ import shutil
 import signal
 import socket
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
-from typing import Any
+from types import FrameType
+from typing import Any, Literal
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -31,9 +37,14 @@ from gateway.observability.logs import configure_logging
 log = logging.getLogger("splp.server")
 
 
+Role = Literal["gateway", "control", "all"]
+ROLES: tuple[Role, ...] = ("gateway", "control", "all")
+
+
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
     config_path: str
+    role: Role = "all"
     workers: int | None = None
     host: str | None = None
     port: int | None = None
@@ -97,14 +108,22 @@ def gateway_uvicorn_config(config: LoadedConfig, options: ServeOptions, app: Any
     )
 
 
+def control_address(config: LoadedConfig, options: ServeOptions) -> tuple[str, int]:
+    """Where the control API listens: control.listen, or --host/--port when it runs alone (--role control)."""
+    listen = config.gateway.control.listen
+    if options.role != "control":
+        return listen.host, listen.port
+    return options.host or listen.host, options.port if options.port is not None else listen.port
+
+
 def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvicorn.Config:
     from gateway.control.app import create_control_app
 
-    listen = config.gateway.control.listen
+    host, port = control_address(config, options)
     return uvicorn.Config(
         create_control_app(config),
-        host=listen.host,
-        port=listen.port,
+        host=host,
+        port=port,
         loop="uvloop",
         http="httptools",
         ws="none",
@@ -113,8 +132,13 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
         log_config=None,  # one log format: the root logger's (gateway/observability/logs.py)
         server_header=False,
         log_level=options.log_level or config.gateway.observability.log.level,
-        **_tls_options(listen, "control"),
+        **_tls_options(config.gateway.control.listen, "control"),
     )
+
+
+def status_address(config: LoadedConfig, options: ServeOptions) -> tuple[str, int]:
+    status = config.gateway.observability.status
+    return status.host, options.status_port if options.status_port is not None else status.port
 
 
 def status_uvicorn_config(
@@ -172,8 +196,26 @@ def serve(options: ServeOptions) -> int:
     config = load_config(options.config_path)  # fails before any port is bound
     configure_logging(config.gateway.observability.log, level=options.log_level)
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
-    workers = options.workers or config.gateway.gateway.workers
-    in_workers = workers > 1
+    gateway_role = options.role != "control"
+    with_control = options.role == "control" or (options.role == "all" and config.gateway.control.enabled)
+    with_status = gateway_role and config.gateway.observability.status.enabled
+    in_workers = gateway_role and (options.workers or config.gateway.gateway.workers) > 1
+    sockets: list[socket.socket] = []
+    try:  # before any app is built: a taken port is reported in the time it takes to load the config
+        if gateway_role:
+            sockets.append(listen_socket(*gateway_address(config, options), "gateway.listen"))
+        if with_control:
+            sockets.append(listen_socket(*control_address(config, options), "control.listen"))
+        if with_status:
+            sockets.append(listen_socket(*status_address(config, options), "observability.status"))
+    except BindError as exc:
+        log.error("%s", exc)
+        for sock in sockets:
+            sock.close()
+        return 1
+    if not gateway_role:
+        _run_servers([control_uvicorn_config(config, options)], sockets)
+        return 0
     metrics_dir = None
     if in_workers:
         # prometheus_client multi-process mode: each worker keeps its values in files here; the status process
@@ -186,39 +228,16 @@ def serve(options: ServeOptions) -> int:
 
         app = GatewayApp(config)
     uv_config = gateway_uvicorn_config(config, options, app)
-    control_config = control_uvicorn_config(config, options) if config.gateway.control.enabled else None
-    status_config = None
-    if config.gateway.observability.status.enabled:
-        status_config = status_uvicorn_config(config, options, None if in_workers else app)
-    sockets: list[socket.socket] = []
-    try:
-        sockets.append(listen_socket(uv_config.host, uv_config.port, "gateway.listen"))
-        if control_config is not None:
-            sockets.append(listen_socket(control_config.host, control_config.port, "control.listen"))
-        if status_config is not None:
-            sockets.append(listen_socket(status_config.host, status_config.port, "observability.status"))
-    except BindError as exc:
-        log.error("%s", exc)
-        for sock in sockets:
-            sock.close()
-        return 1
     if not in_workers:
-        servers = [uvicorn.Server(uv_config)]
-        if control_config is not None:
-            servers.append(uvicorn.Server(control_config))
-        if status_config is not None:
-            servers.append(uvicorn.Server(status_config))
-        import uvloop
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve_all(servers, sockets))
+        configs = [uv_config]
+        if with_control:
+            configs.append(control_uvicorn_config(config, options))
+        if with_status:
+            configs.append(status_uvicorn_config(config, options, app))
+        _run_servers(configs, sockets)
         return 0
-    control: SpawnProcess | None = None
-    status: SpawnProcess | None = None
-    if control_config is not None:
-        control = _spawn(_control_main, options, sockets[1], "splp-control")
-    if status_config is not None:
-        status = _spawn(_status_main, options, sockets[-1], "splp-status")
+    control = _spawn(_control_main, options, sockets[1], "splp-control") if with_control else None
+    status = _spawn(_status_main, options, sockets[-1], "splp-status") if with_status else None
     supervisor = GatewaySupervisor(uv_config, sockets=sockets[:1], control=control)
     try:
         supervisor.run()
@@ -230,6 +249,40 @@ def serve(options: ServeOptions) -> int:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return supervisor.exit_code
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `_stop_signals` (one handler for every server of the process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _run_servers(configs: list[uvicorn.Config], sockets: list[socket.socket]) -> None:
+    import uvloop
+
+    servers: list[uvicorn.Server] = [_Server(config) for config in configs]
+    with _stop_signals(servers), asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve_all(servers, sockets))
+
+
+@contextlib.contextmanager
+def _stop_signals(servers: list[uvicorn.Server]) -> Iterator[None]:
+    """SIGTERM/SIGINT tell every server to stop (one handler for all of them, so none re-raises the
+    signal when it ends: the process exits 0 once all have shut down). The gateway app wraps the SIGTERM
+    handler with its drain delay when it starts (drain.py)."""
+
+    def stop(sig: int, frame: FrameType | None) -> None:
+        for server in servers:
+            server.handle_exit(sig, frame)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _serve_all(servers: list[uvicorn.Server], sockets: list[socket.socket]) -> None:

@@ -14,6 +14,7 @@ from gateway.control.routes import (
     auth,
     catalog,
     certificates,
+    cluster,
     dashboard,
     documents,
     etl,
@@ -46,4 +47,5 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *analytics.ENDPOINTS,
     *etl.ENDPOINTS,
     *tiers.ENDPOINTS,
+    *cluster.ENDPOINTS,
 )

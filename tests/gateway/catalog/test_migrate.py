@@ -113,3 +113,35 @@ async def test_sqlite_file_is_private(tmp_path) -> None:  # type: ignore[no-unty
     store = await open_store(f"sqlite:///{tmp_path / 'deep' / 'er' / 'catalog.db'}")
     await store.close()
     assert stat.S_IMODE(os.stat(tmp_path / "deep" / "er" / "catalog.db").st_mode) == 0o600
+
+
+async def test_control_api_processes_migrating_at_once_apply_each_migration_once(store_uri: str) -> None:
+    """Two (here three) control-API processes start together on an empty catalog: the advisory lock on
+    PostgreSQL (BEGIN IMMEDIATE on SQLite) lets one apply each migration; the others see it applied."""
+    import asyncio
+    import subprocess
+    import sys
+
+    code = "import asyncio, sys; from gateway.catalog.store import open_store\n"
+    code += "async def main():\n    store = await open_store(sys.argv[1])\n    await store.close()\n"
+    code += "asyncio.run(main())\n"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, store_uri], stderr=subprocess.PIPE)  # noqa: ASYNC220
+        for _ in range(3)
+    ]
+    results = await asyncio.gather(*(asyncio.to_thread(p.communicate, timeout=60) for p in processes))
+    assert [p.returncode for p in processes] == [0, 0, 0], [err.decode()[-2000:] for _, err in results]
+    db = await open_database(store_uri)
+    try:
+        applied = await applied_versions(db)
+        async with db.read() as conn:
+            rows = await conn.fetch("SELECT version FROM schema_version")
+    finally:
+        await db.close()
+    assert sorted(applied) == [m.version for m in MIGRATIONS]
+    assert len(rows) == len(MIGRATIONS)  # each version recorded once
+    store = await open_store(store_uri)  # the schema is whole: a tenant can be created
+    try:
+        await store.tenants.create(SYSTEM, TenantCreate(slug="kominfo", name="Kominfo", kind="national"))
+    finally:
+        await store.close()

@@ -163,9 +163,12 @@ async def test_a_node_started_while_the_store_is_down_serves_the_cached_view(
             assert (await http.get(f"{base}/pegawai/v1/echo")).status == 200
             ready = await (await http.get(f"{base}/_ready")).json()
             assert ready["status"] == "degraded"
+            assert "serving the catalog view cached at " in ready["stores"]["catalog"]  # readiness says so
         cache.write_text("{not json")
         async with running_gateway(down) as (base, _), aiohttp.ClientSession() as http:
             assert (await http.get(f"{base}/pegawai/v1/echo")).status == 404  # a broken cache is ignored
+            ready = await (await http.get(f"{base}/_ready")).json()
+            assert ready["stores"]["catalog"].endswith("; serving conf/ only")
 
 
 @pytest.mark.postgres
@@ -197,3 +200,34 @@ async def test_two_gateway_processes_follow_postgres_within_a_second(
                     assert (await http.get(f"{late}/cluster/v1/echo")).status == 200
     finally:
         await store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_uri", ["postgres"], indirect=True)
+async def test_a_lost_listen_connection_is_noticed_at_once_and_the_node_catches_up(
+    store: CatalogStore, store_uri: str, write_config: Callable[..., Path]
+) -> None:
+    """PostgreSQL restarted (here: the connections cut by a relay): the node keeps serving, says degraded,
+    reconnects within seconds (not at the 30 s resync) and serves what was published meanwhile."""
+    from urllib.parse import urlsplit
+
+    from tests.faults import TcpRelay
+
+    parts = urlsplit(store_uri)
+    relay = TcpRelay(parts.hostname or "127.0.0.1", parts.port or 5432)
+    relayed = store_uri.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{await relay.start()}")
+    upstream = EchoUpstream("catalog")
+    async with serve(upstream) as up, running_gateway(feed_config(write_config, relayed)) as (base, _):
+        async with aiohttp.ClientSession() as http:
+            await publish(store, f"http://127.0.0.1:{up}", "before")
+            await status_within(http, f"{base}/before/v1/echo", 200, PUSH_DEADLINE)
+            await relay.cut()
+            await asyncio.sleep(0.5)
+            ready = await (await http.get(f"{base}/_ready")).json()
+            assert ready["status"] == "degraded", ready
+            assert (await http.get(f"{base}/before/v1/echo")).status == 200  # the last view keeps serving
+            await publish(store, f"http://127.0.0.1:{up}", "during")
+            await relay.restore()
+            await status_within(http, f"{base}/during/v1/echo", 200, 5.0)
+            assert (await (await http.get(f"{base}/_ready")).json())["status"] == "ready"
+    await relay.cut()
