@@ -17,7 +17,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     return serve(
         ServeOptions(
-            config_path=args.config, workers=args.workers, host=args.host, port=args.port, log_level=args.log_level
+            config_path=args.config,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            etl_worker=not args.no_etl_worker,
         )
     )
 
@@ -134,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="bind address (default: gateway.listen.host)")
     serve.add_argument("--port", type=int, default=None, help="bind port (default: gateway.listen.port)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument(
+        "--no-etl-worker", action="store_true", help="do not start the ETL worker process beside the control API"
+    )
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("check", help="validate config files without side effects")

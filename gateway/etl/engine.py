@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
 import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from gateway.catalog.util import now
 
 from . import values as V
 from .connectors.base import Target
@@ -24,11 +28,12 @@ from .model import JobConfig
 from .plan import JobPlan, build_plan
 from .reconcile import reconcile_step
 from .runner import RunContext, StepCounts, fill_deferred, run_step
-from .state import StateStore, now
+from .state import RESUMABLE, StateStore
 
 log = logging.getLogger("splp.etl")
 
 Progress = Callable[[str, StepCounts], Awaitable[None] | None]
+HEARTBEAT_SECONDS = 5.0
 
 
 def run_variables(job: JobConfig, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -74,19 +79,26 @@ async def execute(
     run_id: str,
     store: StateStore,
     *,
-    resume: bool = False,
+    worker: str | None = None,
     progress: Progress | None = None,
     cancel: asyncio.Event | None = None,
+    heartbeat_every: float = HEARTBEAT_SECONDS,
+    stopping: asyncio.Event | None = None,
 ) -> str:
-    """Runs (or resumes) `run_id` to its end; returns the final state. Errors end up in the run record."""
+    """Runs (or resumes) `run_id`, already claimed by `worker` (RunStore.claim), to its end; returns the final
+    state. Errors end up in the run record. A heartbeat task keeps the claim fresh, carries cancels asked from
+    other processes into `cancel`, and stops the run when the claim was lost (the run was declared
+    interrupted and another worker took it): then this attempt writes nothing more to the run record."""
+    if worker is None:  # called directly (tests, benches): claim it here, resuming a run that ended badly
+        worker = await claim_here(store, run_id)
     record = await store.get_run(run_id)
-    if resume and record.state == "succeeded":
-        raise RunStateError(f"run {run_id} already succeeded; nothing to resume")
+    if record.state != "running" or record.worker != worker:
+        raise RunStateError(f"run {run_id} is not claimed by {worker} (state {record.state})")
+    resume = record.attempts > 0
     variables = record.variables or run_variables(job, run_id, record.params)
     steps_report: dict[str, dict[str, Any]] = dict(record.steps) if resume else {}
     await store.update_run(
         run_id,
-        state="running",
         started_at=now(),
         finished_at=None,
         error=None,
@@ -95,6 +107,10 @@ async def execute(
         steps=steps_report,
     )
     last_flush = 0.0
+    cancel = cancel or asyncio.Event()
+    lost = asyncio.Event()
+    beat = asyncio.create_task(_heartbeat(store, run_id, worker, heartbeat_every, cancel, lost))
+    relay = asyncio.create_task(_relay(stopping, cancel)) if stopping is not None else None
 
     async def log_line(level: str, message: str) -> None:
         await store.log(run_id, level, message)
@@ -116,9 +132,7 @@ async def execute(
     try:
         targets = await open_targets(job, job_dir, lock=True)
         plan = await build_plan(job, job_dir, variables, targets)
-        ctx = RunContext(
-            run_id, job.name, targets, variables, job.error_budget, log_line, on_progress, cancel or asyncio.Event()
-        )
+        ctx = RunContext(run_id, job.name, targets, variables, job.error_budget, log_line, on_progress, cancel)
         await log_line(
             "info",
             "order: "
@@ -140,6 +154,8 @@ async def execute(
         state = "succeeded"
     except Cancelled as exc:
         state, error = "cancelled", str(exc)
+        if stopping is not None and stopping.is_set():
+            state, error = "interrupted", f"worker {worker} stopped during the run; it resumes from its checkpoint"
     except EtlError as exc:
         error = str(exc)
     except asyncio.CancelledError:
@@ -149,11 +165,56 @@ async def execute(
         error = f"{type(exc).__name__}: {exc}"
         await log_line("error", traceback.format_exc())
     finally:
+        beat.cancel()
+        if relay is not None:
+            relay.cancel()
         await close_targets(targets)
-        if error:
-            await log_line("error", error)
-        await store.update_run(run_id, state=state, error=error, finished_at=now(), steps=steps_report)
+        if lost.is_set():
+            state, error = "interrupted", f"worker {worker} lost its claim on the run (no heartbeat in time)"
+        else:
+            if error:
+                await log_line("error", error)
+            await store.update_run(run_id, state=state, error=error, finished_at=now(), steps=steps_report)
     return state
+
+
+async def claim_here(store: StateStore, run_id: str) -> str:
+    """Claims `run_id` for this process (a terminal or a test); a failed, cancelled or interrupted run is
+    queued again first. Raises RunStateError when it cannot run now."""
+    name = f"local:{socket.gethostname()}:{os.getpid()}"
+    record = await store.get_run(run_id)
+    if record.state == "running":
+        await store.interrupt_dead_here()  # its terminal or worker on this machine was killed
+        record = await store.get_run(run_id)
+    if record.state in RESUMABLE:
+        await store.requeue(run_id, RESUMABLE)
+    elif record.state == "succeeded":
+        raise RunStateError(f"run {run_id} already succeeded; nothing to resume")
+    if not await store.claim(run_id, name):
+        raise RunStateError(f"run {run_id} cannot start now: another run of job {record.job} is running")
+    return name
+
+
+async def _relay(stopping: asyncio.Event, cancel: asyncio.Event) -> None:
+    """The worker stopping stops its runs after their current batch."""
+    await stopping.wait()
+    cancel.set()
+
+
+async def _heartbeat(
+    store: StateStore, run_id: str, worker: str, every: float, cancel: asyncio.Event, lost: asyncio.Event
+) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await store.heartbeat(run_id, worker):
+                cancel.set()
+        except RunStateError:
+            lost.set()
+            cancel.set()
+            return
+        except Exception:  # the catalog briefly unreachable: keep running, the next beat may pass
+            log.warning("run %s: heartbeat failed", run_id, exc_info=True)
 
 
 async def _load(plan: JobPlan, ctx: RunContext) -> None:

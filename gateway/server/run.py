@@ -1,5 +1,7 @@
 """Serving: uvicorn with uvloop + httptools, one process or N workers sharing one listening socket.
 
+With the control API, one ETL worker process (`splp etl worker`) runs beside them; ETL runs never execute
+in the gateway's or the control API's process.
 One worker: the gateway and the control API run as two uvicorn servers on one event loop.
 N workers: a supervisor (uvicorn's Multiprocess) runs the gateway workers and forwards SIGHUP to them
 (each reloads its own snapshot, no restart); the control API runs in the supervisor's child process.
@@ -12,6 +14,8 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from typing import Any
@@ -32,6 +36,7 @@ class ServeOptions:
     host: str | None = None
     port: int | None = None
     log_level: str = "info"
+    etl_worker: bool = True  # with the control API, one `splp etl worker` process beside (ARCHITECTURE.md)
 
 
 def http_protocol(config: LoadedConfig) -> Any:
@@ -100,6 +105,36 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
 def serve(options: ServeOptions) -> int:
     config = load_config(options.config_path)  # fails before any port is bound
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
+    etl = _start_etl_worker(config) if options.etl_worker and config.gateway.control.enabled else None
+    try:
+        return _serve(config, options)
+    finally:
+        if etl is not None:
+            _stop_etl_worker(etl)
+
+
+def _start_etl_worker(config: LoadedConfig) -> subprocess.Popen[bytes]:
+    """ETL runs never execute in the gateway's or the control API's process: they get a worker of their own
+    (gateway/etl/worker.py) on the same catalog."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.etl", "--config", os.path.abspath(config.path), "worker", "--exit-with-parent"],
+        start_new_session=True,  # Ctrl-C reaches it through our SIGTERM, after the gateway drained
+    )
+
+
+def _stop_etl_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: its runs stop after their current batch and are queued again for the next worker."""
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            log.warning("the ETL worker did not stop in 30 s; killing it (its runs resume from their checkpoints)")
+            worker.kill()
+            worker.wait()
+
+
+def _serve(config: LoadedConfig, options: ServeOptions) -> int:
     workers = options.workers or config.gateway.gateway.workers
     if workers == 1:
         from gateway.app import GatewayApp

@@ -23,6 +23,8 @@ from gateway.catalog.migrations import (
     v0005_applications_subscriptions_approvals,
     v0006_api_definitions_documents,
     v0007_tiers,
+    v0008_etl_runs,
+    v0009_etl_queue,
 )
 
 
@@ -49,4 +51,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(5, v0005_applications_subscriptions_approvals),
     _from(6, v0006_api_definitions_documents),
     _from(7, v0007_tiers),
+    _from(8, v0008_etl_runs),
+    _from(9, v0009_etl_queue),
 )

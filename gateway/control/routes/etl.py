@@ -8,7 +8,7 @@ files outside the jobs folder (started with the CLI on a shared state store) are
 
 Reading jobs, runs and logs: super admins, tenant admins and auditors whose scope holds the tenant.
 Previewing, starting, cancelling and resuming: super admins and tenant admins. Outside the scope: 404.
-Runs execute in this process (gateway/etl/service.py); the run-state store opens on first use.
+Runs execute in ETL workers (`splp etl worker`); this process only writes run records and the queue.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from gateway.catalog.db import Database
 from gateway.catalog.errors import NotFound
 from gateway.control import errors
 from gateway.control.access import ADMINS, READERS, Principal
@@ -32,8 +33,9 @@ from gateway.control.errors import ApiError
 from gateway.etl.errors import EtlError, JobConfigError, RunNotFound, RunStateError
 from gateway.etl.load import load_job
 from gateway.etl.model import FileSource, JobConfig
+from gateway.etl.queue import open_queue
 from gateway.etl.service import EtlService
-from gateway.etl.state import RunRecord, RunState, StateStore, default_state_path, open_store
+from gateway.etl.state import RunRecord, RunState, RunStore
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 SUFFIXES = (".yaml", ".yml")
@@ -43,32 +45,28 @@ PREVIEW_SECONDS = 30.0
 
 
 class EtlHub:
-    """The jobs folder and the ETL service of one control app; the state store opens on first use."""
+    """The jobs folder and the ETL service of one control app: run records in the catalog's own database, the
+    queue that goes with it (opened on first use). Runs execute in ETL workers, never in this process."""
 
-    def __init__(self, jobs_dir: str | Path, state: str | None = None, *, max_concurrent: int = 2) -> None:
+    def __init__(self, jobs_dir: str | Path, catalog_uri: str) -> None:
         self.jobs_dir = Path(jobs_dir)
-        self.state = state
-        self.max_concurrent = max_concurrent
-        self._store: StateStore | None = None
+        self.catalog_uri = catalog_uri
         self._service: EtlService | None = None
         self._lock: asyncio.Lock | None = None
 
-    async def service(self) -> EtlService:
+    async def service(self, db: Database) -> EtlService:
         if self._service is None:
             self._lock = self._lock or asyncio.Lock()
             async with self._lock:
                 if self._service is None:
-                    self._store = await open_store(self.state or default_state_path())
-                    self._service = EtlService(self._store, max_concurrent=self.max_concurrent)
+                    store = RunStore(db)
+                    self._service = EtlService(store, await open_queue(store, self.catalog_uri))
         return self._service
 
     async def close(self) -> None:
-        service, store = self._service, self._store
-        self._service = self._store = None
+        service, self._service = self._service, None
         if service is not None:
-            await service.close()
-        if store is not None:
-            await store.close()
+            await service.queue.close()
 
     @property
     def root(self) -> Path:
@@ -138,7 +136,7 @@ class EtlRun(_Out):
     id: str = Field(description="run id")
     job: str = Field(description="job name in the API (file stem), or the file's job name outside the jobs folder")
     tenant: str | None = Field(description="slug of the job's tenant")
-    state: str = Field(description="queued, running, succeeded, failed or cancelled")
+    state: str = Field(description="queued, running, succeeded, failed, cancelled or interrupted")
     params: dict[str, Any] = Field(description="parameters given to the run")
     created_at: str = Field(description="ISO time the run was queued")
     started_at: str | None = Field(description="ISO time the (last) attempt started")
@@ -147,6 +145,9 @@ class EtlRun(_Out):
     steps: dict[str, dict[str, Any]] = Field(description="per step: read, written, skipped, rejected, seconds")
     reconcile: dict[str, dict[str, Any]] = Field(description="per step: source/target rows and checksums")
     attempts: int = Field(description="1 + resumes")
+    worker: str | None = Field(description="the ETL worker holding (or last holding) the run")
+    heartbeat_at: str | None = Field(description="ISO time its worker last said it was alive")
+    cancel_requested: bool = Field(description="a cancel was asked; a running run stops after its batch")
 
 
 class EtlLogEntry(_Out):
@@ -353,11 +354,14 @@ class RunScope(Scope):
             steps=record.steps,
             reconcile=record.reconcile,
             attempts=record.attempts,
+            worker=record.worker,
+            heartbeat_at=record.heartbeat_at,
+            cancel_requested=record.cancel_requested,
         )
 
 
 async def _visible_run(call: Call) -> tuple[EtlService, RunRecord, EtlRun]:
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     run_id = call.path("id")
     try:
         record = await service.get_run(run_id)
@@ -413,7 +417,7 @@ async def preview_etl_job(call: Call) -> Any:
     body: EtlPreviewRequest = call.body
     job = await _visible_job(call)
     _valid(job)
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     try:
         async with asyncio.timeout(PREVIEW_SECONDS):
             result = await service.preview(job.path, dict(body.params), rows=body.rows)
@@ -432,7 +436,7 @@ async def start_etl_run(call: Call) -> Response:
     body: EtlRunRequest = call.body
     job = await _visible_job(call)
     _valid(job)
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     try:
         run_id = await service.start_run(job.path, dict(body.params))
     except RunStateError as exc:
@@ -451,12 +455,10 @@ async def list_etl_runs(call: Call) -> Page:
         raise errors.invalid(
             [{"loc": ["query", "state"], "msg": f"expected one of {', '.join(_STATES)}", "type": "enum"}]
         )
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     scope = RunScope(call)
     views = []
-    for record in await service.store.list_runs(limit=RUN_SCAN):
-        if state is not None and record.state != state:
-            continue
+    for record in await service.store.list_runs(limit=RUN_SCAN, state=state):
         view = await scope.view(record)
         if view is not None and (job is None or view.job == job):
             views.append(view)
@@ -476,25 +478,24 @@ async def get_etl_run_logs(call: Call) -> EtlRunLogs:
 
 async def cancel_etl_run(call: Call) -> Response:
     service, record, _ = await _visible_run(call)
-    if record.state in ("succeeded", "failed", "cancelled"):
-        raise ApiError(errors.CONFLICT, f"run {record.id} already ended ({record.state})")
-    if not await service.cancel(record.id):
-        raise ApiError(errors.CONFLICT, f"run {record.id} is not running in this control API process")
-    return _accepted(record.id, (await service.get_run(record.id)).state)
+    try:
+        after = await service.cancel(record.id)
+    except RunStateError as exc:
+        raise ApiError(errors.CONFLICT, str(exc)) from None
+    return _accepted(record.id, after.state)
 
 
 async def resume_etl_run(call: Call) -> Response:
     service, record, view = await _visible_run(call)
-    path = _run_job(hub_of(call), record)[1]
-    if path is None:
+    if _run_job(hub_of(call), record)[1] is None:
         raise ApiError(errors.CONFLICT, f"run {record.id} was started from a job file outside the jobs folder")
     try:
-        run_id = await service.start_run(path, resume=record.id)
+        after = await service.resume(record.id)
     except RunStateError as exc:
         raise ApiError(errors.CONFLICT, str(exc)) from None
     except EtlError as exc:
-        raise job_error(exc, path.name) from None
-    return _accepted(run_id, (await service.get_run(run_id)).state)
+        raise job_error(exc, Path(record.job_file).name) from None
+    return _accepted(record.id, after.state)
 
 
 _TAG = "etl"
@@ -563,7 +564,7 @@ ENDPOINTS = (
         many=True,
         query=(
             QueryParam("job", "Only runs of this job (its name in the API)."),
-            QueryParam("state", "queued, running, succeeded, failed or cancelled."),
+            QueryParam("state", "queued, running, succeeded, failed, cancelled or interrupted."),
             *_PAGE,
         ),
         description=f"Looks through the {RUN_SCAN} most recent runs.",
@@ -584,18 +585,18 @@ ENDPOINTS = (
         "POST",
         _RUN + "/cancel",
         cancel_etl_run,
-        "Ask a running ETL run to stop after its current batch",
+        "Cancel an ETL run: a queued or interrupted one now, a running one after its current batch",
         _TAG,
         roles=ADMINS,
         response=EtlRunAccepted,
         status=202,
-        description="409 when the run already ended or does not run in this process.",
+        description="409 when the run already ended.",
     ),
     Endpoint(
         "POST",
         _RUN + "/resume",
         resume_etl_run,
-        "Resume a failed or cancelled ETL run from its last batch",
+        "Resume a failed, cancelled or interrupted ETL run from its last committed batch",
         _TAG,
         roles=ADMINS,
         response=EtlRunAccepted,

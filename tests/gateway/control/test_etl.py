@@ -1,5 +1,6 @@
-"""Konsolidasi Data through the control API: real job files in a jobs folder, real SQLite databases and a
-real run-state file; tenant scope (404 outside it), roles (403), unsafe names, invalid jobs, cancel/resume.
+"""Konsolidasi Data through the control API: real job files in a jobs folder, real SQLite databases, run
+records in the catalog executed by an ETL worker; tenant scope (404 outside it), roles (403), unsafe names,
+invalid jobs, cancel/resume.
 
 Tenants and users as in conftest.py: a_admin and a_aud belong to bappenas, u_admin to its unit
 bappenas-pusdatin, b_admin to kemenkes, root is super admin.
@@ -18,6 +19,9 @@ import pytest
 import yaml
 
 from gateway.control.app import create_control_app
+from gateway.etl.queue import open_queue
+from gateway.etl.state import open_runs
+from gateway.etl.worker import Worker, WorkerSettings
 from tests.gateway.control.conftest import FAST, Control, loaded_config, seed
 from tests.servers import serve
 
@@ -38,10 +42,19 @@ async def etl(tmp_path: Path) -> AsyncIterator[Control]:
         key_path=str(key_path),
         hasher=FAST,
         etl_jobs_dir=jobs,
-        etl_state=str(tmp_path / "state" / "etl.sqlite"),
     )
-    async with serve(app) as port, aiohttp.ClientSession() as http:
-        yield Control(f"http://127.0.0.1:{port}/api/v1", http, tenants, users, key_path)
+    # an ETL worker on the same catalog (in this test's loop; tests/gateway/etl/test_workers.py runs real
+    # worker processes): the control API only queues
+    store = await open_runs(uri)
+    worker = Worker(store, await open_queue(store, uri), WorkerSettings(heartbeat_seconds=0.2), name="test:1")
+    serving = asyncio.create_task(worker.serve())
+    try:
+        async with serve(app) as port, aiohttp.ClientSession() as http:
+            yield Control(f"http://127.0.0.1:{port}/api/v1", http, tenants, users, key_path)
+    finally:
+        worker.stopping.set()
+        await serving
+        await store.close()
 
 
 def write(tmp_path: Path, name: str, job: dict[str, Any]) -> Path:

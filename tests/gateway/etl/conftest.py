@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ import asyncpg
 import pytest
 import yaml
 
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import ENDED, RunRecord, RunStore, open_runs
 from tests.services import require_service, unique_name
 
 
@@ -51,11 +52,25 @@ async def maria() -> AsyncIterator[dict[str, Any]]:
         conn.close()
 
 
+def catalog_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/catalog.db"
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStateStore]:
-    s = await SQLiteStateStore.open(tmp_path / "state.sqlite")
+async def store(tmp_path: Path) -> AsyncIterator[RunStore]:
+    s = await open_runs(catalog_uri(tmp_path))
     yield s
     await s.close()
+
+
+async def wait_run(store: RunStore, run_id: str, states: frozenset[str] = ENDED) -> RunRecord:
+    """Polls a run until it reaches one of `states` (as a control API client does), for at most 60 s."""
+    async with asyncio.timeout(60):
+        while True:
+            record = await store.get_run(run_id)
+            if record.state in states:
+                return record
+            await asyncio.sleep(0.05)
 
 
 def write_job(directory: Path, job: dict[str, Any], name: str = "job.yaml") -> Path:
