@@ -26,7 +26,7 @@ run: $(STAMP)
 	trap 'kill $$backend 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/splp serve --config $(CONFIG)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/splp check conf/
 	$(BIN)/pytest -q
 

@@ -25,7 +25,7 @@ from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
-from gateway.types import Receive, Scope, Send, Services
+from gateway.types import Receive, Scope, Send, WorkerResources
 from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
 from keymanager import resident_http
 
@@ -46,7 +46,7 @@ class GatewayApp:
         self.view: CatalogView | None = None
         self.config = config
         self.upstreams = Upstreams(config.gateway.upstream)
-        self.services = Services()
+        self.services = WorkerResources()
         self.holder = SnapshotHolder(build_snapshot(config, self.upstreams, self.services, version=1))
         self.reloader = Reloader(self)
         self.feed: CatalogFeed | None = None

@@ -14,7 +14,7 @@ from gateway.types import ASGIApp, PolicyDeps
 
 def ordered(specs: Sequence[PolicySpec]) -> list[PolicySpec]:
     """Outermost first."""
-    return sorted(specs, key=lambda spec: (-spec.policy_class.PRIORITY, spec.name))  # type: ignore[attr-defined]
+    return sorted(specs, key=lambda spec: (-spec.policy_class.PRIORITY, spec.name))
 
 
 class PolicyBuildError(ValueError):
@@ -37,4 +37,4 @@ def build_chain(terminal: ASGIApp, specs: Sequence[PolicySpec], deps: PolicyDeps
 
 def describe(specs: Sequence[PolicySpec]) -> list[str]:
     """One line per policy, outermost first, for `splp chain`."""
-    return [f"{spec.policy_class.PRIORITY:>5}  {spec.name}" for spec in ordered(specs)] + ["    -  proxy"]  # type: ignore[attr-defined]
+    return [f"{spec.policy_class.PRIORITY:>5}  {spec.name}" for spec in ordered(specs)] + ["    -  proxy"]

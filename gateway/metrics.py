@@ -2,7 +2,7 @@
 
 Nothing is counted through prometheus_client on the request path: the stores keep plain ints (e.g. the
 throttle CounterStore's Counters) and a custom Collector turns them into metric families at scrape time.
-Anything in Services with a `collect_metrics()` method (yielding prometheus_client Metric objects) is
+Anything in WorkerResources with a `collect_metrics()` method (yielding prometheus_client Metric objects) is
 exposed. Each worker process exposes its own counters (with N workers a scrape reaches one of them); the
 `worker` label (the pid) keeps the series of different workers apart.
 """
@@ -16,13 +16,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from gateway.types import Services
+from gateway.types import WorkerResources
 
 HEADERS = [(b"content-type", CONTENT_TYPE_LATEST.encode())]
 
 
 class ServicesCollector(Collector):
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: WorkerResources) -> None:
         self._services = services
 
     def describe(self) -> Iterable[Metric]:
@@ -35,7 +35,7 @@ class ServicesCollector(Collector):
                 yield from collect()
 
 
-def registry_for(services: Services) -> CollectorRegistry:
+def registry_for(services: WorkerResources) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False, target_info={"worker": str(os.getpid())})
     registry.register(ServicesCollector(services))
     return registry

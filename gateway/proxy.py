@@ -15,8 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from gateway import errors
-from gateway.config.model import ApiDefinition
-from gateway.config.model import Timeouts as TimeoutsConfig
+from gateway.config.model import ApiDefinition, TimeoutsConfig
 from gateway.context import RequestContext
 from gateway.headers import HOP_BY_HOP, connection_listed
 from gateway.types import Receive, Scope, Send

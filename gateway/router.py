@@ -24,12 +24,11 @@ class Resource:
 
 
 class _Node:
-    __slots__ = ("static", "param", "param_name", "methods", "wildcard")
+    __slots__ = ("static", "param", "methods", "wildcard")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
         self.param: _Node | None = None
-        self.param_name = ""
         self.methods: dict[str, Resource] = {}
         self.wildcard: dict[str, Resource] = {}
 
@@ -61,7 +60,6 @@ class ResourceMatcher:
             if segment.startswith("{"):
                 if node.param is None:
                     node.param = _Node()
-                    node.param_name = segment[1:-1]
                 node = node.param
             else:
                 node = node.static.setdefault(segment, _Node())

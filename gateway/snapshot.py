@@ -14,7 +14,7 @@ from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
 from gateway.proxy import ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
-from gateway.types import ASGIApp, PolicyDeps, Services
+from gateway.types import ASGIApp, PolicyDeps, WorkerResources
 from gateway.upstream.aio import AioClient
 from gateway.upstream.base import UpstreamClient
 from gateway.upstream.lean import LeanClient
@@ -56,7 +56,7 @@ class Snapshot:
     built_at: float
 
 
-def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, services: Services) -> ApiRuntime:
+def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, services: WorkerResources) -> ApiRuntime:
     defaults = config.gateway.upstream
     backend = api.config.backend
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
@@ -74,7 +74,7 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     )
 
 
-def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: Services, version: int) -> Snapshot:
+def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: WorkerResources, version: int) -> Snapshot:
     """Raises if any API's chain cannot be built; the caller then keeps the old snapshot."""
     group = config.gateway.gateway.group
     apis = tuple(build_api(api, config, upstreams, services) for api in config.apis if group in api.config.groups)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -31,7 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class Services:
+class WorkerResources:
     """Per-worker resources that outlive snapshots (counter stores, key caches, token caches).
 
     A policy asks for one by key with a factory; the first snapshot creates it, later snapshots get the same
@@ -78,13 +78,15 @@ class PolicyDeps:
 
     api: ApiDefinition
     gateway: GatewayConfig
-    services: Services
+    services: WorkerResources
 
 
 class Policy(Protocol):
-    NAME: ClassVar[str]
-    PRIORITY: ClassVar[int]
-    Config: ClassVar[type[BaseModel]]
+    # Plain class attributes, not ClassVar: mypy matches a class against type[Policy] only then. A policy
+    # writes `Config: type[BaseModel] = ThrottleConfig` (a bare `Config = X` is a type alias, not a member).
+    NAME: str
+    PRIORITY: int
+    Config: type[BaseModel]
 
     def __init__(self, app: ASGIApp, config: Any, *, deps: PolicyDeps) -> None: ...
 

@@ -1,13 +1,12 @@
 """The key-manager contract: a credential in, a validated Principal out, or a precise AuthFailure raised.
 
-Key managers are per-worker objects (they live in gateway.types.Services and outlive config reloads).
+Key managers are per-worker objects (they live in gateway.types.WorkerResources and outlive config reloads).
 `authenticate` may do I/O only when its own cache cannot answer; the auth policy caches the Principal by a
 hash of the token, so a cached valid token costs no signature check and no I/O.
 """
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -54,9 +53,6 @@ class Principal:
         self.claims = claims
         self.token_id = token_id
         self.assertion: tuple[float, bytes] | None = None  # backend JWT, cached (expiry, value)
-
-    def expired(self, now: float | None = None) -> bool:
-        return (now if now is not None else time.time()) >= self.expires_at
 
     def __repr__(self) -> str:
         return f"Principal({self.key_manager}:{self.subject}, app={self.application}, scopes={sorted(self.scopes)})"

@@ -1,6 +1,6 @@
 """The validated-token cache: sha256(token) -> Principal, until the principal's expiry.
 
-One per worker (in Services), shared by every API and snapshot. Only successes are cached. Bounded: when full,
+One per worker (in WorkerResources), shared by every API and snapshot. Only successes are cached. Bounded: when full,
 expired entries go first, then the oldest half (dicts keep insertion order). The raw token is never stored.
 """
 

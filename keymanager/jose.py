@@ -49,10 +49,6 @@ class Jws:
         return self.header.get("kid")
 
 
-def looks_like_jwt(token: str) -> bool:
-    return token.count(".") == 2
-
-
 def _b64decode(segment: str, what: str) -> bytes:
     if not _B64URL.match(segment) or len(segment) % 4 == 1:
         raise InvalidToken(f"the token {what} is not base64url")

@@ -161,7 +161,8 @@ class JwksKeyManager(KeyManager):
                 timeout=aiohttp.ClientTimeout(total=self.config.fetch_timeout), raise_for_status=True
             )
         if self._jwks_url is None:
-            assert self.config.discovery_url is not None
+            if self.config.discovery_url is None:  # the config requires one of jwks_url, discovery_url
+                raise ValueError("neither jwks_url nor discovery_url is configured")
             async with self._session.get(self.config.discovery_url) as response:
                 document = await response.json(content_type=None)
             if not isinstance(document, dict) or document.get("issuer") != self.issuer:

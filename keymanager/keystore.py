@@ -142,5 +142,6 @@ def load(config: ResidentConfig, now: float | None = None, *, force_rotate: bool
             changed = True
         if changed:
             _write(path, kept, passphrase)
-        assert current is not None
+        if current is None:  # unreachable: a due rotation above always makes one
+            raise KeyStoreError(f"{path}: no active signing key")
         return KeyRing(active=current, keys={k.kid: k for k in kept})

@@ -1,6 +1,6 @@
 """Per-worker key managers built from the config, reused across reloads while their config is unchanged.
 
-`KeyManagers` lives in gateway.types.Services (key SERVICE_KEY). For each GatewayConfig it hands out a
+`KeyManagers` lives in gateway.types.WorkerResources (key SERVICE_KEY). For each GatewayConfig it hands out a
 `KeyManagerSet`: the key managers by name and by issuer, the declared applications, the token cache and the
 revocation path. A key manager whose config changed is replaced (its JWKS/keys refetched) and the token cache
 is cleared, so no principal validated under an old config survives a reload.
@@ -25,7 +25,7 @@ from keymanager.revocation import RevocationBus
 
 if TYPE_CHECKING:
     from gateway.config.model import GatewayConfig
-    from gateway.types import Services
+    from gateway.types import WorkerResources
 
 SERVICE_KEY = "keymanager.registry"
 log = logging.getLogger("splp.keymanager")
@@ -46,6 +46,7 @@ class KeyManagers:
         self._instances: dict[str, tuple[str, KeyManager]] = {}
         self._last: tuple[object, KeyManagerSet] | None = None
         self._retired: list[KeyManager] = []
+        self._closing: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
         self.bus: RevocationBus | None = None
 
     def for_config(self, gateway: GatewayConfig) -> KeyManagerSet:
@@ -97,7 +98,14 @@ class KeyManagers:
             return  # closed at the next chance, or at shutdown
         retired, self._retired = self._retired, []
         for km in retired:
-            loop.create_task(km.aclose())
+            task = loop.create_task(km.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closed)
+
+    def _closed(self, task: asyncio.Task[None]) -> None:
+        self._closing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("closing a replaced key manager failed: %r", task.exception())
 
     # -- revocation -----------------------------------------------------------------------------------------------
 
@@ -127,6 +135,8 @@ class KeyManagers:
     async def aclose(self) -> None:
         if self.bus is not None:
             await self.bus.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         for km in [*self._retired, *(km for _, km in self._instances.values())]:
             with contextlib.suppress(Exception):
                 await km.aclose()
@@ -134,5 +144,5 @@ class KeyManagers:
         self._retired.clear()
 
 
-def key_managers(services: Services) -> KeyManagers:
+def key_managers(services: WorkerResources) -> KeyManagers:
     return services.get(SERVICE_KEY, KeyManagers)  # type: ignore[no-any-return]

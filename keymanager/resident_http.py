@@ -33,7 +33,7 @@ from keymanager.resident import ACCESS_TYP, ResidentKeyManager
 
 if TYPE_CHECKING:
     from gateway.config.model import GatewayConfig
-    from gateway.types import Receive, Scope, Send, Services
+    from gateway.types import Receive, Scope, Send, WorkerResources
 
 log = logging.getLogger("splp.keymanager")
 PREFIXES = ("/oauth2/", "/.well-known/")
@@ -97,7 +97,7 @@ async def _read_form(scope: Scope, receive: Receive) -> dict[str, str]:
 class OAuthEndpoints:
     """An ASGI app for the PREFIXES paths. `current` returns the config the data plane is serving now."""
 
-    def __init__(self, services: Services, current: Callable[[], GatewayConfig]) -> None:
+    def __init__(self, services: WorkerResources, current: Callable[[], GatewayConfig]) -> None:
         self._services = services
         self._current = current
 

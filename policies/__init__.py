@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from gateway.types import Policy
 from policies.auth.policy import AuthPolicy
 from policies.cors.policy import CorsPolicy
 from policies.headers.policy import HeadersPolicy
 from policies.throttle.policy import ThrottlePolicy
 
-REGISTRY: dict[str, type] = {
+REGISTRY: dict[str, type[Policy]] = {
     AuthPolicy.NAME: AuthPolicy,
     CorsPolicy.NAME: CorsPolicy,
     HeadersPolicy.NAME: HeadersPolicy,

@@ -78,7 +78,7 @@ class DefinitionRepository:
             stamp = now()
             definition = ApiDefinition(
                 api_id=api.id,
-                format=imported.format,  # type: ignore[arg-type]
+                format=imported.format,
                 spec_version=imported.spec_version,
                 size=len(source),
                 sha256=hashlib.sha256(source).hexdigest(),

@@ -30,7 +30,7 @@ from gateway.catalog.audit import Actor
 from gateway.catalog.db import Connection, Database, Row
 from gateway.catalog.errors import Conflict, Invalid, NotFound
 from gateway.catalog.lifecycle import DELETABLE, allowed_actions, next_status
-from gateway.catalog.util import new_id, now, placeholders
+from gateway.catalog.util import json_column, new_id, now, placeholders
 from gateway.catalog.visibility import Viewer, visibility_sql
 from gateway.config.model import ApiConfig
 
@@ -41,10 +41,6 @@ _PATH_PART = re.compile(r"[^.\[\]]+")
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _loads(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _resource(methods: Any, path: str) -> str:
@@ -103,11 +99,11 @@ def _api(row: Row, tags: list[str]) -> Api:
         tags=tags,
         classification=row["classification"],
         visibility=row["visibility"],
-        visible_tenants=_loads(row["visible_tenants"]),
-        groups=_loads(row["groups"]),
-        backend=_loads(row["backends"]),
-        resources=_loads(row["resources"]),
-        policies=_loads(row["policies"]),
+        visible_tenants=json_column(row["visible_tenants"]),
+        groups=json_column(row["groups"]),
+        backend=json_column(row["backends"]),
+        resources=json_column(row["resources"]),
+        policies=json_column(row["policies"]),
         status=row["status"],
         blocked_from=row["blocked_from"],
         created_by=row["created_by"],
@@ -505,7 +501,7 @@ class ApiRepository:
                 tenant_id=row["tenant_id"],
                 tenant=row["tenant_slug"],
                 tenant_name=row["tenant_name"],
-                resources=_loads(row["resources"]),
+                resources=json_column(row["resources"]),
                 updated_at=row["updated_at"],
             )
             for row in rows

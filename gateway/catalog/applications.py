@@ -34,15 +34,11 @@ from gateway.catalog.consumer_models import (
 )
 from gateway.catalog.db import Connection, Database, Row
 from gateway.catalog.errors import Conflict, Invalid, NotFound
-from gateway.catalog.util import new_id, now, placeholders, stamp
+from gateway.catalog.util import json_column, new_id, now, placeholders, stamp
 from keymanager.hashing import hash_api_key, hash_secret, new_api_key
 
 _SELECT = "SELECT p.*, t.slug AS tenant_slug FROM applications p JOIN tenants t ON t.id = p.tenant_id"
 _KEY_PREFIX = 8
-
-
-def _loads(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _key(row: Row) -> ApiKey:
@@ -66,8 +62,8 @@ def _application(row: Row, keys: list[ApiKey]) -> Application:
         description=row["description"],
         tier=row["tier"],
         status=row["status"],
-        grant_types=_loads(row["grant_types"]),
-        scopes=_loads(row["scopes"]),
+        grant_types=json_column(row["grant_types"]),
+        scopes=json_column(row["scopes"]),
         keys=keys,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -187,12 +183,13 @@ class ApplicationRepository:
         offset: int = 0,
     ) -> builtins.list[Application]:
         """Applications of `tenant_ids` (None: all), by name."""
-        where, args = "1 = 1", []
+        where = "1 = 1"
+        args: builtins.list[object] = []
         if tenant_ids is not None:
             if not tenant_ids:
                 return []
             where = f"p.tenant_id IN ({placeholders(1, len(tenant_ids))})"
-            args = list(tenant_ids)
+            args = [*tenant_ids]
         if status is not None:
             args.append(status.value)
             where += f" AND p.status = ${len(args)}"

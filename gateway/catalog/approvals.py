@@ -142,12 +142,13 @@ class ApprovalRepository:
         offset: int = 0,
     ) -> builtins.list[ApprovalRequest]:
         """Requests decided by `tenant_ids` (None: all), oldest first (a queue)."""
-        where, args = "1 = 1", []
+        where = "1 = 1"
+        args: builtins.list[object] = []
         if tenant_ids is not None:
             if not tenant_ids:
                 return []
             where = f"tenant_id IN ({placeholders(1, len(tenant_ids))})"
-            args = list(tenant_ids)
+            args = [*tenant_ids]
         for column, value in (("status", status), ("kind", kind)):
             if value is not None:
                 args.append(value.value)

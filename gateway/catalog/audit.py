@@ -89,7 +89,8 @@ class AuditRepository:
         offset: int = 0,
     ) -> list[AuditEntry]:
         """Newest first. `tenant_ids` restricts to changes of objects belonging to those tenants."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if object_type is not None:
             args.append(object_type)
             where.append(f"object_type = ${len(args)}")

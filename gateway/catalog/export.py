@@ -8,14 +8,10 @@ snapshot builder, exactly as conf/ files would be.
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
-
 from gateway.catalog.apis import to_config
 from gateway.catalog.consumer_models import ConsumerStatus
 from gateway.catalog.store import CatalogStore
-from gateway.catalog.util import now
+from gateway.catalog.util import json_column, now
 from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.model import ApiConfig
 from gateway.config.tiers import Tier, TierOverride, TiersConfig, with_overrides
@@ -73,8 +69,8 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             tier=row["tier"],
             blocked=row["status"] == ConsumerStatus.BLOCKED.value,
             client_secret_hash=row["client_secret_hash"],
-            grant_types=tuple(_loads(row["grant_types"])),
-            scopes=tuple(_loads(row["scopes"])),
+            grant_types=tuple(json_column(row["grant_types"])),
+            scopes=tuple(json_column(row["scopes"])),
             api_keys=tuple(hashes.get(row["id"], ())),
         )
         for row in apps
@@ -89,10 +85,6 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
         for row in subs
     ]
     return applications, subscriptions
-
-
-def _loads(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 async def tier_overrides(store: CatalogStore) -> list[TierOverride]:

@@ -168,13 +168,14 @@ class SubscriptionRepository:
         offset: int = 0,
     ) -> builtins.list[Subscription]:
         """Subscriptions whose application or API belongs to `tenant_ids` (None: all), newest first."""
-        where, args = "1 = 1", []
+        where = "1 = 1"
+        args: builtins.list[object] = []
         if tenant_ids is not None:
             if not tenant_ids:
                 return []
             marks = placeholders(1, len(tenant_ids))
             where = f"(p.tenant_id IN ({marks}) OR a.tenant_id IN ({marks}))"
-            args = list(tenant_ids)
+            args = [*tenant_ids]
         filters: dict[str, Any] = {"s.application_id": application_id, "s.api_id": api_id}
         filters["s.status"] = status.value if status is not None else None
         for column, value in filters.items():

@@ -6,6 +6,8 @@ active. A tenant is deleted only when it has no child tenants, users, APIs or ap
 
 from __future__ import annotations
 
+import builtins
+
 from gateway.catalog import audit
 from gateway.catalog.audit import Actor
 from gateway.catalog.db import Connection, Database, Row
@@ -108,7 +110,8 @@ class TenantRepository:
         self, *, ids: list[str] | None = None, parent_id: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Tenant]:
         """Ordered by name. `ids` restricts to those tenants (a caller's scope); `parent_id` to its children."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if ids is not None:
             if not ids:
                 return []
@@ -129,12 +132,12 @@ class TenantRepository:
         async with self._db.read() as conn:
             return int(await conn.fetchval("SELECT count(*) FROM tenants"))
 
-    async def subtree(self, tenant_id: str) -> list[str]:
+    async def subtree(self, tenant_id: str) -> builtins.list[str]:
         """The tenant and every tenant below it (ids); empty when it does not exist."""
         async with self._db.read() as conn:
             return [row["id"] for row in await conn.fetch(_SUBTREE, tenant_id)]
 
-    async def ancestors(self, tenant_id: str) -> list[str]:
+    async def ancestors(self, tenant_id: str) -> builtins.list[str]:
         """The tenant, its parent, ... up to the root (ids); empty when it does not exist."""
         async with self._db.read() as conn:
             return [row["id"] for row in await conn.fetch(_ANCESTORS, tenant_id)]

@@ -18,6 +18,7 @@ from gateway.catalog.audit import Actor
 from gateway.catalog.db import Connection, Database, Row
 from gateway.catalog.errors import Invalid, NotFound
 from gateway.catalog.util import now
+from gateway.config.rates import parse_rate
 
 
 class TierKind(StrEnum):
@@ -43,8 +44,6 @@ class TierRecord(TierWrite):
 
 
 def _check(tier: TierWrite) -> None:
-    from policies.throttle.rates import parse_rate  # late: policies import the gateway package
-
     for field in ("requests", "burst"):
         value = getattr(tier, field)
         if value is not None:

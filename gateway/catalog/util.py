@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 
 def stamp(moment: datetime) -> str:
@@ -22,3 +25,8 @@ def new_id() -> str:
 def placeholders(start: int, count: int) -> str:
     """`$start, $start+1, ...` for an IN list."""
     return ", ".join(f"${i}" for i in range(start, start + count))
+
+
+def json_column(value: Any) -> Any:
+    """A JSON column as Python: PostgreSQL (asyncpg) hands it over as text, SQLite as text or decoded."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.interpolate import MissingVariable, interpolate
+from gateway.config.merge import overlay
 from gateway.config.model import ApiConfig, ApiDefinition, ApiFile, GatewayConfig, LoadedConfig, PolicySpec
+from policies import REGISTRY
 
 
 def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
@@ -62,9 +64,7 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
             )
         seen[api.prefix] = where_prefix
         own = resolve_policies(api.policies, file, f"{where}.policies", problems)
-        own_names = {spec.name for spec in own}
-        merged = tuple(spec for spec in global_specs if spec.name not in own_names) + own
-        apis.append(ApiDefinition(config=api, policies=merged, source=file, where=where))
+        apis.append(ApiDefinition(config=api, policies=overlay(global_specs, own), source=file, where=where))
 
     if problems or gateway is None:
         raise ConfigError(problems)
@@ -193,8 +193,6 @@ def _model_in(annotation: Any) -> Any:
 def resolve_policies(
     entries: tuple[dict[str, Any], ...], file: str, where: str, problems: list[ConfigProblem]
 ) -> tuple[PolicySpec, ...]:
-    from policies import REGISTRY  # late: policies import gateway modules that import this package
-
     specs: list[PolicySpec] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):

@@ -1,14 +1,14 @@
 """The validated, frozen shape of conf/: gateway.yaml plus the API definition files it includes.
 
 Unknown keys are errors (extra="forbid"), so a typo never falls back silently to a default. Every
-field carries a description: `splp schema` prints them as the operator reference.
+field carries a description: the README's configuration reference is written from them.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +17,9 @@ from gateway.config.consumers import ApplicationConfig, SubscriptionConfig
 from gateway.config.keymanagers import KeyManagerConfig, check_key_managers
 from gateway.config.tiers import TiersConfig
 from gateway.config.units import Duration, Size
+
+if TYPE_CHECKING:
+    from gateway.types import Policy
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _CONTEXT = re.compile(r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$")
@@ -33,7 +36,7 @@ class Listen(Strict):
     port: int = Field(8000, ge=0, le=65535, description="TCP port to bind (0 picks a free port).")
 
 
-class ServerLimits(Strict):
+class ServerLimitsConfig(Strict):
     header_timeout: Duration = Field(10.0, gt=0, description="Deadline for a request's whole header block.")
     max_header_bytes: Size = Field(16384, ge=1024, description="Cap on request line + header bytes (431 past it).")
     max_headers: int = Field(100, ge=8, le=10000, description="Cap on the number of request headers (431 past it).")
@@ -48,7 +51,9 @@ class GatewaySection(Strict):
     listen: Listen = Field(default_factory=Listen, description="Data-plane listener (consumers call it).")
     workers: int = Field(1, ge=1, le=256, description="Worker processes sharing the listener.")
     group: str = Field("default", description="Gateway group label; an API is deployed to chosen groups only.")
-    limits: ServerLimits = Field(default_factory=ServerLimits, description="Protection against abusive clients.")
+    limits: ServerLimitsConfig = Field(
+        default_factory=ServerLimitsConfig, description="Protection against abusive clients."
+    )
     watch_config: bool = Field(True, description="Reload the snapshot when a config file changes.")
     public_url: str | None = Field(
         None,
@@ -100,7 +105,7 @@ class StorageSection(Strict):
     )
 
 
-class Timeouts(Strict):
+class TimeoutsConfig(Strict):
     connect: Duration = Field(5.0, gt=0, description="Time to open a backend connection.")
     read: Duration = Field(30.0, gt=0, description="Longest silence while waiting for backend bytes.")
     total: Duration = Field(60.0, gt=0, description="Connect + send request + receive response headers.")
@@ -122,7 +127,7 @@ class UpstreamDefaults(Strict):
         "lean", description="HTTP client for plain-http backends; https backends always use aiohttp."
     )
     pool: PoolSettings = Field(default_factory=PoolSettings, description="Connection pool per worker.")
-    timeouts: Timeouts = Field(default_factory=Timeouts, description="Default backend timeouts.")
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig, description="Default backend timeouts.")
     health: PassiveHealth = Field(default_factory=PassiveHealth, description="Default passive health check.")
     retries: int = Field(1, ge=0, le=5, description="Retries of idempotent requests without a body.")
 
@@ -148,7 +153,7 @@ class EndpointConfig(Strict):
 
 class BackendConfig(Strict):
     endpoints: tuple[EndpointConfig, ...] = Field(min_length=1, description="Endpoints, load-balanced by weight.")
-    timeouts: Timeouts | None = Field(None, description="Overrides upstream.timeouts for this API.")
+    timeouts: TimeoutsConfig | None = Field(None, description="Overrides upstream.timeouts for this API.")
     health: PassiveHealth | None = Field(None, description="Overrides upstream.health for this API.")
     retries: int | None = Field(None, ge=0, le=5, description="Overrides upstream.retries for this API.")
     preserve_host: bool = Field(False, description="Send the client's Host to the backend instead of the endpoint's.")
@@ -289,7 +294,7 @@ class PolicySpec:
     """One policy resolved against the registry, its config validated."""
 
     name: str
-    policy_class: type
+    policy_class: type[Policy]
     config: BaseModel
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gateway.config.rates import parse_rate
+
 
 class Tier(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -25,8 +27,6 @@ class Tier(BaseModel):
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
         if value is not None:
-            from policies.throttle.rates import parse_rate  # late: policies import this package
-
             parse_rate(value)
         return value
 

@@ -28,7 +28,7 @@ from gateway.catalog.store import open_store
 from gateway.config.keymanagers import ResidentConfig
 from gateway.config.model import LoadedConfig
 from gateway.control import errors
-from gateway.control.endpoints import JSONResponse, Services
+from gateway.control.endpoints import ControlServices, JSONResponse
 from gateway.control.errors import ApiError, problem_response
 from gateway.control.openapi import build_document
 from gateway.control.resident_tokens import ResidentTokens
@@ -80,9 +80,9 @@ def create_control_app(
     uri = catalog_uri or config.gateway.storage.catalog
     public_url = (gateway_url or config.gateway.gateway.base_url()).rstrip("/")
     key_file = key_path or os.environ.get(KEY_PATH_ENV) or DEFAULT_KEY_PATH
-    state: dict[str, Services] = {}
+    state: dict[str, ControlServices] = {}
 
-    def services() -> Services:
+    def services() -> ControlServices:
         try:
             return state["services"]
         except KeyError:
@@ -101,7 +101,7 @@ def create_control_app(
         tokens = await _token_service(config, key_file, token_ttl)
         store = await open_store(uri)
         etl = EtlHub(jobs_dir, uri)
-        state["services"] = Services(
+        state["services"] = ControlServices(
             store=store,
             issuer=tokens,
             verifier=tokens,
@@ -120,7 +120,8 @@ def create_control_app(
                 await store.close()
 
     async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+        if not isinstance(exc, HTTPException):  # registered for HTTPException only
+            raise exc
         problem = {404: errors.NOT_FOUND, 405: errors.METHOD_NOT_ALLOWED}.get(exc.status_code, errors.BAD_REQUEST)
         headers = {"allow": exc.headers["allow"]} if exc.headers and "allow" in exc.headers else None
         detail = f"no route {request.method} {request.url.path}"

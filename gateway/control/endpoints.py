@@ -54,7 +54,7 @@ class JSONResponse(Response):
 
 
 @dataclass(slots=True)
-class Services:
+class ControlServices:
     store: CatalogStore
     issuer: TokenIssuer
     verifier: TokenVerifier
@@ -104,14 +104,15 @@ class Page:
 class Call:
     request: Request
     request_id: str
-    services: Services
+    services: ControlServices
     principal_or_none: Principal | None
     body: Any
     query: dict[str, Any]
 
     @property
     def principal(self) -> Principal:
-        assert self.principal_or_none is not None, "public endpoint asked for a principal"
+        if self.principal_or_none is None:
+            raise RuntimeError("a public endpoint asked for the caller's principal")
         return self.principal_or_none
 
     @property
@@ -148,7 +149,7 @@ class Endpoint:
     def name(self) -> str:
         return self.handler.__name__
 
-    def route(self, services: Callable[[], Services]) -> Route:
+    def route(self, services: Callable[[], ControlServices]) -> Route:
         return Route(self.path, _wrap(self, services), methods=[self.method], name=self.name)
 
 
@@ -242,7 +243,7 @@ def _render(endpoint: Endpoint, result: Any, request_id: str) -> Response:
     return JSONResponse(content, status_code=endpoint.status, headers=headers)
 
 
-def _wrap(endpoint: Endpoint, services: Callable[[], Services]) -> Callable[[Request], Awaitable[Response]]:
+def _wrap(endpoint: Endpoint, services: Callable[[], ControlServices]) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         request_id = uuid.uuid4().hex
         try:

@@ -216,15 +216,17 @@ def _decimal(col: Column, zone: dt.tzinfo, dialect: str) -> Converter:
     prec = _precision(col.type)
     # A value with no more decimals than the scale and a spare integer digit passes as it is; any other is
     # rounded here the way the database would (half away from zero), so checksums compare stored values.
-    headroom, scale = (prec[0] - prec[1] - 1, prec[1]) if prec is not None else (None, None)
-    quantum = Decimal(1).scaleb(-scale) if scale is not None else None
+    headroom = prec[0] - prec[1] - 1 if prec is not None else None
+    scale = prec[1] if prec is not None else 0
+    quantum = Decimal(1).scaleb(-scale)
 
     def conv(v: Any) -> Decimal | None:
         if (
             type(v) is Decimal
             and v.is_finite()
-            and (headroom is None or (v.adjusted() < headroom and -v.as_tuple().exponent <= scale))
-        ):  # type: ignore[operator]
+            # a finite Decimal's exponent is an int (typeshed also allows the 'n'/'N'/'F' of NaN and Infinity)
+            and (headroom is None or (v.adjusted() < headroom and -v.as_tuple().exponent <= scale))  # type: ignore[operator]
+        ):
             return v
         if _blank(v):
             return None

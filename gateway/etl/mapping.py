@@ -58,12 +58,16 @@ class ColumnPlan:
 def load_callable(path: str, job: str, step: str) -> Callable[..., Any]:
     module_name, _, attr = path.partition(":")
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
+        fn: object = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise PlanError(job, step, f"transform {path!r} cannot be loaded: {exc}") from None
     if not callable(fn):
         raise PlanError(job, step, f"transform {path!r} is not callable")
     return fn
+
+
+def _constant(value: Any) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda row: value
 
 
 def _getter_from(name: str, always_present: bool) -> Callable[[Mapping[str, Any]], Any]:
@@ -146,7 +150,8 @@ def _compile_one(
     fam = coerce.family(col.type)
     src_name: str | None = None
     if "from_" in cm.model_fields_set:
-        assert cm.from_ is not None
+        if cm.from_ is None:
+            raise fail("`from` needs a source column name")
         src_col = source.column(cm.from_)
         if src_col is None and checked:
             raise fail(
@@ -170,9 +175,10 @@ def _compile_one(
             value = conv(value)
         except RowError as exc:
             raise fail(f"constant {cm.const!r} does not fit: {exc.reason}") from None
-        getter = lambda row, v=value: v  # noqa: E731
+        getter = _constant(value)
     else:
-        assert cm.expr is not None
+        if cm.expr is None:
+            raise fail("give one of `from`, `const` or `expr`")
         try:
             getter = compile_expr(cm.expr, variables, None if not checked else source_names)
         except ExpressionError as exc:

@@ -152,9 +152,9 @@ async def build_plan(
                 continue
             for other in plans.values():
                 if same_table(other.table, fk.ref_table):
-                    col = plan.target_info.column(fk.columns[0])
-                    assert col is not None
-                    edges.append(Edge(plan.name, other.name, col.name, col.nullable))
+                    fk_column = plan.target_info.column(fk.columns[0])
+                    if fk_column is not None:  # listed among plan.columns, so the target has it
+                        edges.append(Edge(plan.name, other.name, fk_column.name, fk_column.nullable))
         for dep in plan.step.depends_on:
             edges.append(Edge(plan.name, dep, "(depends_on)", False))
     order = order_steps(job.name, [s.name for s in job.steps], edges, job.order == "explicit")

@@ -17,17 +17,16 @@ class Prefetch:
         self._batches = batches
         self._pending: asyncio.Future[Any] | None = None
 
-    def _fetch(self) -> None:
-        self._pending = asyncio.ensure_future(anext(self._batches, _END))
+    def _fetch(self) -> asyncio.Future[Any]:
+        self._pending = pending = asyncio.ensure_future(anext(self._batches, _END))
+        return pending
 
     def __aiter__(self) -> Prefetch:
         return self
 
     async def __anext__(self) -> Any:
-        if self._pending is None:
-            self._fetch()
-        assert self._pending is not None
-        batch = await self._pending
+        pending = self._pending if self._pending is not None else self._fetch()
+        batch = await pending
         if batch is _END:
             self._pending = None
             raise StopAsyncIteration

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import values as V
 from .connectors.base import Session, SourceRow, Target
+from .connectors.postgres import PostgresSession
 from .errors import BudgetExceeded, Cancelled, CopyRefused, EtlError, RowError
 from .mapping import Lookup
 from .plan import StepPlan
@@ -378,6 +379,8 @@ async def run_step_copy(plan: StepPlan, ctx: RunContext, table: str, copy: CopyT
                     break
                 try:
                     async with target.session() as session:
+                        if not isinstance(session, PostgresSession):
+                            raise EtlError(f"job {ctx.job}, step {plan.name}: binary COPY needs a PostgreSQL target")
                         chunks = source.copy_out(copy.source_columns, after, plan.batch_size)
                         if copy.key is None:
                             moved = await session.copy_in(table, copy.target_columns, chunks)

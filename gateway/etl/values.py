@@ -86,7 +86,7 @@ def scalar_text(value: Any) -> str:
     if kind is int:
         return str(value)
     if kind is str:
-        return value.strip()
+        return str(value).strip()
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float) and value.is_integer():
@@ -108,9 +108,8 @@ def canonical(value: Any, family: str) -> bytes:
         parsed = orjson.loads(value) if isinstance(value, str | bytes) else value
         return orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
     if family == "timestamptz" and isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat().encode()
+        moment: dt.datetime = value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment.isoformat().encode()
     if isinstance(value, bool):
         return b"1" if value else b"0"
     if family == "bool" and isinstance(value, int):

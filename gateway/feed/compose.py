@@ -15,6 +15,7 @@ import logging
 
 from gateway.config.errors import ConfigProblem
 from gateway.config.load import resolve_policies
+from gateway.config.merge import overlay
 from gateway.config.model import ApiDefinition, GatewayConfig, LoadedConfig
 from gateway.config.tiers import with_overrides
 from gateway.feed.view import CatalogView
@@ -46,9 +47,9 @@ def _apis(files: LoadedConfig, view: CatalogView) -> tuple[ApiDefinition, ...]:
         if problems:
             log.error("catalog API %s (%s) skipped: %s", api_id, config.prefix, "; ".join(map(str, problems)))
             continue
-        names = {spec.name for spec in own}
-        merged = tuple(spec for spec in global_specs if spec.name not in names) + own
-        added.append(ApiDefinition(config=config, policies=merged, source=CATALOG_SOURCE, where=where))
+        added.append(
+            ApiDefinition(config=config, policies=overlay(global_specs, own), source=CATALOG_SOURCE, where=where)
+        )
         taken.add(config.prefix)
     return files.apis + tuple(added)
 

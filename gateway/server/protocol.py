@@ -38,7 +38,7 @@ import json
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
-from inspect import CORO_CREATED, getcoroutinestate
+from inspect import CORO_CREATED, getcoroutinestate, iscoroutine
 from typing import Any, ClassVar
 
 import httptools
@@ -357,7 +357,8 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
             owner.disconnected = True  # receive() -> http.disconnect, send() -> no-op
             owner.message_event.set()
             task = self._active_task
-            if owner is active and task is not None and getcoroutinestate(task.get_coro()) == CORO_CREATED:
+            coro = task.get_coro() if task is not None else None
+            if owner is active and task is not None and iscoroutine(coro) and getcoroutinestate(coro) == CORO_CREATED:
                 task.cancel()  # scheduled in this same read: the app never runs
         if active is not None and not active.response_complete:
             if active is not owner:

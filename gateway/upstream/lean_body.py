@@ -4,7 +4,7 @@ and BodyWriter (the request body, pushed onto the connection with the transport'
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 
 from .base import Headers
 from .errors import ClientBodyAborted, UpstreamProtocolError
@@ -58,7 +58,7 @@ class BodyWriter:
 
     __slots__ = ("conn", "body", "remaining")
 
-    def __init__(self, conn: LeanConnection, body: AsyncIterator[bytes], content_length: int | None) -> None:
+    def __init__(self, conn: LeanConnection, body: AsyncIterable[bytes], content_length: int | None) -> None:
         self.conn = conn
         self.body = body
         self.remaining = content_length  # None: chunked

@@ -154,7 +154,8 @@ class LeanConnection(asyncio.Protocol):
         self._forget()
 
     def data_received(self, data: bytes) -> None:
-        if self._phase == IDLE or self.complete:
+        unsolicited = self._phase == IDLE or self.complete  # not narrowed: feed_data's callbacks set `complete`
+        if unsolicited:
             # Unsolicited bytes (a 408 before closing, garbage after the body): never reuse.
             self.keep_alive = False
             if self._phase == IDLE:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
+from pydantic import BaseModel
 
 from gateway.config.model import ResourceConfig
 from gateway.context import RequestContext
@@ -63,7 +64,7 @@ _FIELDS: dict[str, Callable[[Principal], str]] = {
 class AuthPolicy:
     NAME = "auth"
     PRIORITY = 2000
-    Config = AuthConfig
+    Config: type[BaseModel] = AuthConfig
 
     def __init__(self, app: ASGIApp, config: AuthConfig, *, deps: PolicyDeps) -> None:
         self.app = app
@@ -281,7 +282,8 @@ class AuthPolicy:
         cached = principal.assertion
         if cached is not None and cached[0] - 5 > now:
             return cached[1]
-        assert self._resident is not None and self._backend_jwt is not None
+        if self._resident is None or self._backend_jwt is None:  # __init__ picks this path only with both
+            raise RuntimeError("backend JWT asked for without a resident key manager")
         exp = min(now + self._backend_jwt.ttl, principal.expires_at)
         key = self._resident.ring.active
         claims = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from gateway import errors
 from gateway.types import ASGIApp, Message, PolicyDeps, Receive, Scope, Send
 from policies.cors.schema import CorsConfig
@@ -18,7 +20,7 @@ CORS_DENIED = errors.Problem(403, 800403, "cors-origin-denied", "Origin not allo
 class CorsPolicy:
     NAME = "cors"
     PRIORITY = 2800
-    Config = CorsConfig
+    Config: type[BaseModel] = CorsConfig
 
     def __init__(self, app: ASGIApp, config: CorsConfig, *, deps: PolicyDeps) -> None:
         self.app = app

@@ -6,6 +6,8 @@ response side wraps send() only when response edits are configured. Never buffer
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from gateway.types import ASGIApp, Message, PolicyDeps, Receive, Scope, Send
 from policies.headers.schema import HeaderEdits, HeadersConfig
 
@@ -43,7 +45,7 @@ class CompiledEdits:
 class HeadersPolicy:
     NAME = "headers"
     PRIORITY = 900
-    Config = HeadersConfig
+    Config: type[BaseModel] = HeadersConfig
 
     def __init__(self, app: ASGIApp, config: HeadersConfig, *, deps: PolicyDeps) -> None:
         self.app = app

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.config.rates import Rate, parse_rate
 from gateway.config.tiers import Tier
-from policies.throttle.rates import Rate, parse_rate
 from policies.throttle.schema import ApiLimit, Condition
 from policies.throttle.storage.base import HIT, STRATEGIES, Hit, Limit
 

@@ -24,8 +24,11 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pydantic import BaseModel
+
 from gateway import errors
 from gateway.config.errors import ConfigError, ConfigProblem
+from gateway.config.merge import overlay
 from gateway.types import ASGIApp, Message, PolicyDeps, Receive, Scope, Send
 from policies.throttle import errors as problems
 from policies.throttle.levels import (
@@ -41,8 +44,8 @@ from policies.throttle.levels import (
     who,
 )
 from policies.throttle.schema import ThrottleConfig
-from policies.throttle.storage import CounterStore, StoreUnavailable
-from policies.throttle.storage.base import ADD, CHECK, HIT, Hit, Hits, Limit
+from policies.throttle.storage import CounterStore
+from policies.throttle.storage.base import ADD, CHECK, HIT, Hit, Hits, Limit, StoreUnavailable
 
 log = logging.getLogger("splp.throttle")
 
@@ -79,7 +82,7 @@ def _next_access(epoch: float) -> str:
 class ThrottlePolicy:
     NAME = "throttle"
     PRIORITY = 1000
-    Config = ThrottleConfig
+    Config: type[BaseModel] = ThrottleConfig
 
     def __init__(self, app: ASGIApp, config: ThrottleConfig, *, deps: PolicyDeps) -> None:
         self.app = app
@@ -88,9 +91,8 @@ class ThrottlePolicy:
         # Level 5 and 6 are gateway-wide: an API with its own throttle entry still gets the global ones.
         outer = _gateway_throttle(deps)
         if outer is not None and outer != config:
-            own = {p.name for p in config.global_}
-            extra = tuple(p for p in outer.global_ if p.name not in own)
-            config = config.model_copy(update={"global_": config.global_ + extra, "block": config.block or outer.block})
+            merged = overlay(outer.global_, config.global_)
+            config = config.model_copy(update={"global_": merged, "block": config.block or outer.block})
         # config-derived
         self._enforce = config.enforce
         self._headers = config.headers
@@ -397,9 +399,8 @@ class ThrottlePolicy:
         try:
             await self.app(scope, counting_receive, counting_send)
         finally:
-            if counted[0]:
-                limit = self._bandwidth
-                assert limit is not None
+            limit = self._bandwidth
+            if counted[0] and limit is not None:
                 key = f"{self._prefix}:bw:{self._api}:{self._bandwidth_who(caller)}:{limit.window}"
                 task = asyncio.get_running_loop().create_task(self._add(key, limit, counted[0]))
                 self._tasks.add(task)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config.model import HTTP_METHODS
-from policies.throttle.rates import Rate, parse_bytes_rate, parse_rate
+from gateway.config.rates import Rate, parse_bytes_rate, parse_rate
 
 Strategy = Literal["fixed-window", "sliding-window", "moving-window"]
 OnError = Literal["local", "open", "closed"]
@@ -39,6 +39,15 @@ def _check_per(value: str) -> str:
     return value
 
 
+def _networks(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR range, e.g. 10.1.0.0/16") from None
+    return value
+
+
 class Condition(Strict):
     """All given tests must hold (AND); inside one test, any listed value matches (OR for ip)."""
 
@@ -51,12 +60,7 @@ class Condition(Strict):
     @field_validator("ip")
     @classmethod
     def _ip(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or CIDR range, e.g. 10.1.0.0/16") from None
-        return value
+        return _networks(value)
 
     @model_validator(mode="after")
     def _something(self) -> Condition:
@@ -166,7 +170,7 @@ class BlockLevel(Strict):
     @field_validator("ips")
     @classmethod
     def _ips(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return Condition._ip(value)  # type: ignore[operator]
+        return _networks(value)
 
 
 class ThrottleConfig(Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from gateway.catalog.errors import Invalid
 
@@ -12,7 +12,7 @@ from gateway.catalog.errors import Invalid
 class Imported:
     """An API read from a definition: the catalog fields it suggests, and the source kept for export."""
 
-    format: str  # openapi, swagger or wsdl
+    format: Literal["openapi", "swagger", "wsdl"]
     spec_version: str  # 3.0.3, 3.1.0, 2.0, 1.1
     name: str
     version: str  # suggestion (info.version); the caller may override it

@@ -71,7 +71,8 @@ def _originals(document: dict[str, Any], fmt: str) -> dict[tuple[str, str], tupl
     for path, item in (document.get("paths") or {}).items():
         if not isinstance(item, dict) or not path.startswith("/"):
             continue
-        shared = item.get("parameters") if isinstance(item.get("parameters"), list) else []
+        declared = item.get("parameters")
+        shared: list[Any] = declared if isinstance(declared, list) else []
         for method in METHODS:
             operation = item.get(method)
             if not isinstance(operation, dict):

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from gateway.catalog.interchange import names
 from gateway.catalog.interchange.limits import MAX_OPERATIONS, MAX_PATHS
-from gateway.catalog.interchange.model import Imported, Problems, pointer
+from gateway.catalog.interchange.model import Imported, Problems, pointer, refuse
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _WHOLE_PARAM = re.compile(r"^\{([^{}]+)\}$")
@@ -26,7 +26,7 @@ _VARIABLE = re.compile(r"\{([^{}]+)\}")
 _LITERAL_SAFE = "._~!$&'()*+,;=:@-"
 
 
-def spec_of(document: dict[str, Any]) -> tuple[str, str] | None:
+def spec_of(document: dict[str, Any]) -> tuple[Literal["openapi", "swagger"], str] | None:
     """("openapi", "3.1.0") or ("swagger", "2.0"), or None when the document is neither."""
     openapi, swagger = document.get("openapi"), document.get("swagger")
     if isinstance(openapi, str) and re.match(r"^3\.[01]\.\d+", openapi):
@@ -67,7 +67,8 @@ def convert_path(path: str) -> str:
 def _server_url(server: Any) -> str | None:
     if not isinstance(server, dict) or not isinstance(server.get("url"), str):
         return None
-    variables = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    declared = server.get("variables")
+    variables: dict[str, Any] = declared if isinstance(declared, dict) else {}
 
     def default(match: re.Match[str]) -> str:
         variable = variables.get(match.group(1))
@@ -91,7 +92,8 @@ def _backend(document: dict[str, Any], fmt: str) -> str | None:
         return None
     schemes = [s for s in document.get("schemes") or [] if s in ("https", "http")] or ["https"]
     scheme = "https" if "https" in schemes else schemes[0]
-    base = document.get("basePath") if isinstance(document.get("basePath"), str) else ""
+    declared = document.get("basePath")
+    base = declared if isinstance(declared, str) else ""
     return names.backend_url(f"{scheme}://{host}{base if base.startswith('/') else ''}")
 
 
@@ -99,9 +101,7 @@ def import_openapi(document: dict[str, Any], source: str) -> Imported:
     problems = Problems()
     spec = spec_of(document)
     if spec is None:
-        problems.add("/openapi", 'expected `openapi: 3.0.x` or `3.1.x`, or `swagger: "2.0"`')
-        problems.raise_any()
-    assert spec is not None
+        raise refuse("/openapi", 'expected `openapi: 3.0.x` or `3.1.x`, or `swagger: "2.0"`')
     fmt, spec_version = spec
     info = document.get("info")
     title = info.get("title") if isinstance(info, dict) else None
@@ -149,7 +149,8 @@ def import_openapi(document: dict[str, Any], source: str) -> Imported:
     if len(operations) > MAX_OPERATIONS:
         problems.add("/paths", f"{len(operations)} operations; at most {MAX_OPERATIONS}")
     problems.raise_any()
-    assert isinstance(info, dict) and isinstance(title, str)
+    if not isinstance(info, dict) or not isinstance(title, str):  # added to `problems` above, raised there
+        raise refuse("/info/title", "expected a non-empty string")
     description = info.get("description")
     return Imported(
         format=fmt,

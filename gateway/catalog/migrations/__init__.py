@@ -2,7 +2,7 @@
 
 Rules for a new migration: append a module `vNNNN_<what>.py` with `NAME`, `SQLITE` and `POSTGRES`
 (plain SQL, statements ending with `;` at a line end), add it below, never edit an applied one.
-Numbers may skip one that a parallel branch has reserved (see migrate.py).
+Numbers run 1..N without gaps (migrate.py refuses a gap): branches written in parallel renumber at merge.
 Each runs in one transaction together with its schema_version row, so a failed upgrade leaves the
 previous schema and every row untouched. Migrations only add or reshape: data is copied, never dropped.
 

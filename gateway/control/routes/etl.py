@@ -299,8 +299,7 @@ def job_error(exc: EtlError, file: str) -> ApiError:
 
 def _valid(job: JobFile) -> JobConfig:
     if job.config is None:
-        assert job.error is not None
-        raise job_error(job.error, job.path.name)
+        raise job_error(job.error or JobConfigError(job.path.name, ["cannot be read"]), job.path.name)
     return job.config
 
 

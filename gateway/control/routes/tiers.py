@@ -12,6 +12,13 @@ from gateway.control.endpoints import PAGING, Call, Endpoint, Page, QueryParam
 SUPER = frozenset({Role.SUPER_ADMIN})
 
 
+def _path_kind(call: Call) -> TierKind:
+    kind = _kind(call.path("kind"))
+    if kind is None:
+        raise Invalid("kind", "expected subscription or application")
+    return kind
+
+
 def _kind(value: str | None, field: str = "kind") -> TierKind | None:
     if value is None:
         return None
@@ -28,14 +35,12 @@ async def list_tiers(call: Call) -> Page:
 
 
 async def put_tier(call: Call) -> TierRecord:
-    kind = _kind(call.path("kind"))
-    assert kind is not None
+    kind = _path_kind(call)
     return await call.store.tiers.put(call.principal.actor, kind, call.path("name"), call.body)
 
 
 async def delete_tier(call: Call) -> None:
-    kind = _kind(call.path("kind"))
-    assert kind is not None
+    kind = _path_kind(call)
     await call.store.tiers.delete(call.principal.actor, kind, call.path("name"))
 
 

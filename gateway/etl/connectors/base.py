@@ -11,13 +11,11 @@ IDMap pairs, rejected rows, the checkpoint) goes through the session and commits
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ..metadata import TableInfo
-
-CONTROL_TABLES = ("splp_etl_idmap", "splp_etl_checkpoint", "splp_etl_watermark", "splp_etl_rejected")
 
 
 class SourceRow:
@@ -65,8 +63,12 @@ class Source(ABC):
     async def describe(self) -> TableInfo: ...
 
     @abstractmethod
-    def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
+    def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncGenerator[Batch, None]:
         """Rows after position `after`; `since` is the lowest watermark value to read (incremental)."""
+
+    @abstractmethod
+    async def count(self, since: Any = None) -> int:
+        """How many rows `batches` would yield (from `since`, for incremental reads)."""
 
 
 class IdScope:

@@ -7,7 +7,8 @@ that record is rejected with the byte, the line and the column, instead of faili
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Generator
+from typing import TextIO
 
 from ..errors import SourceError
 from .base import SourceRow
@@ -22,7 +23,7 @@ def _bad_byte(value: str) -> int | None:
 
 
 class CsvSource(FileSource):
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> TextIO:
         return self.path.open(newline="", encoding=self.spec.encoding, errors="surrogateescape")
 
     def header(self) -> list[str]:
@@ -34,7 +35,7 @@ class CsvSource(FileSource):
             raise SourceError(f"{self.path}: empty file, expected a header row")
         return [c.strip().lstrip("\ufeff") for c in row]
 
-    def records(self) -> Iterator[SourceRow]:
+    def records(self) -> Generator[SourceRow, None, None]:
         names = self.header()
         width = len(names)
         with self._open() as fh:

@@ -8,6 +8,7 @@ from ..model import FileSource as FileSpec
 from ..model import JobConfig, MysqlConnection, PostgresConnection, SqliteConnection, StepConfig
 from .base import Source, Target
 from .csvfile import CsvSource
+from .filebase import FileSource
 from .jsonfile import JsonArraySource, JsonLinesSource
 from .mysql import MysqlSource, MysqlTarget
 from .postgres import PostgresSource, PostgresTarget
@@ -15,7 +16,13 @@ from .sqlite import SqliteSource, SqliteTarget
 from .xlsxfile import XlsxSource
 from .xmlfile import XmlSource
 
-_FILES = {"csv": CsvSource, "json": JsonArraySource, "jsonl": JsonLinesSource, "xml": XmlSource, "xlsx": XlsxSource}
+_FILES: dict[str, type[FileSource]] = {
+    "csv": CsvSource,
+    "json": JsonArraySource,
+    "jsonl": JsonLinesSource,
+    "xml": XmlSource,
+    "xlsx": XlsxSource,
+}
 
 
 def _mysql_params(conn: MysqlConnection) -> dict[str, object]:
@@ -38,7 +45,8 @@ def make_source(job: JobConfig, job_dir: Path, step: StepConfig) -> Source:
         return PostgresSource(conn.dsn, src.table, src.key, src.where, watermark)
     if isinstance(conn, MysqlConnection):
         return MysqlSource(_mysql_params(conn), conn.timezone, src.table, src.key, src.where, watermark)
-    assert isinstance(conn, SqliteConnection)
+    if not isinstance(conn, SqliteConnection):
+        raise TypeError(f"connection {src.connection}: no source for {type(conn).__name__}")
     return SqliteSource(str(job_dir / conn.path), src.table, src.key, src.where, watermark)
 
 
@@ -48,5 +56,6 @@ def make_target(job: JobConfig, job_dir: Path, name: str) -> Target:
         return PostgresTarget(conn.dsn)
     if isinstance(conn, MysqlConnection):
         return MysqlTarget(_mysql_params(conn))
-    assert isinstance(conn, SqliteConnection)
+    if not isinstance(conn, SqliteConnection):
+        raise TypeError(f"connection {name}: no target for {type(conn).__name__}")
     return SqliteTarget(str(job_dir / conn.path))

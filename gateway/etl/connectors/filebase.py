@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import closing
 from itertools import islice
 from pathlib import Path
@@ -32,7 +32,7 @@ class FileSource(Source):
         self._key = list(spec.key or ())
 
     @abstractmethod
-    def records(self) -> Iterator[SourceRow]:
+    def records(self) -> Generator[SourceRow, None, None]:
         """All records in file order, numbered from 1."""
 
     @abstractmethod
@@ -63,7 +63,7 @@ class FileSource(Source):
 
         return await asyncio.to_thread(n)
 
-    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
+    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncGenerator[Batch, None]:
         self._check()
         skip = int(after or 0)
         it = self.records()

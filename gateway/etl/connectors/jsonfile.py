@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from ..errors import SourceError
@@ -21,7 +21,7 @@ def _row(n: int, label: str, value: Any) -> SourceRow:
 
 
 class JsonLinesSource(LooseFileSource):
-    def records(self) -> Iterator[SourceRow]:
+    def records(self) -> Generator[SourceRow, None, None]:
         with self.path.open(encoding=self.spec.encoding, errors="strict") as fh:
             n = 0
             line_no = 0
@@ -44,7 +44,7 @@ class JsonLinesSource(LooseFileSource):
 
 
 class JsonArraySource(LooseFileSource):
-    def records(self) -> Iterator[SourceRow]:
+    def records(self) -> Generator[SourceRow, None, None]:
         with self.path.open(encoding=self.spec.encoding, errors="strict") as fh:
             yield from _ArrayReader(self, fh).rows()
 

@@ -8,7 +8,7 @@ connection's `timezone`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import asyncmy
@@ -131,7 +131,7 @@ class MysqlSource(KeyedTableSource):
         await self._conn.commit()
         return int(n)
 
-    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
+    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncGenerator[Batch, None]:
         # Keyset pages of `size` rows inside one consistent snapshot. An unbuffered (SS) cursor would be one
         # query, but asyncmy reads the socket without backpressure: a slow consumer lets the whole result pile
         # up in client memory. A page per batch keeps memory at one batch whatever the table size.

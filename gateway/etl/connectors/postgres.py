@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -99,6 +99,12 @@ class PostgresSource(KeyedTableSource):
         self._dsn = dsn
         self._conn: asyncpg.Connection | None = None
 
+    @property
+    def conn(self) -> asyncpg.Connection:
+        if self._conn is None:
+            raise ConnectorError(f"source {self.table} is not open")
+        return self._conn
+
     async def open(self) -> None:
         self._conn = await connect(self._dsn)
 
@@ -114,30 +120,26 @@ class PostgresSource(KeyedTableSource):
         return f"${index}"
 
     async def _describe(self) -> TableInfo | None:
-        assert self._conn is not None
-        return await describe(self._conn, self.table)
+        return await describe(self.conn, self.table)
 
     # -- the binary COPY path (runner.run_step_copy): rows never become Python objects --
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[None]:
         """One repeatable-read, read-only transaction: every query of the step sees the same rows."""
-        assert self._conn is not None
-        async with self._conn.transaction(isolation="repeatable_read", readonly=True):
+        async with self.conn.transaction(isolation="repeatable_read", readonly=True):
             yield
 
     async def position_at(self, after: Any, offset: int) -> list[Any] | None:
         """The key position `offset` rows past `after` (0-based), or None when fewer rows are left."""
-        assert self._conn is not None
         sql, args = self._select(", ".join(self.quote(c) for c in self.order), after, None)
-        row = await self._conn.fetchrow(f"{sql} OFFSET {int(offset)} LIMIT 1", *args)
+        row = await self.conn.fetchrow(f"{sql} OFFSET {int(offset)} LIMIT 1", *args)
         return None if row is None else list(row)
 
     async def last_position(self, after: Any) -> list[Any] | None:
-        assert self._conn is not None
         sql, args = self._select(", ".join(self.quote(c) for c in self.order), after, None, ordered=False)
         sql += " ORDER BY " + ", ".join(f"{self.quote(c)} DESC" for c in self.order) + " LIMIT 1"
-        row = await self._conn.fetchrow(sql, *args)
+        row = await self.conn.fetchrow(sql, *args)
         return None if row is None else list(row)
 
     async def copy_out(self, columns: Sequence[str], after: Any, limit: int) -> AsyncIterator[bytes]:
@@ -146,7 +148,7 @@ class PostgresSource(KeyedTableSource):
         The query runs as a task feeding a small queue, so the consumer's pace (the target's COPY) is the
         backpressure: at most a few chunks are held in memory.
         """
-        assert self._conn is not None
+        conn = self.conn
         sql, args = self._select(", ".join(self.quote(c) for c in columns), after, None)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
 
@@ -155,7 +157,7 @@ class PostgresSource(KeyedTableSource):
 
         async def produce() -> None:
             try:
-                await self._conn.copy_from_query(f"{sql} LIMIT {int(limit)}", *args, output=output, format="binary")
+                await conn.copy_from_query(f"{sql} LIMIT {int(limit)}", *args, output=output, format="binary")
             finally:
                 await queue.put(None)
 
@@ -171,19 +173,17 @@ class PostgresSource(KeyedTableSource):
                     await task
 
     async def count(self, since: Any = None) -> int:
-        assert self._conn is not None
         sql, args = self._select("count(*)", None, since, ordered=False)
-        return int(await self._conn.fetchval(sql, *args))
+        return int(await self.conn.fetchval(sql, *args))
 
-    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
-        assert self._conn is not None
+    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncGenerator[Batch, None]:
         if not self.order:
             raise ConnectorError(f"source table {self.table} has no primary key; set source.key")
         sql, args = self._select("*", after, since)
         order = self.order
         nkey = len(self._key)
-        async with self._conn.transaction(isolation="repeatable_read", readonly=True):
-            cursor = await self._conn.cursor(sql, *args)
+        async with self.conn.transaction(isolation="repeatable_read", readonly=True):
+            cursor = await self.conn.cursor(sql, *args)
             while True:
                 records = await cursor.fetch(size)
                 if not records:
@@ -411,7 +411,8 @@ class PostgresTarget(Target):
 
     @property
     def conn(self) -> asyncpg.Connection:
-        assert self._conn is not None, "target is not open"
+        if self._conn is None:
+            raise ConnectorError("target is not open")
         return self._conn
 
     async def open(self) -> None:
@@ -438,12 +439,16 @@ class PostgresTarget(Target):
             yield PostgresSession(self.conn)
 
     async def get_checkpoint(self, run_id: str, step: str) -> str | None:
-        return await self.conn.fetchval(
+        state: str | None = await self.conn.fetchval(
             "SELECT state FROM splp_etl_checkpoint WHERE run_id = $1 AND step = $2", run_id, step
         )
+        return state
 
     async def get_watermark(self, job: str, step: str) -> str | None:
-        return await self.conn.fetchval("SELECT value FROM splp_etl_watermark WHERE job = $1 AND step = $2", job, step)
+        value: str | None = await self.conn.fetchval(
+            "SELECT value FROM splp_etl_watermark WHERE job = $1 AND step = $2", job, step
+        )
+        return value
 
     async def lock_job(self, job: str) -> bool:
         return bool(
@@ -469,7 +474,8 @@ class PostgresTarget(Target):
         old = table + "__splp_old"
         async with self.conn.transaction():
             info = await describe(self.conn, table)
-            assert info is not None
+            if info is None:
+                raise ConnectorError(f"table {table} disappeared before the swap")
             for col in info.columns:  # sequences owned by the old table move to the new one before the drop
                 seq = await self.conn.fetchval("SELECT pg_get_serial_sequence($1, $2)", qident(table), col.name)
                 if seq and not await self.conn.fetchval(

@@ -181,7 +181,8 @@ class SqlTarget(Target):
 
     @property
     def c(self) -> SqlConn:
-        assert self._c is not None, "target is not open"
+        if self._c is None:
+            raise ConnectorError("target is not open")
         return self._c
 
     async def open(self) -> None:
@@ -210,10 +211,10 @@ class SqlTarget(Target):
             raise
         await self.c.commit()
 
-    async def _one(self, sql: str, args: Sequence[Any]) -> Any:
+    async def _one(self, sql: str, args: Sequence[Any]) -> str | None:
         rows = await self.c.fetchall(sql, args)
         await self.c.commit()
-        return rows[0][0] if rows else None
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
 
     async def get_checkpoint(self, run_id: str, step: str) -> str | None:
         p = self.c.paramstyle
@@ -284,7 +285,7 @@ class SqlTarget(Target):
 
     async def count(self, table: str, scope: IdScope | None) -> int:
         sql, args = self._scoped("count(*)", table, scope)
-        return int(await self._one(sql, args))
+        return int(await self._one(sql, args) or 0)
 
     async def rejected(self, run_id: str) -> list[dict[str, Any]]:
         rows = await self.c.fetchall(

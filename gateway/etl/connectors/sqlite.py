@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import aiosqlite
@@ -70,6 +70,12 @@ class SqliteSource(KeyedTableSource):
         self._path = path
         self._conn: aiosqlite.Connection | None = None
 
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise ConnectorError(f"source {self.table} is not open")
+        return self._conn
+
     async def open(self) -> None:
         self._conn = await connect(self._path)
 
@@ -88,21 +94,18 @@ class SqliteSource(KeyedTableSource):
         return ", rowid AS __rowid" if "rowid" in self._key else ""
 
     async def _describe(self) -> TableInfo | None:
-        assert self._conn is not None
-        return await describe(self._conn, self.table)
+        return await describe(self.conn, self.table)
 
     async def count(self, since: Any = None) -> int:
-        assert self._conn is not None
         sql, args = self._select("count(*)", None, since, ordered=False)
-        async with self._conn.execute(sql, args) as cur:
+        async with self.conn.execute(sql, args) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncIterator[Batch]:
-        assert self._conn is not None
+    async def batches(self, size: int, after: Any = None, since: Any = None) -> AsyncGenerator[Batch, None]:
         sql, args = self._select("*", after, since)
         order, nkey = self.order, len(self._key)
-        async with self._conn.execute(sql, args) as cur:
+        async with self.conn.execute(sql, args) as cur:
             names = [d[0] for d in cur.description]
             while rows := await cur.fetchmany(size):
                 batch = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import openpyxl
@@ -14,7 +14,7 @@ from .filebase import FileSource
 
 
 class XlsxSource(FileSource):
-    def _sheet(self):  # type: ignore[no-untyped-def]
+    def _sheet(self) -> Any:
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         except (InvalidFileException, KeyError, OSError, ValueError) as exc:
@@ -36,7 +36,7 @@ class XlsxSource(FileSource):
         finally:
             book.close()
 
-    def records(self) -> Iterator[SourceRow]:
+    def records(self) -> Generator[SourceRow, None, None]:
         names = self.header()
         width = len(names)
         book, sheet = self._sheet()

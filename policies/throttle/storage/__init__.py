@@ -1,6 +1,6 @@
 """Counter storages for the throttle policy, chosen by `storage.counters`: memory:// or redis://.
 
-CounterStore is the per-worker object kept in Services (so a config reload keeps every counter). With
+CounterStore is the per-worker object kept in WorkerResources (so a config reload keeps every counter). With
 Redis it is also the circuit breaker: after a Redis error it answers from no Redis for `retry_interval`
 (the policy then applies each limit's on_error: a local per-node share, open, or closed), then lets one
 request probe Redis; the first success closes the circuit. Both transitions are logged once and counted.
@@ -42,10 +42,6 @@ class CounterStore:
         # plain ints on the request path; policies/throttle/metrics.py renders them at scrape time
         self.refused: Counter[tuple[str, str]] = Counter()  # (level, policy) -> requests refused
         self.shadowed: Counter[tuple[str, str]] = Counter()  # (level, policy) -> would refuse (enforce: false)
-
-    @property
-    def is_shared(self) -> bool:
-        return self.shared is not None
 
     async def hit_all(self, hits: Hits) -> list[int]:
         """One check-and-count for all hits; raises StoreUnavailable when Redis cannot answer."""

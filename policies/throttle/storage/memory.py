@@ -73,6 +73,7 @@ class ThrottleMemoryStorage(MemoryStorage):
         windows = self.windows
         out = [0, 0]
         found: list[list[int] | deque[int] | None] = []  # per hit: its slot or deque, None for a new key
+        slot: list[int] | deque[int] | None
         refused = 0
         retry = 0
         for index, (key, limit, cost, mode) in enumerate(hits, 1):
@@ -87,7 +88,7 @@ class ThrottleMemoryStorage(MemoryStorage):
                 used = len(events) if events else 0
                 over = used + need - amount
                 if over > 0:
-                    reset = events[min(over, used) - 1] + w - now if events else w  # type: ignore[index]
+                    reset = events[min(over, used) - 1] + w - now if events else w
                 else:
                     reset = events[0] + w - now if events else w
                 found.append(events)
@@ -136,10 +137,10 @@ class ThrottleMemoryStorage(MemoryStorage):
             elif slot[0] == idx:
                 slot[1] += cost
             else:  # the slot's window is over: it becomes the previous one (or is forgotten)
-                slot[2] = slot[1] if slot[0] == idx - 1 else 0  # type: ignore[assignment]
-                slot[0] = idx  # type: ignore[assignment]
-                slot[1] = cost  # type: ignore[assignment]
-                slot[3] = (idx + (2 if limit.strategy == SLIDING else 1)) * w  # type: ignore[assignment]
+                slot[2] = slot[1] if slot[0] == idx - 1 else 0
+                slot[0] = idx
+                slot[1] = cost
+                slot[3] = (idx + (2 if limit.strategy == SLIDING else 1)) * w
         if len(windows) + len(self.moving) > self.max_keys:
             self._shrink(now)
         return out

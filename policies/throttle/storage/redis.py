@@ -36,14 +36,15 @@ class ThrottleRedisStorage(RedisStorage):
 
     def __init__(self, uri: str, *, key_prefix: str = "splp", timeout: float = 0.5, **options: Any) -> None:
         # No client-side retries: an unreachable Redis must fail fast so the fallback limiter answers.
+        # (Passed through a dict: limits annotates its **options as scalars, coredis takes a policy object.)
+        client_options: dict[str, Any] = {"retry_policy": NoRetryPolicy(), **options}
         super().__init__(
             uri,
             implementation="coredis",
             key_prefix=key_prefix,
             connect_timeout=timeout,
             stream_timeout=timeout,
-            retry_policy=NoRetryPolicy(),
-            **options,
+            **client_options,
         )
         self.prefix = f"{key_prefix}:"
         self.client = RedisClient(uri, timeout=timeout)

@@ -37,6 +37,7 @@ class ProtocolError(Exception):
     """Bytes that are not RESP2."""
 
 
+_HiredisReader: type[Any] | None
 try:  # hiredis' C reader when the wheel is installed; the same interface in pure Python otherwise
     from hiredis import Reader as _HiredisReader
 except ImportError:  # pragma: no cover - depends on the environment
@@ -308,7 +309,8 @@ class RedisClient:
         return await self._call(await self.connect(), data)
 
     async def ping(self) -> bool:
-        return await self.execute(PING) == b"PONG"
+        reply: bytes = await self.execute(PING)
+        return reply == b"PONG"
 
     def send_script(self, script: Script, count: int, body: bytes, futures: list[asyncio.Future[Any]]) -> None:
         """EVALSHA whose reply (an array) is split over `futures` in order; never blocks, never raises."""

@@ -1,4 +1,4 @@
-"""Revocation reaches every node: two gateways (two Services, as two machines) share the key file and Redis."""
+"""Revocation reaches every node: two gateways (two WorkerResources, as two machines) share the key file and Redis."""
 
 from __future__ import annotations
 
