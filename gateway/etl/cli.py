@@ -284,12 +284,19 @@ async def _cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_jobs(config: str) -> str | None:
+    """`etl/` beside the gateway config (conf/etl), as the control API reads it."""
+    folder = os.path.join(config if os.path.isdir(config) else os.path.dirname(config), "etl")
+    return folder if os.path.isdir(folder) else None
+
+
 async def _worker(args: argparse.Namespace) -> int:
     settings = WorkerSettings(
         concurrency=args.concurrency,
         heartbeat_seconds=args.heartbeat,
         interrupted_after=args.interrupted_after,
         resume_attempts=args.resume_attempts,
+        jobs_dir=args.jobs or _default_jobs(args.config),
     )
     await run_worker(catalog_uri(args), settings, parent=os.getppid() if args.exit_with_parent else None)
     return 0
@@ -366,6 +373,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ig
         help="seconds without heartbeat before a run is marked interrupted (default 30)",
     )
     w.add_argument("--resume-attempts", type=int, default=3, help="auto-resume interrupted runs up to N starts")
+    w.add_argument("--jobs", default=None, help="folder of job files to schedule (default: etl/ beside --config)")
     w.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started it is gone")
     w.set_defaults(func=_sync(_worker))
 

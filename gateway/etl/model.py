@@ -168,6 +168,25 @@ class StepConfig(_Model):
         return self
 
 
+class ScheduleConfig(_Model):
+    cron: str = Field(description="cron expression (5 fields, croniter), e.g. '0 2 * * *' for 02:00 every day")
+    timezone: str = Field("Asia/Jakarta", description="IANA time zone the expression is read in")
+    missed: Literal["skip", "catch_up"] = Field(
+        "skip",
+        description="fire times missed while no worker ran: skip them, or catch up with one run (never several)",
+    )
+    params: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="parameters of the scheduled runs"
+    )
+
+    @model_validator(mode="after")
+    def _fires(self) -> ScheduleConfig:
+        from .schedule import check_schedule
+
+        check_schedule(self.cron, self.timezone)
+        return self
+
+
 class JobConfig(_Model):
     name: str = Field(pattern=NAME_RE, description="job name; IDMap, watermarks and checkpoints are kept per job")
     description: str = Field("", description="what the job is for")
@@ -188,6 +207,7 @@ class JobConfig(_Model):
     reconcile: Literal["full", "counts", "off"] = Field(
         "full", description="after the run: counts and checksums (full), counts only, or nothing"
     )
+    schedule: ScheduleConfig | None = Field(None, description="run by the ETL workers' scheduler (cron)")
     steps: tuple[StepConfig, ...] = Field(description="table steps, at least one")
 
     @field_validator("steps")

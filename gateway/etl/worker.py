@@ -4,6 +4,7 @@ Several workers may run per machine and on several machines, all on one catalog.
 - claims a run before executing it (RunStore.claim: one run per job is `running`, the database decides);
   a run whose job is busy goes back to the queue for later;
 - heartbeats the runs it executes (gateway/etl/engine.py) and carries cancels asked elsewhere into them;
+- ticks the scheduler (gateway/etl/schedule.py) for the job files of `jobs_dir`;
 - sweeps: a `running` run whose worker has not heartbeated for `interrupted_after` seconds is marked
   `interrupted` (its worker died: SIGKILL, power loss, lost network), and an interrupted run that has
   attempts left is queued again, so another worker resumes it from its last committed checkpoint.
@@ -27,6 +28,7 @@ from .engine import execute
 from .errors import EtlError
 from .load import absolute, load_job
 from .queue import RETRY_SECONDS, RunQueue, open_queue
+from .schedule import Scheduler
 from .state import RunStore, open_runs
 
 log = logging.getLogger("splp.etl.worker")
@@ -38,6 +40,8 @@ class WorkerSettings:
     heartbeat_seconds: float = 5.0
     interrupted_after: float = 30.0  # no heartbeat for this long: the run is interrupted (issue: < 1 min)
     resume_attempts: int = 3  # an interrupted run is queued again while it has been started fewer times
+    jobs_dir: str | None = None  # job files whose `schedule:` this worker's scheduler fires (None: no scheduler)
+    tick_seconds: float = 15.0  # how often the scheduler looks for due jobs
 
 
 def worker_name() -> str:
@@ -117,8 +121,22 @@ class Worker:
             except TimeoutError:
                 pass
 
+    async def _scheduler(self) -> None:
+        if self.settings.jobs_dir is None:
+            return
+        scheduler = Scheduler(self.store, self.queue, self.settings.jobs_dir)
+        while not self.stopping.is_set():
+            try:
+                await scheduler.tick()
+            except Exception:  # the catalog unreachable for a moment: the next tick catches up
+                log.warning("scheduler tick failed", exc_info=True)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), self.settings.tick_seconds)
+            except TimeoutError:
+                pass
+
     async def serve(self) -> None:
-        sweeper = asyncio.create_task(self._sweeper())
+        sweeper = asyncio.gather(self._sweeper(), self._scheduler())
         try:
             await self.queue.serve(
                 self.handle, concurrency=self.settings.concurrency, name=self.name, stop=self.stopping

@@ -25,6 +25,7 @@ from gateway.catalog.migrations import (
     v0007_tiers,
     v0008_etl_runs,
     v0009_etl_queue,
+    v0010_etl_schedules,
 )
 
 
@@ -53,4 +54,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(7, v0007_tiers),
     _from(8, v0008_etl_runs),
     _from(9, v0009_etl_queue),
+    _from(10, v0010_etl_schedules),
 )
