@@ -21,19 +21,21 @@ from typing import Any
 from gateway.catalog.util import now
 
 from . import values as V
-from .connectors.base import Target
+from .connectors.base import CONNECTION_LABEL, Target
 from .connectors.factory import make_target
 from .errors import Cancelled, EtlError, RunStateError
 from .model import JobConfig
 from .plan import JobPlan, build_plan
 from .reconcile import reconcile_step
-from .runner import RunContext, StepCounts, fill_deferred, run_step
+from .retry import lost_connection
+from .runner import RunContext, StepCounts, Where, fill_deferred, run_step
 from .state import RESUMABLE, StateStore
 
 log = logging.getLogger("splp.etl")
 
 Progress = Callable[[str, StepCounts], Awaitable[None] | None]
 HEARTBEAT_SECONDS = 5.0
+RETRIES = 3  # a lost connection is retried this many times from the last checkpoint (backoff 1, 2, 4 s)
 
 
 def run_variables(job: JobConfig, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +86,8 @@ async def execute(
     cancel: asyncio.Event | None = None,
     heartbeat_every: float = HEARTBEAT_SECONDS,
     stopping: asyncio.Event | None = None,
+    retries: int = RETRIES,
+    retry_backoff: float = 1.0,
 ) -> str:
     """Runs (or resumes) `run_id`, already claimed by `worker` (RunStore.claim), to its end; returns the final
     state. Errors end up in the run record. A heartbeat task keeps the claim fresh, carries cancels asked from
@@ -95,6 +99,7 @@ async def execute(
     if record.state != "running" or record.worker != worker:
         raise RunStateError(f"run {run_id} is not claimed by {worker} (state {record.state})")
     resume = record.attempts > 0
+    CONNECTION_LABEL.set(f"splp-etl:{job.name}:{run_id}")
     variables = record.variables or run_variables(job, run_id, record.params)
     steps_report: dict[str, dict[str, Any]] = dict(record.steps) if resume else {}
     await store.update_run(
@@ -129,28 +134,45 @@ async def execute(
     await log_line("info", f"{'resuming' if resume else 'starting'} job {job.name} (attempt {record.attempts + 1})")
     targets: dict[str, Target] = {}
     state, error = "failed", None
+    where = Where()
     try:
-        targets = await open_targets(job, job_dir, lock=True)
-        plan = await build_plan(job, job_dir, variables, targets)
-        ctx = RunContext(run_id, job.name, targets, variables, job.error_budget, log_line, on_progress, cancel)
-        await log_line(
-            "info",
-            "order: "
-            + " -> ".join(plan.order.steps)
-            + (
-                "; deferred: " + ", ".join(f"{e.child}.{e.column}" for e in plan.order.deferred)
-                if plan.order.deferred
-                else ""
-            ),
-        )
-        await _load(plan, ctx)
-        if job.reconcile != "off":
-            report = {}
-            for sp in plan.ordered():
-                report[sp.name] = await reconcile_step(sp, ctx, job.reconcile)
-                if not report[sp.name]["match"]:
-                    await log_line("warning", f"reconcile {sp.name}: {report[sp.name]}")
-            await store.update_run(run_id, reconcile=report)
+        for attempt in range(retries + 1):
+            try:
+                targets = await open_targets(job, job_dir, lock=True)
+                plan = await build_plan(job, job_dir, variables, targets)
+                ctx = RunContext(
+                    run_id, job.name, targets, variables, job.error_budget, log_line, on_progress, cancel, where=where
+                )
+                if attempt == 0:
+                    await log_line("info", _order_line(plan))
+                await _load(plan, ctx)
+                if job.reconcile != "off":
+                    report = {}
+                    for sp in plan.ordered():
+                        where.at(sp, "reconcile")
+                        report[sp.name] = await reconcile_step(sp, ctx, job.reconcile)
+                        if not report[sp.name]["match"]:
+                            await log_line("warning", f"reconcile {sp.name}: {report[sp.name]}")
+                    await store.update_run(run_id, reconcile=report)
+                break
+            except Exception as exc:
+                cause = lost_connection(exc)
+                if cause is None:
+                    raise
+                await close_targets(targets)
+                targets = {}
+                if attempt == retries:
+                    raise EtlError(
+                        f"job {job.name}, {where}: connection lost, {retries} retries from the last checkpoint "
+                        f"failed: {type(cause).__name__}: {cause}"
+                    ) from exc
+                delay = min(retry_backoff * 2**attempt, 30.0)
+                await log_line(
+                    "warning",
+                    f"job {job.name}, {where}: connection lost ({type(cause).__name__}: {cause}); retrying from "
+                    f"the last checkpoint in {delay:g}s ({attempt + 1}/{retries})",
+                )
+                await asyncio.sleep(delay)
         state = "succeeded"
     except Cancelled as exc:
         state, error = "cancelled", str(exc)
@@ -217,6 +239,11 @@ async def _heartbeat(
             log.warning("run %s: heartbeat failed", run_id, exc_info=True)
 
 
+def _order_line(plan: JobPlan) -> str:
+    deferred = ", ".join(f"{e.child}.{e.column}" for e in plan.order.deferred)
+    return "order: " + " -> ".join(plan.order.steps) + (f"; deferred: {deferred}" if deferred else "")
+
+
 async def _load(plan: JobPlan, ctx: RunContext) -> None:
     tables: dict[str, str] = {}
     for sp in plan.ordered():
@@ -230,6 +257,7 @@ async def _load(plan: JobPlan, ctx: RunContext) -> None:
             if not swapped:  # a resumed run whose swap already happened keeps the swapped table
                 table = await target.prepare_replace(sp.table, fresh=raw is None)
         tables[sp.name] = table
+        ctx.where.at(sp, "load")
         counts = await run_step(sp, ctx, table)
         await ctx.log(
             "info",
@@ -238,6 +266,7 @@ async def _load(plan: JobPlan, ctx: RunContext) -> None:
         )
     for sp in plan.ordered():
         if sp.deferred:
+            ctx.where.at(sp, "fill deferred")
             n = await fill_deferred(sp, ctx, tables[sp.name])
             await ctx.log("info", f"step {sp.name}: filled {', '.join(c.name for c in sp.deferred)} on {n} rows")
     for sp in plan.ordered():

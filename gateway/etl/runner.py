@@ -19,6 +19,7 @@ from .connectors.base import Session, SourceRow, Target
 from .connectors.postgres import PostgresSession
 from .errors import BudgetExceeded, Cancelled, CopyRefused, EtlError, RowError
 from .mapping import Lookup
+from .model import FileSource as FileSpec
 from .plan import StepPlan
 from .prefetch import Prefetch
 
@@ -48,6 +49,21 @@ class TransformContext:
     variables: dict[str, Any]
 
 
+class Where:
+    """The step and connections a run is working on, for errors that must name them."""
+
+    def __init__(self) -> None:
+        self.text = "opening connections"
+
+    def at(self, plan: StepPlan, phase: str) -> None:
+        src = plan.step.source
+        source = f"file {src.file}" if isinstance(src, FileSpec) else f"connection {src.connection}"
+        self.text = f"step {plan.name} ({phase}; source {source}, target connection {plan.step.target.connection})"
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass
 class RunContext:
     run_id: str
@@ -58,6 +74,7 @@ class RunContext:
     log: Callable[[str, str], Awaitable[None]]
     progress: Callable[[str, StepCounts], Awaitable[None]]
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    where: Where = field(default_factory=Where)
     rejected_total: int = 0
     # IDMap tables that held no pair of this job when their step started: a source read in key order cannot
     # meet a key it has already loaded, so the existence lookup before inserting is skipped for them.

@@ -108,6 +108,10 @@ async def test_a_killed_worker_is_detected_and_its_run_resumed_by_the_other(
                 if (await service.get_run(run_id)).steps.get("warga", {}).get("written", 0) >= 100:
                     break
                 await asyncio.sleep(0.05)
+        names = await pg_sql(
+            dsn, "SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname = current_database()"
+        )
+        assert (f"splp-etl:warga:{run_id}",) in names, names  # a DBA tells the run's sessions apart
         holder = int(str(record.worker).rsplit(":", 1)[1])
         workers[holder].send_signal(signal.SIGKILL)  # mid-run, mid-batch, without a word
         await workers.pop(holder).wait()
