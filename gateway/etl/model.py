@@ -208,6 +208,16 @@ class JobConfig(_Model):
         "full", description="after the run: counts and checksums (full), counts only, or nothing"
     )
     schedule: ScheduleConfig | None = Field(None, description="run by the ETL workers' scheduler (cron)")
+
+    @field_validator("reconcile", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted `off` as false (and `on` as true): take them as the words written."""
+        if value is False:
+            return "off"
+        if value is True:
+            return "full"
+        return value
     steps: tuple[StepConfig, ...] = Field(description="table steps, at least one")
 
     @field_validator("steps")

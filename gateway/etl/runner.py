@@ -75,6 +75,7 @@ class RunContext:
     progress: Callable[[str, StepCounts], Awaitable[None]]
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     where: Where = field(default_factory=Where)
+    preview: bool = False  # a preview: keys not in the IDMap yet are shown as "new", not rejected
     rejected_total: int = 0
     # IDMap tables that held no pair of this job when their step started: a source read in key order cannot
     # meet a key it has already loaded, so the existence lookup before inserting is skipped for them.
@@ -232,6 +233,10 @@ async def prepare(
                     p.values[i] = col.convert(None)
                 else:
                     tk = found.get(V.scalar_text(raw))
+                    if tk is None and ctx.preview:  # not loaded yet: the run would map it when its parent loads
+                        p.values[i] = f"new (source key {raw!r})"
+                        kept_rows.append(p)
+                        continue
                     if tk is None and col.lookup.on_missing == "reject":
                         raise RowError(
                             f"no IDMap entry for {col.lookup.map_name} key {raw!r} (step {col.lookup.step})", col.name

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+import yaml
 
 from gateway.etl.cli import add_subcommands
 from gateway.etl.errors import JobConfigError, RunNotFound, RunStateError
@@ -246,3 +247,33 @@ def test_progress_bar_on_a_terminal() -> None:
     assert "warga" in out.getvalue() and "read 100 written 98 rejected 2" in out.getvalue()
     with _Bar(False) as quiet:  # not a terminal: nothing is drawn
         quiet.update("warga", StepCounts(read=1))
+
+
+async def test_preview_before_the_first_run_shows_unmapped_keys_as_new(tmp_path: Path, service: EtlService) -> None:
+    await _databases(tmp_path)
+    async with aiosqlite.connect(tmp_path / "src.db") as db:
+        await db.execute("CREATE TABLE surat (no TEXT PRIMARY KEY, nik TEXT NOT NULL)")
+        await db.execute("INSERT INTO surat VALUES ('S-1', '3200000000000007')")
+        await db.commit()
+    async with aiosqlite.connect(tmp_path / "dst.db") as db:
+        await db.execute("CREATE TABLE surat (no TEXT PRIMARY KEY, penduduk_id INTEGER)")
+        await db.commit()
+    path = _job(tmp_path)
+    job = yaml.safe_load(path.read_text())
+    job["reconcile"] = False  # what YAML makes of an unquoted `reconcile: off`
+    job["steps"].append(
+        {
+            "name": "surat",
+            "source": {"connection": "src", "table": "surat"},
+            "target": {"connection": "dst", "table": "surat"},
+            "columns": {"penduduk_id": {"from": "nik", "lookup": "warga"}},
+        }
+    )
+    path.write_text(yaml.safe_dump(job))
+    assert "reconcile: false" in path.read_text()
+    result = await service.preview(path, rows=1)
+    surat = next(s for s in result["steps"] if s["name"] == "surat")
+    assert surat["sample"] == [{"no": "S-1", "penduduk_id": "new (source key '3200000000000007')"}]
+    assert surat["sample_rejected"] == []
+    record = await wait_run(service.store, await service.start_run(path))
+    assert record.state == "succeeded" and record.reconcile == {}  # reconcile off: accepted, nothing compared
