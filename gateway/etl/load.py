@@ -77,3 +77,9 @@ def load_job(path: str | os.PathLike[str]) -> JobConfig:
 def absolute(path: str | os.PathLike[str]) -> Path:
     """The job file's absolute path: run records keep it, and relative paths in the job resolve from its folder."""
     return Path(os.path.abspath(path))
+
+
+def job_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The job files of a folder (*.yaml, *.yml), sorted."""
+    root = Path(folder)
+    return sorted([*root.glob("*.yaml"), *root.glob("*.yml")])

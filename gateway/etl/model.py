@@ -187,6 +187,21 @@ class ScheduleConfig(_Model):
         return self
 
 
+class WebhookConfig(_Model):
+    token: str = Field(
+        min_length=16, pattern=r"^[A-Za-z0-9_-]+$", description="the URL's secret part: POST /api/v1/etl/hooks/{token}"
+    )
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key of the signature (use ${ENV:NAME})")
+    params: tuple[str, ...] | None = Field(
+        None, description="parameters a caller may pass in the body's `params` (default: every declared one)"
+    )
+
+
+class NotifyConfig(_Model):
+    url: str = Field(pattern=r"^https?://", description="where a run's end is POSTed (signed, retried)")
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key of its signature (use ${ENV:NAME})")
+
+
 class JobConfig(_Model):
     name: str = Field(pattern=NAME_RE, description="job name; IDMap, watermarks and checkpoints are kept per job")
     description: str = Field("", description="what the job is for")
@@ -208,6 +223,9 @@ class JobConfig(_Model):
         "full", description="after the run: counts and checksums (full), counts only, or nothing"
     )
     schedule: ScheduleConfig | None = Field(None, description="run by the ETL workers' scheduler (cron)")
+    webhook: WebhookConfig | None = Field(None, description="a signed URL that starts a run")
+    after: tuple[str, ...] = Field((), description="job names: a run of this job starts when one of theirs succeeds")
+    notify: tuple[NotifyConfig, ...] = Field((), description="webhooks told of each run's end")
 
     @field_validator("reconcile", mode="before")
     @classmethod
@@ -218,6 +236,7 @@ class JobConfig(_Model):
         if value is True:
             return "full"
         return value
+
     steps: tuple[StepConfig, ...] = Field(description="table steps, at least one")
 
     @field_validator("steps")

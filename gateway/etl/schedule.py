@@ -10,6 +10,7 @@ The clock is a parameter, so tests move time instead of waiting for it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlph
 from gateway.catalog.util import stamp
 
 from .errors import JobConfigError
-from .load import load_job
+from .load import job_files, load_job
 from .queue import RunQueue
 from .state import RunStore
 
@@ -75,7 +76,7 @@ class Scheduler:
         """Starts the runs that are due now; returns their ids."""
         now = self.clock()
         started = []
-        for path in sorted([*self.jobs_dir.glob("*.yaml"), *self.jobs_dir.glob("*.yml")]):
+        for path in await asyncio.to_thread(job_files, self.jobs_dir):
             try:
                 job = load_job(path)
             except JobConfigError as exc:  # `splp check` reports it; the other jobs keep their schedules

@@ -26,10 +26,12 @@ from gateway.catalog.util import now
 
 from .engine import execute
 from .errors import EtlError
-from .load import absolute, load_job
+from .load import absolute, job_files, load_job
+from .model import JobConfig
 from .queue import RETRY_SECONDS, RunQueue, open_queue
 from .schedule import Scheduler
 from .state import RunStore, open_runs
+from .webhooks import notify
 
 log = logging.getLogger("splp.etl.worker")
 
@@ -86,6 +88,39 @@ class Worker:
         )
         if state == "interrupted" and self.stopping.is_set():
             await self.requeue(run_id)
+        if state in ("succeeded", "failed", "cancelled"):
+            await self.after_run(job, run_id, state)
+
+    async def after_run(self, job: JobConfig, run_id: str, state: str) -> None:
+        """A run ended: tell its `notify` webhooks, and start the jobs chained `after` it when it succeeded."""
+        record = await self.store.get_run(run_id)
+        event = {
+            "event": "etl.run.ended",
+            "job": record.job,
+            "run_id": run_id,
+            "state": state,
+            "error": record.error,
+            "steps": record.steps,
+            "finished_at": record.finished_at,
+        }
+        for hook in job.notify:
+            delivered = await notify(hook.url, hook.secret, event)
+            await self.store.log(
+                run_id,
+                "info" if delivered else "warning",
+                f"run-end webhook {hook.url}: " + ("delivered" if delivered else "not delivered after retries"),
+            )
+        if state != "succeeded" or self.settings.jobs_dir is None:
+            return
+        for path in await asyncio.to_thread(job_files, self.settings.jobs_dir):
+            try:
+                chained = load_job(path)
+            except EtlError:
+                continue
+            if job.name in chained.after:
+                started = await self.store.create_run(chained.name, str(path.resolve()), {})
+                await self.store.log(started.id, "info", f"started after run {run_id} of job {job.name} succeeded")
+                await self.queue.enqueue(started.id)
 
     async def requeue(self, run_id: str) -> bool:
         """An interrupted run back to `queued` (once, whoever asks first) and onto the queue."""

@@ -26,6 +26,7 @@ from gateway.catalog.migrations import (
     v0008_etl_runs,
     v0009_etl_queue,
     v0010_etl_schedules,
+    v0011_etl_webhook_nonces,
 )
 
 
@@ -55,4 +56,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(8, v0008_etl_runs),
     _from(9, v0009_etl_queue),
     _from(10, v0010_etl_schedules),
+    _from(11, v0011_etl_webhook_nonces),
 )

@@ -14,6 +14,7 @@ Runs execute in ETL workers (`splp etl worker`); this process only writes run re
 from __future__ import annotations
 
 import asyncio
+import hmac
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, get_args
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from gateway.catalog.db import Database
@@ -30,6 +31,7 @@ from gateway.control import errors
 from gateway.control.access import ADMINS, READERS, Principal
 from gateway.control.endpoints import Call, Endpoint, JSONResponse, Page, QueryParam
 from gateway.control.errors import ApiError
+from gateway.etl import webhooks
 from gateway.etl.errors import EtlError, JobConfigError, RunNotFound, RunStateError
 from gateway.etl.load import load_job
 from gateway.etl.model import FileSource, JobConfig
@@ -497,6 +499,72 @@ async def resume_etl_run(call: Call) -> Response:
     return _accepted(record.id, after.state)
 
 
+_REFUSED = {
+    "bad_signature": errors.WEBHOOK_SIGNATURE,
+    "stale_timestamp": errors.WEBHOOK_STALE,
+    "replayed": errors.WEBHOOK_REPLAYED,
+}
+
+
+def _job_by_token(hub: EtlHub, token: str) -> JobFile | None:
+    """The job whose webhook token is `token` (compared in constant time with every job's)."""
+    found = None
+    for name, path in _job_names(hub):
+        job = _read(name, path)
+        hook = job.config.webhook if job.config else None
+        if hook is not None and hmac.compare_digest(hook.token.encode(), token.encode()):
+            found = job
+    return found
+
+
+async def _raw_body(call: Call, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in call.request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(errors.TOO_LARGE, f"a webhook body may hold at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def receive_etl_hook(call: Call) -> Response:
+    """A signed request from a source application starts a run of the job the token names."""
+    hub = hub_of(call)
+    job = await asyncio.to_thread(_job_by_token, hub, call.path("token"))
+    if job is None or job.config is None or job.config.webhook is None:
+        raise NotFound("no such webhook")
+    hook = job.config.webhook
+    body = await _raw_body(call, webhooks.MAX_BODY)
+    try:
+        _, nonce = webhooks.check_signature(hook.secret, dict(call.request.headers), body)
+        await webhooks.remember_nonce(call.store.db, job.config.name, nonce)
+    except webhooks.WebhookRefused as exc:
+        raise ApiError(_REFUSED[exc.reason], str(exc)) from None
+    try:
+        request = EtlRunRequest.model_validate(orjson.loads(body) if body.strip() else {})
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(errors.BAD_REQUEST, f"the body is not JSON: {exc}") from None
+    except ValidationError as exc:
+        problems = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise errors.invalid(problems) from None
+    allowed = hook.params if hook.params is not None else tuple(job.config.params)
+    extra = sorted(set(request.params) - set(allowed))
+    if extra:
+        raise errors.invalid(
+            [
+                {"loc": ["body", "params", k], "msg": "not a parameter this webhook passes", "type": "param"}
+                for k in extra
+            ]
+        )
+    service = await hub.service(call.store.db)
+    try:
+        run_id = await service.start_run(job.path, dict(request.params))
+    except EtlError as exc:
+        raise job_error(exc, job.path.name) from None
+    await service.store.log(run_id, "info", f"started by the webhook of job {job.name} (nonce {nonce})")
+    return _accepted(run_id, "queued")
+
+
 _TAG = "etl"
 _JOB = "/api/v1/etl/jobs/{name}"
 _RUN = "/api/v1/etl/runs/{id}"
@@ -506,6 +574,20 @@ _PAGE = (
 )
 _ACCEPTED = "202 with a Location header naming the run; poll it until its state is succeeded, failed or cancelled."
 ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/api/v1/etl/hooks/{token}",
+        receive_etl_hook,
+        "Start a run of the job whose webhook token this is (signed request, no bearer token)",
+        _TAG,
+        public=True,
+        response=EtlRunAccepted,
+        status=202,
+        description="Headers X-SPLP-Timestamp (unix seconds), X-SPLP-Nonce (16-128 of [A-Za-z0-9_-]) and "
+        'X-SPLP-Signature: sha256=hex(HMAC-SHA256(secret, "<timestamp>.<nonce>." + body)) with the job\'s '
+        '`webhook.secret`; body (optional) `{"params": {...}}`, at most 64 KiB. 401 webhook-bad-signature or '
+        "webhook-stale-timestamp (more than 300 s off), 409 webhook-replayed (nonce seen), 404 unknown token.",
+    ),
     Endpoint(
         "GET",
         "/api/v1/etl/jobs",

@@ -9,16 +9,20 @@ bappenas-pusdatin, b_admin to kemenkes, root is super admin.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import aiosqlite
+import orjson
 import pytest
 import yaml
+from aiohttp import web
 
 from gateway.control.app import create_control_app
+from gateway.etl import webhooks
 from gateway.etl.queue import open_queue
 from gateway.etl.state import open_runs
 from gateway.etl.worker import Worker, WorkerSettings
@@ -46,7 +50,9 @@ async def etl(tmp_path: Path) -> AsyncIterator[Control]:
     # an ETL worker on the same catalog (in this test's loop; tests/gateway/etl/test_workers.py runs real
     # worker processes): the control API only queues
     store = await open_runs(uri)
-    worker = Worker(store, await open_queue(store, uri), WorkerSettings(heartbeat_seconds=0.2), name="test:1")
+    worker = Worker(
+        store, await open_queue(store, uri), WorkerSettings(heartbeat_seconds=0.2, jobs_dir=str(jobs)), name="test:1"
+    )
     serving = asyncio.create_task(worker.serve())
     try:
         async with serve(app) as port, aiohttp.ClientSession() as http:
@@ -348,3 +354,87 @@ def test_etl_routes_are_in_the_openapi_document() -> None:
         "limit",
         "offset",
     }
+
+
+HOOK_SECRET = "s3cret-for-the-webhook-test"
+
+
+async def test_signed_webhook_starts_a_run_and_refuses_bad_stale_replayed_and_large(
+    etl: Control, tmp_path: Path
+) -> None:
+    await csv_job(tmp_path)
+    job = yaml.safe_load((tmp_path / "jobs" / "warga.yaml").read_text())
+    job["webhook"] = {"token": "warga-hook-token-0123", "secret": HOOK_SECRET, "params": ["asal"]}
+    write(tmp_path, "warga", job)
+    url = "/etl/hooks/warga-hook-token-0123"
+    body = orjson.dumps({"params": {"asal": "webhook"}})
+    signed = {"content-type": "application/json", **webhooks.signed_headers(HOOK_SECRET, body)}
+    status, accepted = await etl.call("POST", url, data=body, headers=signed)
+    assert status == 202, accepted
+    run = await poll(etl, accepted["run_id"], "a_admin", {"succeeded", "failed"})
+    assert run["state"] == "succeeded" and run["params"] == {"asal": "webhook"}
+
+    status, problem = await etl.call("POST", url, data=body, headers=signed)  # the same request again
+    assert (status, problem["code"], problem["type"]) == (409, 801433, "urn:splp:problem:webhook-replayed")
+    tampered = orjson.dumps({"params": {"asal": "other"}})
+    status, problem = await etl.call("POST", url, data=tampered, headers=signed)
+    assert (status, problem["code"]) == (401, 801431)
+    stale = webhooks.signed_headers(HOOK_SECRET, body, now=time.time() - 3600)
+    status, problem = await etl.call("POST", url, data=body, headers=stale)
+    assert (status, problem["code"]) == (401, 801432)
+    status, problem = await etl.call("POST", url, data=body, headers={"content-type": "application/json"})
+    assert (status, problem["code"]) == (401, 801431)
+    big = b" " * (webhooks.MAX_BODY + 1)
+    status, problem = await etl.call("POST", url, data=big, headers=webhooks.signed_headers(HOOK_SECRET, big))
+    assert status == 413
+    status, _ = await etl.call("POST", "/etl/hooks/no-such-token-000000", data=body, headers=signed)
+    assert status == 404
+    other = orjson.dumps({"params": {"x": 1}})
+    status, problem = await etl.call("POST", url, data=other, headers=webhooks.signed_headers(HOOK_SECRET, other))
+    assert status == 422 and problem["errors"][0]["loc"] == ["body", "params", "x"]
+
+
+async def test_chained_job_and_signed_run_end_webhook_with_retries(etl: Control, tmp_path: Path) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=503 if len(received) == 1 else 204)  # the first delivery fails
+
+    app = web.Application()
+    app.router.add_post("/selesai", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        await csv_job(tmp_path, "induk")
+        await csv_job(tmp_path, "anak")
+        parent = yaml.safe_load((tmp_path / "jobs" / "induk.yaml").read_text())
+        parent["notify"] = [{"url": f"http://127.0.0.1:{port}/selesai", "secret": HOOK_SECRET}]
+        write(tmp_path, "induk", parent)
+        child = yaml.safe_load((tmp_path / "jobs" / "anak.yaml").read_text())
+        child["after"] = ["induk"]
+        write(tmp_path, "anak", child)
+        status, started = await etl.call("POST", "/etl/jobs/induk/runs", as_user="a_admin", json={})
+        assert status == 202
+        await poll(etl, started["run_id"], "a_admin", {"succeeded"})
+        async with asyncio.timeout(30):
+            while True:
+                _, page = await etl.call("GET", "/etl/runs?job=anak", as_user="a_admin")
+                if page["items"] and page["items"][0]["state"] == "succeeded":
+                    break
+                await asyncio.sleep(0.05)
+        assert len(received) == 2  # retried after the 503
+        headers, raw = received[-1]
+        assert webhooks.check_signature(HOOK_SECRET, {k.lower(): v for k, v in headers.items()}, raw)
+        event = orjson.loads(raw)
+        assert (event["event"], event["job"], event["run_id"], event["state"]) == (
+            "etl.run.ended",
+            "induk",
+            started["run_id"],
+            "succeeded",
+        )
+    finally:
+        await runner.cleanup()
