@@ -24,20 +24,17 @@ from gateway.feed.compose import CATALOG_SOURCE, compose
 from gateway.feed.view import CatalogView
 from gateway.feed.watch import CatalogFeed
 from gateway.reload import Reloader
+from gateway.request_ids import VALID_REQUEST_ID, new_request_id
+from gateway.server.protocol import abort_response
 from gateway.snapshot import Snapshot, SnapshotHolder, Upstreams, build_snapshot
 from gateway.types import Receive, Scope, Send, WorkerResources
-from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout
+from gateway.upstream.errors import ClientBodyAborted, ClientBodyTimeout, UpstreamError
 from keymanager import resident_http
 
 log = logging.getLogger("splp.gateway")
 
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _BAD_RAW = re.compile(rb"%(2f|5c|00)|\\|\x00", re.IGNORECASE)
 _JSON = [(b"content-type", b"application/json")]
-
-
-def _new_request_id() -> bytes:
-    return os.urandom(16).hex().encode()
 
 
 class GatewayApp:
@@ -107,12 +104,12 @@ class GatewayApp:
         host = b""
         for name, value in scope["headers"]:
             if name == b"x-request-id":
-                if _REQUEST_ID.match(value):
+                if VALID_REQUEST_ID.match(value):
                     request_id = value
             elif name == b"host":
                 host = value
         if not request_id:
-            request_id = _new_request_id()
+            request_id = new_request_id()
 
         raw: bytes = scope.get("raw_path") or path.encode("utf-8")
         if _BAD_RAW.search(raw) or "/./" in f"{path}/" or "/../" in f"{path}/":
@@ -159,6 +156,8 @@ class GatewayApp:
                 )
         except ClientBodyAborted:
             return  # the client is gone; the upstream request was reset
+        except UpstreamError:
+            abort_response(send)  # the backend cut its response (the proxy logged it): no clean end
         except Exception:
             log.exception("request %s: internal error", request_id.decode())
             try:
@@ -184,7 +183,7 @@ class GatewayApp:
                 {"status": state, "snapshot": snapshot.version, "apis": len(snapshot.apis), "stores": stores}
             )
         else:
-            return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", None)
+            return await errors.send_problem(send, errors.NO_API, f"no API is published at {path}", new_request_id())
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.load import load_api_file, load_config
+from gateway.config.model import LoadedConfig
 from gateway.version import VERSION
 
 
@@ -48,7 +49,9 @@ def _check(args: argparse.Namespace) -> int:
                     load_job(target)
                     checked += 1
                 elif target.name in ("gateway.yaml", "gateway.yml") or not target.exists():
-                    checked += len(load_config(target).files)
+                    config = load_config(target)
+                    check_chains(config)
+                    checked += len(config.files)
                 else:
                     load_api_file(target)
                     checked += 1
@@ -64,6 +67,26 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: {checked} file{'s' if checked != 1 else ''} valid")
     return 0
+
+
+def check_chains(config: LoadedConfig) -> None:
+    """Builds every API's policy chain the way serving does, for the cross-checks a policy makes against
+    the rest of the config (tiers, key managers); nothing is started or connected. Raises ConfigError."""
+    import dataclasses
+    import tempfile
+
+    from gateway.snapshot import Upstreams, build_snapshot
+    from gateway.types import WorkerResources
+
+    with tempfile.TemporaryDirectory(prefix="splp-check-") as scratch:
+        # The resident key manager makes its key file when it is missing: make that one in scratch space.
+        key_managers = tuple(
+            km.model_copy(update={"key_file": str(Path(scratch) / "keys.json")}) if km.type == "resident" else km
+            for km in config.gateway.key_managers
+        )
+        gateway = config.gateway.model_copy(update={"key_managers": key_managers})
+        dry = dataclasses.replace(config, gateway=gateway)
+        build_snapshot(dry, Upstreams(gateway.upstream), WorkerResources(), version=0)
 
 
 def _is_etl_job(path: Path) -> bool:

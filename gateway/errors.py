@@ -31,11 +31,14 @@ class Problem:
 
 BAD_REQUEST = Problem(400, 800400, "bad-request", "Bad Request")
 INVALID_PATH = Problem(400, 800401, "invalid-path", "Invalid request path")
+INVALID_HEADER_NAME = Problem(400, 800441, "invalid-header-name", "Header name not accepted")
+INVALID_HOST = Problem(400, 800440, "invalid-host", "Invalid Host header")
 NO_API = Problem(404, 900906, "no-matching-api", "No API matches the request path")
 NO_RESOURCE = Problem(404, 900906, "no-matching-resource", "No matching resource found in the API for the request")
 METHOD_NOT_ALLOWED = Problem(405, 800405, "method-not-allowed", "Method not allowed for this resource")
-REQUEST_TIMEOUT = Problem(408, 800408, "request-timeout", "Request body not received in time")
+REQUEST_TIMEOUT = Problem(408, 800408, "request-timeout", "Request not received in time")
 PAYLOAD_TOO_LARGE = Problem(413, 800413, "payload-too-large", "Request body too large")
+URI_TOO_LONG = Problem(414, 800414, "uri-too-long", "URI Too Long")
 HEADERS_TOO_LARGE = Problem(431, 800431, "headers-too-large", "Request Header Fields Too Large")
 INTERNAL = Problem(500, 800500, "internal-error", "Internal gateway error")
 BACKEND_UNREACHABLE = Problem(502, 101503, "backend-unreachable", "Backend unreachable")
@@ -48,11 +51,14 @@ BACKEND_TIMEOUT = Problem(504, 101504, "backend-timeout", "Backend timed out")
 ALL = (
     BAD_REQUEST,
     INVALID_PATH,
+    INVALID_HEADER_NAME,
+    INVALID_HOST,
     REQUEST_TIMEOUT,
     NO_API,
     NO_RESOURCE,
     METHOD_NOT_ALLOWED,
     PAYLOAD_TOO_LARGE,
+    URI_TOO_LONG,
     HEADERS_TOO_LARGE,
     INTERNAL,
     BACKEND_UNREACHABLE,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from gateway.config.errors import ConfigError
 from gateway.config.load import load_config
+from gateway.config.restart import restart_only_changes
 
 if TYPE_CHECKING:
     from gateway.app import GatewayApp
@@ -42,6 +43,7 @@ def _signature(main: str, patterns: tuple[str, ...]) -> tuple[tuple[str, int, in
 class Reloader:
     def __init__(self, app: GatewayApp, interval: float = 1.0) -> None:
         self._app = app
+        self._started = app.files.gateway  # what the sockets, workers and pools were made from
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -85,6 +87,9 @@ class Reloader:
                 log.exception("config reload failed, still serving snapshot %d", app.holder.current.version)
                 return False
             log.info("config reloaded: snapshot %d, %d APIs", snapshot.version, len(snapshot.apis))
+            waiting = restart_only_changes(self._started, files.gateway)
+            if waiting:
+                log.warning("config changes that need a restart (still running the old values): %s", ", ".join(waiting))
             return True
 
     async def _watch(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from gateway.chain import PolicyBuildError, build_chain
 from gateway.config.errors import ConfigError, ConfigProblem
 from gateway.config.model import ApiDefinition, LoadedConfig, UpstreamDefaults
-from gateway.proxy import ProxyApp, timeouts_from_config
+from gateway.proxy import BodyPace, ProxyApp, timeouts_from_config
 from gateway.router import PrefixRouter, ResourceMatcher
 from gateway.types import ASGIApp, PolicyDeps, WorkerResources
 from gateway.upstream.aio import AioClient
@@ -62,8 +62,7 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     endpoints = [endpoint_from_config(e) for e in backend.endpoints]
     pool = EndpointPool(endpoints, backend.health or defaults.health, upstreams.health)
     timeouts = timeouts_from_config(defaults.timeouts)
-    body_timeout = config.gateway.gateway.limits.body_timeout
-    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_timeout)
+    proxy = ProxyApp(api, pool, upstreams.clients, defaults.client, timeouts, defaults.retries, body_pace(api, config))
     try:
         app = build_chain(proxy, api.policies, PolicyDeps(api=api, gateway=config.gateway, services=services))
     except PolicyBuildError as exc:
@@ -74,10 +73,32 @@ def build_api(api: ApiDefinition, config: LoadedConfig, upstreams: Upstreams, se
     )
 
 
+def body_pace(api: ApiDefinition, config: LoadedConfig) -> BodyPace:
+    """gateway.limits' body limits, with the API's own deadline and rate where it sets them."""
+    limits = config.gateway.gateway.limits
+    own = api.config
+    return BodyPace(
+        idle=limits.body_timeout,
+        deadline=limits.body_deadline if own.body_deadline is None else own.body_deadline,
+        min_rate=limits.body_min_rate if own.body_min_rate is None else own.body_min_rate,
+    )
+
+
 def build_snapshot(config: LoadedConfig, upstreams: Upstreams, services: WorkerResources, version: int) -> Snapshot:
     """Raises if any API's chain cannot be built; the caller then keeps the old snapshot."""
     group = config.gateway.gateway.group
-    apis = tuple(build_api(api, config, upstreams, services) for api in config.apis if group in api.config.groups)
+    built: list[ApiRuntime] = []
+    problems: list[ConfigProblem] = []
+    for api in config.apis:
+        if group not in api.config.groups:
+            continue
+        try:
+            built.append(build_api(api, config, upstreams, services))
+        except ConfigError as exc:  # every API's problem in one report, not the first one only
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    apis = tuple(built)
     return Snapshot(
         version=version,
         config=config,

@@ -1,8 +1,9 @@
 """Opaque tokens through RFC 7662 introspection, one endpoint (and client credentials) per key manager.
 
 Active answers become Principals that the auth policy caches until min(exp, now + cache_ttl) (the positive
-cache); inactive answers are remembered here for negative_ttl (the negative cache, bounded). An unreachable
-or failing endpoint is fail-closed: 503, since no cached answer could decide.
+cache); the `iss`, `exp` and `aud` of an active answer are checked as a JWT key manager checks them. Refusals
+(inactive, or active for another audience) are remembered here for negative_ttl (the negative cache,
+bounded). An unreachable or failing endpoint is fail-closed: 503, since no cached answer could decide.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import aiohttp
 
 from gateway.config.keymanagers import IntrospectionConfig
 from keymanager.base import KeyManager, Principal
-from keymanager.errors import InvalidToken, KeyManagerUnavailable, TokenExpired, TokenInactive
+from keymanager.errors import AuthFailure, InvalidToken, KeyManagerUnavailable, TokenExpired, TokenInactive
+from keymanager.jose import audience_matches
 from keymanager.jwks import principal_from_claims
 
 _NEGATIVE_MAX = 10_000
@@ -29,7 +31,8 @@ class IntrospectionKeyManager(KeyManager):
         self.tenant = config.tenant
         self.config = config
         self._auth = aiohttp.encode_basic_auth(config.client_id, config.client_secret)
-        self._negative: dict[bytes, float] = {}
+        self._audience = frozenset(config.audience)
+        self._negative: dict[bytes, tuple[float, type[AuthFailure], str]] = {}
         self._session: aiohttp.ClientSession | None = None
         self.calls = 0
 
@@ -38,15 +41,16 @@ class IntrospectionKeyManager(KeyManager):
             raise InvalidToken("the token is longer than 4096 bytes")
         key = hashlib.sha256(credential.encode("latin-1")).digest()
         now = time.time()
-        until = self._negative.get(key)
-        if until is not None:
-            if until > now:
-                raise TokenInactive("the token is not active")
+        remembered = self._negative.get(key)
+        if remembered is not None:
+            if remembered[0] > now:
+                raise remembered[1](remembered[2])  # a fresh exception: a re-raised one would grow its traceback
             del self._negative[key]
         answer = await self._introspect(credential)
         if answer.get("active") is not True:
-            self._remember_inactive(key, now)
-            raise TokenInactive("the token is not active")
+            raise self._remember(key, now, TokenInactive("the token is not active"))
+        if self._audience and not audience_matches(answer.get("aud"), self._audience):
+            raise self._remember(key, now, InvalidToken("the token is not meant for this audience"))
         exp = answer.get("exp")
         if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
             raise InvalidToken("the introspection answer has a non-numeric exp")
@@ -59,12 +63,12 @@ class IntrospectionKeyManager(KeyManager):
             expires_at = min(expires_at, float(exp))
         return principal_from_claims(self.name, answer, self.config.claims, self.tenant, expires_at)
 
-    def _remember_inactive(self, key: bytes, now: float) -> None:
-        if self.config.negative_ttl <= 0:
-            return
-        if len(self._negative) >= _NEGATIVE_MAX:
-            self._negative.clear()
-        self._negative[key] = now + self.config.negative_ttl
+    def _remember(self, key: bytes, now: float, failure: AuthFailure) -> AuthFailure:
+        if self.config.negative_ttl > 0:
+            if len(self._negative) >= _NEGATIVE_MAX:
+                self._negative.clear()
+            self._negative[key] = (now + self.config.negative_ttl, type(failure), failure.description)
+        return failure
 
     async def _introspect(self, token: str) -> dict[str, Any]:
         if self._session is None:

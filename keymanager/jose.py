@@ -3,8 +3,11 @@
 Parsing is ours because the common libraries are lenient where an attacker profits: duplicate JSON members
 (json.loads keeps the last one), non-base64url bytes, unbounded sizes. Signatures are checked with PyJWT's
 algorithm implementations, with the algorithm taken from the key manager's allow-list and the key's type
-checked against it (no HS/RS confusion). Header members that point at keys (jku, x5u, jwk, x5c) are ignored:
-keys only ever come from the key manager's configured source. Unknown `crit` extensions are refused.
+checked against it (no HS/RS confusion). A key published with `alg` verifies that algorithm only, and a key
+whose `use` or `key_ops` does not allow verifying signatures is never loaded (RFC 7517 4.2-4.4, RFC 8725
+3.1): an RSA key published for RS256 cannot verify a PS256 token, nor the reverse. Header members that point
+at keys (jku, x5u, jwk, x5c) are ignored: keys only ever come from the key manager's configured source.
+Unknown `crit` extensions are refused.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import re
 import time
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -104,15 +108,37 @@ def parse(token: str, max_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> Jws:
     return Jws(header, claims, f"{header_b64}.{payload_b64}".encode("ascii"), signature)
 
 
-def key_from_jwk(jwk: Mapping[str, Any]) -> Any:
-    """A public key object from one JWK; symmetric (oct) keys are never loaded."""
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """A verification key and the one algorithm it is bound to (None: any the key manager accepts and the
+    key's type fits)."""
+
+    key: Any
+    alg: str | None = None
+
+
+def key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
+    """The public key of one JWK, bound to its `alg`; symmetric (oct) keys and keys whose `use` or
+    `key_ops` exclude signature verification are refused (ValueError)."""
     if jwk.get("kty") not in ("RSA", "EC", "OKP"):
         raise ValueError(f"unsupported key type {jwk.get('kty')!r}")
-    public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        raise ValueError(f"the key is published for use {use!r}, not signatures")
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        raise ValueError(f"the key's key_ops {ops!r} do not include verify")
+    alg = jwk.get("alg")
+    if alg is not None and (not isinstance(alg, str) or alg not in _ALGORITHMS or alg.startswith("HS")):
+        raise ValueError(f"the key is published for {alg!r}, not a signature algorithm")
+    public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi", "key_ops", "use")}
     try:
-        return PyJWK(public).key
+        key = PyJWK(public).key
     except PyJWTError as exc:
         raise ValueError(str(exc)) from exc
+    if alg is not None and not key_fits(alg, key):
+        raise ValueError(f"the key cannot verify its own algorithm {alg}")
+    return PublicKey(key, alg)
 
 
 def key_fits(alg: str, key: Any) -> bool:
@@ -125,10 +151,13 @@ def key_fits(alg: str, key: Any) -> bool:
     return False
 
 
-def verify_signature(jws: Jws, key: Any, allowed: Collection[str]) -> None:
+def verify_signature(jws: Jws, published: PublicKey, allowed: Collection[str]) -> None:
     alg = jws.alg
     if alg not in allowed:
         raise InvalidToken(f"the algorithm {alg} is not accepted")
+    if published.alg is not None and published.alg != alg:
+        raise InvalidToken(f"the key {jws.kid} is published for {published.alg}, not {alg}")
+    key = published.key
     if not key_fits(alg, key):
         raise InvalidToken(f"the key {jws.kid} cannot verify {alg}")
     try:
@@ -171,9 +200,12 @@ def check_claims(
         raise InvalidToken("the token was issued in the future (iat)")
     if issuer is not None and claims.get("iss") != issuer:
         raise InvalidToken("the token issuer is not accepted")
-    if audience:
-        aud = claims.get("aud")
-        auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if not any(isinstance(a, str) and a in audience for a in auds):
-            raise InvalidToken("the token is not meant for this audience")
+    if audience and not audience_matches(claims.get("aud"), audience):
+        raise InvalidToken("the token is not meant for this audience")
     return exp
+
+
+def audience_matches(aud: Any, accepted: Collection[str]) -> bool:
+    """Whether an `aud` value (a string or a list of strings, RFC 7519 4.1.3) names an accepted audience."""
+    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return any(isinstance(value, str) and value in accepted for value in values)

@@ -20,7 +20,15 @@ import aiohttp
 from gateway.config.keymanagers import ClaimMapping, JwtConfig
 from keymanager.base import KeyManager, Principal, parse_scopes
 from keymanager.errors import InvalidToken, KeyManagerUnavailable
-from keymanager.jose import DEFAULT_MAX_TOKEN_BYTES, Jws, check_claims, key_from_jwk, parse, verify_signature
+from keymanager.jose import (
+    DEFAULT_MAX_TOKEN_BYTES,
+    Jws,
+    PublicKey,
+    check_claims,
+    key_from_jwk,
+    parse,
+    verify_signature,
+)
 
 log = logging.getLogger("splp.keymanager")
 
@@ -52,21 +60,26 @@ def principal_from_claims(
     )
 
 
-def keys_from_jwks(document: Any) -> dict[str | None, Any]:
-    """kid -> public key; entries that are not signature keys or do not load are skipped (and logged)."""
+def keys_from_jwks(document: Any) -> dict[str | None, PublicKey]:
+    """kid -> public key bound to its published alg; encryption keys are skipped, entries that do not load
+    (or that forbid verifying) are skipped and logged."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS document (no keys list)")
-    keys: dict[str | None, Any] = {}
+    keys: dict[str | None, PublicKey] = {}
     for jwk in document["keys"]:
         if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig":
-            continue
+            continue  # encryption keys (Keycloak publishes one) are not for us
         try:
             key = key_from_jwk(jwk)
         except ValueError as exc:
             log.warning("JWKS entry %r skipped: %s", jwk.get("kid"), exc)
             continue
         kid = jwk.get("kid")
-        keys[kid if isinstance(kid, str) else None] = key
+        kid = kid if isinstance(kid, str) else None
+        if kid in keys:
+            log.warning("JWKS entry %r skipped: the kid is published twice", kid)
+            continue
+        keys[kid] = key
     return keys
 
 
@@ -83,7 +96,7 @@ class JwksKeyManager(KeyManager):
         self._audience = frozenset(config.audience)
         self._max = max_token_bytes
         # shared (per worker)
-        self.keys: dict[str | None, Any] = {}
+        self.keys: dict[str | None, PublicKey] = {}
         self.fetches = 0  # attempts, for tests and metrics
         self._jwks_url = config.jwks_url
         self._last_attempt = float("-inf")
@@ -107,12 +120,12 @@ class JwksKeyManager(KeyManager):
         exp = check_claims(jws.claims, issuer=self.issuer, audience=self._audience, leeway=self.config.leeway)
         return principal_from_claims(self.name, jws.claims, self.config.claims, self.tenant, exp + self.config.leeway)
 
-    def _lookup(self, kid: str | None) -> Any:
+    def _lookup(self, kid: str | None) -> PublicKey | None:
         if kid is None:
             return next(iter(self.keys.values())) if len(self.keys) == 1 else None
         return self.keys.get(kid)
 
-    async def _key_for(self, jws: Jws) -> Any:
+    async def _key_for(self, jws: Jws) -> PublicKey:
         if self._static:
             key = self._lookup(jws.kid)
             if key is None:
@@ -155,7 +168,7 @@ class JwksKeyManager(KeyManager):
             self.keys = keys
             return True
 
-    async def _fetch(self) -> dict[str | None, Any]:
+    async def _fetch(self) -> dict[str | None, PublicKey]:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.fetch_timeout), raise_for_status=True

@@ -36,6 +36,7 @@ class KeyManagerSet:
     by_name: dict[str, KeyManager]
     by_issuer: dict[str, KeyManager]
     applications: dict[str, ApplicationConfig]
+    subscribed: dict[str, tuple[str, ...]]  # application id -> prefixes of the APIs it may call (active)
     resident: ResidentKeyManager | None
     registry: KeyManagers
 
@@ -84,7 +85,12 @@ class KeyManagers:
             km.issuer: km for km in by_name.values() if isinstance(km, ResidentKeyManager | JwksKeyManager)
         }
         resident = next((km for km in by_name.values() if isinstance(km, ResidentKeyManager)), None)
-        result = KeyManagerSet(by_name, by_issuer, applications, resident, self)
+        subscribed: dict[str, list[str]] = {}
+        for subscription in gateway.subscriptions:
+            if subscription.status == "active":
+                subscribed.setdefault(subscription.application, []).append(subscription.api)
+        audiences = {app_id: tuple(sorted(set(apis))) for app_id, apis in subscribed.items()}
+        result = KeyManagerSet(by_name, by_issuer, applications, audiences, resident, self)
         if self.bus is None and gateway.storage.counters.startswith(("redis://", "rediss://")):
             self.bus = RevocationBus(gateway.storage.counters, self._apply_remote)
         self._last = (gateway, result)

@@ -1,6 +1,8 @@
 """The resident key manager: the gateway's own OAuth2 server (token logic; HTTP endpoints in resident_http.py).
 
 Access tokens are JWTs (RFC 9068, header typ "at+jwt") signed with the key ring's active key (RS256 or ES256).
+Their `aud` is the configured `audience` (checked here), plus, with `subscribed_audience`, the prefixes of the
+APIs the application is subscribed to when the token is issued (checked per API by the auth policy).
 Refresh tokens are JWTs too (typ "rt+jwt"), so any worker or node holding the key file can redeem them; each
 use rotates the refresh token and revokes the old one. Revocation is by `jti` until the token's expiry.
 """
@@ -19,12 +21,16 @@ from gateway.config.keymanagers import ResidentConfig, UserConfig
 from keymanager import keystore
 from keymanager.base import KeyManager, Principal, parse_scopes
 from keymanager.errors import AuthFailure, InvalidToken, TokenInactive
-from keymanager.jose import DEFAULT_MAX_TOKEN_BYTES, Jws, check_claims, parse, verify_signature
+from keymanager.jose import DEFAULT_MAX_TOKEN_BYTES, Jws, PublicKey, check_claims, parse, verify_signature
 
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
 _ALLOWED = frozenset({"RS256", "ES256"})
 _RELOAD_COOLDOWN = 5.0
+
+
+def _published(ring: keystore.KeyRing) -> dict[str, PublicKey]:
+    return {kid: PublicKey(key.public, key.alg) for kid, key in ring.keys.items()}
 
 
 class ResidentKeyManager(KeyManager):
@@ -35,10 +41,10 @@ class ResidentKeyManager(KeyManager):
         self.issuer = config.issuer
         self.config = config
         self.users: dict[str, UserConfig] = {user.username: user for user in config.users}
-        self._audience = frozenset({config.audience}) if config.audience else frozenset()
+        self._audience = frozenset({config.audience})
         self._max = max_token_bytes
         self.ring = keystore.load(config)  # startup: blocking file I/O is fine here
-        self._public = {kid: key.public for kid, key in self.ring.keys.items()}
+        self._public = _published(self.ring)
         self._last_reload = time.monotonic()
         self.revoked: dict[str, float] = {}  # jti -> until
 
@@ -46,7 +52,7 @@ class ResidentKeyManager(KeyManager):
 
     def _install(self, ring: keystore.KeyRing) -> None:
         self.ring = ring
-        self._public = {kid: key.public for kid, key in ring.keys.items()}
+        self._public = _published(ring)
 
     async def reload_keys(self, *, force_rotate: bool = False) -> None:
         """Re-reads the key file (another worker may have rotated), rotating when due."""
@@ -63,9 +69,9 @@ class ResidentKeyManager(KeyManager):
         await self._maybe_rotate()
         return self.ring.active
 
-    async def public_key(self, kid: str) -> Any:
-        """The public key published as `kid`, or None. An unknown kid re-reads the key file (at most every
-        few seconds): another worker or node may have rotated."""
+    async def public_key(self, kid: str) -> PublicKey | None:
+        """The public key published as `kid` (bound to its algorithm), or None. An unknown kid re-reads the
+        key file (at most every few seconds): another worker or node may have rotated."""
         key = self._public.get(kid)
         if key is None and time.monotonic() - self._last_reload >= _RELOAD_COOLDOWN:
             await self.reload_keys()
@@ -145,8 +151,17 @@ class ResidentKeyManager(KeyManager):
         return jwt.encode(claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": typ})
 
     async def issue(
-        self, app: ApplicationConfig, scopes: frozenset[str], user: UserConfig | None, *, with_refresh: bool
+        self,
+        app: ApplicationConfig,
+        scopes: frozenset[str],
+        user: UserConfig | None,
+        *,
+        with_refresh: bool,
+        audience: tuple[str, ...] = (),
     ) -> dict[str, Any]:
+        """Signs an access token (and a refresh token). Its `aud` (RFC 9068 2.2) is the configured audience,
+        followed by `audience` (the prefixes of the APIs the application is subscribed to) when
+        `subscribed_audience` is on."""
         await self._maybe_rotate()
         now = int(time.time())
         scope = " ".join(sorted(scopes))
@@ -154,6 +169,7 @@ class ResidentKeyManager(KeyManager):
         tenant = user.tenant if user else app.tenant
         claims: dict[str, Any] = {
             "iss": self.issuer,
+            "aud": [self.config.audience, *audience] if self.config.subscribed_audience else self.config.audience,
             "sub": subject,
             "client_id": app.id,
             "azp": app.id,
@@ -164,8 +180,6 @@ class ResidentKeyManager(KeyManager):
             "exp": now + int(self.config.access_token_ttl),
             "jti": secrets.token_urlsafe(16),
         }
-        if self.config.audience:
-            claims["aud"] = self.config.audience
         if user:
             claims["username"] = user.username
         answer: dict[str, Any] = {

@@ -167,7 +167,7 @@ class OAuthEndpoints:
         else:
             raise OAuthError("invalid_client", "client authentication is required", 401, basic=True)
         app = kms.applications.get(client_id)
-        usable = app is not None and app.key_manager == resident.name and app.client_secret_hash is not None
+        usable = app is not None and resident.name in app.key_managers and app.client_secret_hash is not None
         stored = app.client_secret_hash if usable and app is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_secret, secret, stored or _DUMMY_HASH)
         if not (ok and usable) or app is None:
@@ -220,7 +220,8 @@ class OAuthEndpoints:
         scopes = allowed if requested is None else requested
         if not scopes <= allowed:
             raise OAuthError("invalid_scope", f"scopes not allowed: {' '.join(sorted(scopes - allowed))}")
-        answer = await resident.issue(app, scopes, user, with_refresh=grant != "client_credentials")
+        audience = kms.subscribed.get(app.id, ()) if resident.config.subscribed_audience else ()
+        answer = await resident.issue(app, scopes, user, with_refresh=grant != "client_credentials", audience=audience)
         return 200, answer
 
     async def _revoke(

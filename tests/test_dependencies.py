@@ -22,6 +22,7 @@ TOOLS = {
     *("ruff", "mypy", "types-pyyaml", "uv", "schemathesis", "py-spy"),  # run as commands
     *("pytest-asyncio", "pytest-timeout"),  # pytest plugins
     *("uvloop", "httptools"),  # loaded by uvicorn by name
+    "swagger-ui-py",  # its static files are served by gateway/control/docs.py (found, not imported)
 }
 
 

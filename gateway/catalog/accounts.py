@@ -6,6 +6,8 @@ creates the national tenant it belongs to. There is no default account and no de
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import ValidationError
 
 from gateway.catalog.audit import Actor
@@ -60,11 +62,41 @@ async def create_admin(
     )
 
 
-async def authenticate(store: CatalogStore, username: str, password: str, hasher: PasswordHasher) -> Credentials | None:
-    """The user's credentials when the password matches and both user and tenant are active; else None.
-    Unknown users cost the same scrypt as known ones."""
+async def authenticate(
+    store: CatalogStore, username: str, password: str, hasher: PasswordHasher
+) -> Credentials | SignInFailure:
+    """The user's credentials when the password matches and both user and tenant are active; else why not
+    (for the audit log only: the caller answers every failure alike). Unknown users cost the same scrypt."""
     credentials = await store.users.credentials(username=username)
     ok = await hasher.verify_async(password, credentials.password_hash if credentials else None)
-    if not ok or credentials is None or not credentials.user.active or not credentials.tenant_active:
-        return None
+    if credentials is None:
+        return SignInFailure("unknown_user", None)
+    tenant_id = credentials.user.tenant_id
+    if not ok:
+        return SignInFailure("wrong_password", tenant_id)
+    if not credentials.user.active:
+        return SignInFailure("user_inactive", tenant_id)
+    if not credentials.tenant_active:
+        return SignInFailure("tenant_inactive", tenant_id)
     return credentials
+
+
+@dataclass(frozen=True, slots=True)
+class SignInFailure:
+    reason: str  # unknown_user, wrong_password, user_inactive, tenant_inactive, locked
+    tenant_id: str | None  # the account's tenant, when the username exists (its admins see the entry)
+
+
+async def record_failed_signin(store: CatalogStore, username: str, address: str, failure: SignInFailure) -> None:
+    """Audit entry `signin_failed` on object type `signin`: the user name as typed, client address, reason."""
+    actor = Actor(None, f"anonymous@{address}", None)
+    await store.audit.event(
+        actor,
+        "signin_failed",
+        "signin",
+        username,
+        username=username,
+        address=address,
+        reason=failure.reason,
+        tenant_id=failure.tenant_id,
+    )

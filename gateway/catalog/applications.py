@@ -39,6 +39,7 @@ from keymanager.hashing import hash_api_key, hash_secret, new_api_key
 
 _SELECT = "SELECT p.*, t.slug AS tenant_slug FROM applications p JOIN tenants t ON t.id = p.tenant_id"
 _KEY_PREFIX = 8
+_JSON_LISTS = ("grant_types", "scopes", "key_managers")
 
 
 def _key(row: Row) -> ApiKey:
@@ -52,18 +53,20 @@ def _key(row: Row) -> ApiKey:
     )
 
 
-def _application(row: Row, keys: list[ApiKey]) -> Application:
+def _application(row: Row, keys: list[ApiKey], shared_with: list[str]) -> Application:
     return Application(
         id=row["id"],
         tenant_id=row["tenant_id"],
         tenant=row["tenant_slug"],
         owner_id=row["owner_id"],
+        shared_with=shared_with,
         name=row["name"],
         description=row["description"],
         tier=row["tier"],
         status=row["status"],
         grant_types=json_column(row["grant_types"]),
         scopes=json_column(row["scopes"]),
+        key_managers=json_column(row["key_managers"]),
         keys=keys,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -73,6 +76,7 @@ def _application(row: Row, keys: list[ApiKey]) -> Application:
 async def _fetch(conn: Connection, where: str, args: list[Any], tail: str = "") -> list[Application]:
     rows = await conn.fetch(f"{_SELECT} WHERE {where} {tail}", *args)
     keys: dict[str, list[ApiKey]] = {row["id"]: [] for row in rows}
+    shares: dict[str, list[str]] = {row["id"]: [] for row in rows}
     if keys:
         ids = list(keys)
         for key_row in await conn.fetch(
@@ -81,7 +85,13 @@ async def _fetch(conn: Connection, where: str, args: list[Any], tail: str = "") 
             *ids,
         ):
             keys[key_row["application_id"]].append(_key(key_row))
-    return [_application(row, keys[row["id"]]) for row in rows]
+        for share in await conn.fetch(
+            f"SELECT application_id, user_id FROM application_shares WHERE application_id IN"
+            f" ({placeholders(1, len(ids))}) ORDER BY created_at, user_id",
+            *ids,
+        ):
+            shares[share["application_id"]].append(share["user_id"])
+    return [_application(row, keys[row["id"]], shares[row["id"]]) for row in rows]
 
 
 async def fetch(conn: Connection, application_id: str) -> Application:
@@ -116,6 +126,15 @@ async def set_status(
     return after
 
 
+async def _audit(
+    conn: Connection, actor: Actor, action: str, application: Application, before: Any, after: Any
+) -> None:
+    """An audit row about `application`, under its tenant."""
+    await audit.record(
+        conn, actor, action, "application", application.id, tenant_id=application.tenant_id, before=before, after=after
+    )
+
+
 class ApplicationRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -132,8 +151,8 @@ class ApplicationRepository:
             application_id, at = new_id(), now()
             await conn.execute(
                 "INSERT INTO applications (id, tenant_id, owner_id, name, description, tier, status,"
-                " client_secret_hash, grant_types, scopes, created_at, updated_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                " client_secret_hash, grant_types, scopes, key_managers, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 application_id,
                 tenant_id,
                 actor.id,
@@ -144,6 +163,7 @@ class ApplicationRepository:
                 secret_hash,
                 orjson.dumps(list(new.grant_types)).decode(),
                 orjson.dumps(list(new.scopes)).decode(),
+                orjson.dumps(list(new.key_managers)).decode(),
                 at,
                 at,
             )
@@ -209,25 +229,14 @@ class ApplicationRepository:
             before = await fetch(conn, application_id)
             if not fields:
                 return before
-            values = {
-                k: orjson.dumps(list(v)).decode() if k in ("grant_types", "scopes") else v for k, v in fields.items()
-            }
+            values = {k: orjson.dumps(list(v)).decode() if k in _JSON_LISTS else v for k, v in fields.items()}
             columns = [*values, "updated_at"]
             assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=2))
             await conn.execute(
                 f"UPDATE applications SET {assignments} WHERE id = $1", application_id, *values.values(), now()
             )
             after = await fetch(conn, application_id)
-            await audit.record(
-                conn,
-                actor,
-                "application.update",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=before,
-                after=after,
-            )
+            await _audit(conn, actor, "application.update", before, before, after)
         return after
 
     async def delete(self, actor: Actor, application_id: str) -> None:
@@ -250,16 +259,7 @@ class ApplicationRepository:
                     after=None,
                 )
             await conn.execute("DELETE FROM applications WHERE id = $1", application_id)
-            await audit.record(
-                conn,
-                actor,
-                "application.delete",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=before,
-                after=None,
-            )
+            await _audit(conn, actor, "application.delete", before, before, None)
 
     async def block(self, actor: Actor, application_id: str) -> Application:
         async with self._db.transaction() as conn:
@@ -296,15 +296,8 @@ class ApplicationRepository:
                 secret_hash,
                 at,
             )
-            await audit.record(
-                conn,
-                actor,
-                "application.secret",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=None,
-                after={"id": application_id, "secret_regenerated_at": at},
+            await _audit(
+                conn, actor, "application.secret", before, None, {"id": application_id, "secret_regenerated_at": at}
             )
         return SecretIssued(client_id=application_id, client_secret=secret)
 
@@ -339,16 +332,7 @@ class ApplicationRepository:
                 False,
             )
             public = ApiKey.model_validate(issued.model_dump(exclude={"key"}))
-            await audit.record(
-                conn,
-                actor,
-                "application.key.create",
-                "application",
-                application_id,
-                tenant_id=before.tenant_id,
-                before=None,
-                after=public,
-            )
+            await _audit(conn, actor, "application.key.create", before, None, public)
         return issued
 
     async def revoke_key(self, actor: Actor, application_id: str, key_id: str) -> None:
@@ -363,13 +347,36 @@ class ApplicationRepository:
             if before.revoked:
                 return
             await conn.execute("UPDATE application_keys SET revoked = $2 WHERE id = $1", key_id, True)
-            await audit.record(
-                conn,
-                actor,
-                "application.key.revoke",
-                "application",
-                application_id,
-                tenant_id=application.tenant_id,
-                before=before,
-                after=before.model_copy(update={"revoked": True}),
+            await _audit(
+                conn, actor, "application.key.revoke", application, before, before.model_copy(update={"revoked": True})
             )
+
+    async def share(self, actor: Actor, application_id: str, user_id: str) -> Application:
+        """Lets a user of the application's own tenant act on it like its owner (Invalid otherwise)."""
+        async with self._db.transaction() as conn:
+            before = await fetch(conn, application_id)
+            tenant_id = await conn.fetchval("SELECT tenant_id FROM users WHERE id = $1", user_id)
+            if tenant_id != before.tenant_id:
+                raise Invalid("user_id", "no such user in the application's tenant")
+            if user_id == before.owner_id or user_id in before.shared_with:
+                return before
+            await conn.execute(
+                "INSERT INTO application_shares (application_id, user_id, created_at) VALUES ($1, $2, $3)",
+                application_id,
+                user_id,
+                now(),
+            )
+            after = await fetch(conn, application_id)
+            await _audit(conn, actor, "application.share", before, before, after)
+        return after
+
+    async def unshare(self, actor: Actor, application_id: str, user_id: str) -> None:
+        async with self._db.transaction() as conn:
+            before = await fetch(conn, application_id)
+            if user_id not in before.shared_with:
+                raise NotFound(f"application {application_id} is not shared with {user_id}")
+            await conn.execute(
+                "DELETE FROM application_shares WHERE application_id = $1 AND user_id = $2", application_id, user_id
+            )
+            after = await fetch(conn, application_id)
+            await _audit(conn, actor, "application.unshare", before, before, after)

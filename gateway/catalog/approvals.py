@@ -8,6 +8,7 @@ What waits, when the deciding tenant's settings say so:
 - api_update: a change to a served (PUBLISHED or DEPRECATED) API waits as a request holding the change;
   gateways keep serving the old definition until it is approved, then it is applied as sent.
 
+With `four_eyes` set, the user who asked for a change cannot approve it (403); they may still reject it.
 Approving applies the change in the same transaction as the decision; if the change no longer fits
 (the API moved on meanwhile) the approval fails with 409 and the request stays PENDING (reject it).
 Every request and decision is in the audit log, under the deciding tenant.
@@ -32,12 +33,12 @@ from gateway.catalog.consumer_models import (
     Workflow,
 )
 from gateway.catalog.db import Connection, Database
-from gateway.catalog.errors import NotFound
+from gateway.catalog.errors import Forbidden, NotFound
 from gateway.catalog.lifecycle import SERVED
 from gateway.catalog.util import now, placeholders
 
 GATED_ACTIONS = (LifecycleAction.PUBLISH, LifecycleAction.DEPRECATE, LifecycleAction.RETIRE)
-_FLAGS = tuple(w.value for w in Workflow)
+_FLAGS = (*(w.value for w in Workflow), "four_eyes")  # the columns of approval_settings
 
 
 async def _settings(conn: Connection, tenant_id: str) -> ApprovalSettings:
@@ -201,9 +202,12 @@ class ApprovalRepository:
             )
 
     async def approve(self, actor: Actor, request_id: str, reason: str = "") -> ApprovalRequest:
-        """Applies the request's change and records the decision, in one transaction."""
+        """Applies the request's change and records the decision, in one transaction. Under the deciding
+        tenant's four-eyes rule the requester cannot approve (Forbidden)."""
         async with self._db.transaction() as conn:
             request = await workflow.get_request(conn, request_id)
+            if request.requested_by == actor.id and (await _settings(conn, request.tenant_id)).four_eyes:
+                raise Forbidden("four-eyes rule: another administrator must approve your own request")
             decided = await workflow.decide(conn, actor, request, ApprovalStatus.APPROVED, reason)
             await _apply(conn, actor, request)
         return decided

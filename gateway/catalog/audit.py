@@ -49,6 +49,7 @@ async def record(
     tenant_id: str | None,
     before: BaseModel | dict[str, Any] | None,
     after: BaseModel | dict[str, Any] | None,
+    notify: bool = True,
 ) -> None:
     await conn.execute(
         "INSERT INTO audit_log (at, actor_id, actor_name, actor_tenant_id, action, object_type, object_id,"
@@ -64,7 +65,7 @@ async def record(
         _json(before),
         _json(after),
     )
-    if conn.dialect == "postgres":  # NOTIFY is transactional: gateways hear of the change when it commits
+    if notify and conn.dialect == "postgres":  # NOTIFY is transactional: gateways hear of the change when it commits
         await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, object_type)
 
 
@@ -78,6 +79,28 @@ def _entry(row: Row) -> AuditEntry:
 class AuditRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def event(self, actor: Actor, action: str, object_type: str, object_id: str, **details: Any) -> None:
+        """Records something that happened without changing an object (a failed sign-in); gateways are
+        not told, since nothing they serve changed."""
+        tenant_id = details.pop("tenant_id", None)
+        async with self._db.transaction() as conn:
+            await record(
+                conn,
+                actor,
+                action,
+                object_type,
+                object_id,
+                tenant_id=tenant_id,
+                before=None,
+                after=details,
+                notify=False,
+            )
+
+    async def newest_id(self) -> int:
+        """The catalog's revision: every committed change adds an audit row (feeds compare it)."""
+        async with self._db.read() as conn:
+            return int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM audit_log") or 0)
 
     async def list(
         self,

@@ -50,6 +50,8 @@ def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 GrantTypes = Annotated[tuple[GrantType, ...], Field(min_length=1), AfterValidator(_unique)]
+KeyManagerName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+KeyManagerNames = Annotated[tuple[KeyManagerName, ...], Field(min_length=1, max_length=20), AfterValidator(_unique)]
 Scopes = Annotated[tuple[Scope, ...], Field(max_length=100), AfterValidator(_unique)]
 
 
@@ -64,6 +66,9 @@ class ApplicationCreate(_In):
     tier: str | None = Field(None, description="Application tier (tiers.application); default Unlimited.")
     grant_types: GrantTypes = Field(("client_credentials",), description="OAuth grants the application may use.")
     scopes: Scopes = Field((), description="Scopes the application may be granted.")
+    key_managers: KeyManagerNames = Field(
+        ("resident",), description="Key managers (gateway.yaml names) whose tokens may speak for the application."
+    )
 
 
 class ApplicationUpdate(_In):
@@ -74,6 +79,9 @@ class ApplicationUpdate(_In):
     tier: str | None = Field(None, description="Application tier (tiers.application).")
     grant_types: GrantTypes | None = Field(None, description="OAuth grants the application may use.")
     scopes: Scopes | None = Field(None, description="Scopes the application may be granted.")
+    key_managers: KeyManagerNames | None = Field(
+        None, description="Key managers (gateway.yaml names) whose tokens may speak for the application."
+    )
 
 
 class ApiKey(BaseModel):
@@ -92,12 +100,16 @@ class Application(BaseModel):
     tenant_id: str
     tenant: str = Field(description="Owner tenant's slug.")
     owner_id: str | None = Field(description="The user who created it.")
+    shared_with: list[str] = Field(
+        default_factory=list, description="Users (ids) who may act on it like its owner: rotate secrets, keys, delete."
+    )
     name: str
     description: str
     tier: str
     status: ConsumerStatus
     grant_types: list[str]
     scopes: list[str]
+    key_managers: list[str] = Field(description="Key managers whose tokens may speak for it.")
     keys: list[ApiKey]
     created_at: str
     updated_at: str
@@ -105,6 +117,10 @@ class Application(BaseModel):
 
 class ApplicationCreated(Application):
     client_secret: str = Field(description="Shown this once; only its scrypt hash is stored.")
+
+
+class ApplicationShare(_In):
+    user_id: str = Field(min_length=1, max_length=64, description="A user of the application's tenant.")
 
 
 class SecretIssued(BaseModel):
@@ -154,6 +170,7 @@ class ApprovalSettings(BaseModel):
     api_update: bool = Field(description="Changes to a served API wait; the old definition keeps serving.")
     application_creation: bool = Field(description="New applications start PENDING_APPROVAL.")
     subscription: bool = Field(description="Subscriptions to this tenant's APIs start PENDING_APPROVAL.")
+    four_eyes: bool = Field(False, description="The user who asked for a change may not approve it.")
     updated_at: str | None
 
 
@@ -162,6 +179,7 @@ class ApprovalSettingsUpdate(_In):
     api_update: bool | None = Field(None, description="Changes to a served API wait for approval.")
     application_creation: bool | None = Field(None, description="New applications wait for approval.")
     subscription: bool | None = Field(None, description="Subscriptions to this tenant's APIs wait for approval.")
+    four_eyes: bool | None = Field(None, description="The requester of a change may not approve it.")
 
 
 class ApprovalRequest(BaseModel):

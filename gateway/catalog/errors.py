@@ -26,6 +26,11 @@ class Conflict(CatalogError):
         self.extra = extra
 
 
+class Forbidden(CatalogError):
+    """The caller's role allows the action but a rule of the store forbids it to this caller (the
+    four-eyes rule: nobody approves their own request)."""
+
+
 class Invalid(CatalogError):
     """A value passed the field checks but breaks a rule that needs the store (e.g. an unknown parent).
 

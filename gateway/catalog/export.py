@@ -71,6 +71,7 @@ async def consumer_configs(store: CatalogStore) -> tuple[list[ApplicationConfig]
             client_secret_hash=row["client_secret_hash"],
             grant_types=tuple(json_column(row["grant_types"])),
             scopes=tuple(json_column(row["scopes"])),
+            key_managers=tuple(json_column(row["key_managers"])),
             api_keys=tuple(hashes.get(row["id"], ())),
         )
         for row in apps

@@ -6,9 +6,9 @@ keys of GatewayConfig. Secrets never appear in clear: only hashes.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ApplicationConfig(BaseModel):
@@ -20,8 +20,11 @@ class ApplicationConfig(BaseModel):
     owner: str = Field("", description="User who owns it.")
     tier: str = Field("Unlimited", description="Application tier (tiers.application).")
     blocked: bool = Field(False, description="A blocked application is refused everywhere (403).")
-    key_manager: str = Field(
-        "resident", description="Key manager whose tokens may speak for this application (its client id issuer)."
+    key_managers: tuple[str, ...] = Field(
+        ("resident",),
+        min_length=1,
+        description="Key managers whose tokens may speak for this application (for example an IdP's JWTs "
+        "and its opaque tokens introspected at the same IdP). `key_manager: name` is the one-name shorthand.",
     )
     client_secret_hash: str | None = Field(
         None, description="scrypt hash of the OAuth client secret (python -m keymanager.hashing secret)."
@@ -33,6 +36,16 @@ class ApplicationConfig(BaseModel):
     api_keys: tuple[str, ...] = Field(
         (), description="API keys as sha256:<hex> hashes (python -m keymanager.hashing apikey)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key_manager(cls, value: Any) -> Any:
+        """`key_manager: kc` (the earlier one-name form) means `key_managers: [kc]`."""
+        if isinstance(value, dict) and "key_manager" in value:
+            if "key_managers" in value:
+                raise ValueError("give key_managers (a list) or key_manager (one name), not both")
+            value = {k: v for k, v in value.items() if k != "key_manager"} | {"key_managers": [value["key_manager"]]}
+        return value
 
 
 class SubscriptionConfig(BaseModel):

@@ -69,7 +69,17 @@ class ResidentConfig(_Strict):
     type: Literal["resident"]
     name: Name = Field("resident", description="Name APIs use to accept this key manager.")
     issuer: str = Field("urn:splp:resident", description="`iss` of issued tokens; also the discovery issuer.")
-    audience: str | None = Field(None, description="`aud` put in issued access tokens and required on validation.")
+    audience: str = Field(
+        "urn:splp:gateway",
+        min_length=1,
+        description="`aud` of every issued access token (RFC 9068), required on validation.",
+    )
+    subscribed_audience: bool = Field(
+        False,
+        description="Also put the prefixes of the APIs the application is subscribed to in `aud` when the token is "
+        "issued; an API that requires a subscription then requires its own prefix there (subscribe, then ask "
+        "for the token).",
+    )
     algorithm: Literal["RS256", "ES256"] = Field("RS256", description="Signing algorithm of new keys.")
     key_file: str = Field("var/splp/keys.json", description="Signing keys, private parts encrypted (PKCS#8).")
     passphrase_env: str = Field(
@@ -120,6 +130,9 @@ class IntrospectionConfig(_Strict):
     client_id: str = Field(description="Client id the gateway authenticates with (HTTP Basic).")
     client_secret: str = Field(description="Its secret; use ${ENV} interpolation, never a literal in git.")
     issuer: str | None = Field(None, description="Expected `iss` in answers, when the server sends one.")
+    audience: tuple[str, ...] = Field(
+        (), description="Accepted `aud` values of active tokens (one must be in the answer's aud); empty: not checked."
+    )
     tenant: str | None = Field(None, description="Tenant that registered it: only its applications may use it.")
     cache_ttl: Duration = Field(300.0, ge=0, description="Upper bound of the positive cache (also bounded by exp).")
     negative_ttl: Duration = Field(10.0, ge=0, description="How long an inactive answer is remembered.")

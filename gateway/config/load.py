@@ -52,8 +52,14 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
             api_file = _validate(ApiFile, data, file, problems)
             if api_file is not None:
                 sourced.extend((api, file, f"apis[{i}]") for i, api in enumerate(api_file.apis))
+            else:
+                _check_raw_api_policies(data, file, problems)
 
-    global_specs = resolve_policies(gateway.policies if gateway else (), str(main), "policies", problems)
+    if gateway is not None:
+        global_specs = resolve_policies(gateway.policies, str(main), "policies", problems)
+    else:  # the structure is wrong, but the policies' own errors belong in the same report
+        global_specs = resolve_policies(_raw_policies(raw, "policies"), str(main), "policies", problems)
+        _check_raw_api_policies(raw, str(main), problems)
     apis: list[ApiDefinition] = []
     seen: dict[str, str] = {}
     for api, file, where in sourced:
@@ -78,6 +84,8 @@ def load_api_file(path: str | os.PathLike[str]) -> tuple[ApiDefinition, ...]:
     data = _read_yaml(Path(path), problems)
     api_file = _validate(ApiFile, data, file, problems) if data is not None else None
     apis: list[ApiDefinition] = []
+    if api_file is None and data is not None:
+        _check_raw_api_policies(data, file, problems)
     if api_file is not None:
         for i, api in enumerate(api_file.apis):
             specs = resolve_policies(api.policies, file, f"apis[{i}].policies", problems)
@@ -85,6 +93,24 @@ def load_api_file(path: str | os.PathLike[str]) -> tuple[ApiDefinition, ...]:
     if problems:
         raise ConfigError(problems)
     return tuple(apis)
+
+
+def _raw_policies(data: Any, key: str) -> tuple[dict[str, Any], ...]:
+    """The well-formed `{name: config}` entries under `key` of an unvalidated mapping (the rest is a
+    structure error already reported)."""
+    entries = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return ()
+    if not all(isinstance(e, dict) and len(e) == 1 and isinstance(next(iter(e)), str) for e in entries):
+        return ()  # a malformed list is one structure error; indexes would not match the file
+    return tuple(entries)
+
+
+def _check_raw_api_policies(data: Any, file: str, problems: list[ConfigProblem]) -> None:
+    """Checks the policies of a file whose structure failed validation, so one pass reports both kinds."""
+    apis = data.get("apis") if isinstance(data, dict) else None
+    for i, api in enumerate(apis if isinstance(apis, list) else ()):
+        resolve_policies(_raw_policies(api, "policies"), file, f"apis[{i}].policies", problems)
 
 
 def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
@@ -99,7 +125,7 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        problems.append(ConfigProblem(str(path), "", f"not valid YAML: {exc}".replace("\n", " ")))
+        problems.append(ConfigProblem(str(path), "", yaml_error_message(exc)))
         return None
     if data is None:
         data = {}
@@ -113,6 +139,19 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
             ConfigProblem(str(path), "", f"environment variable {exc.args[0]} is not set and has no default")
         )
         return None
+
+
+def yaml_error_message(exc: yaml.YAMLError) -> str:
+    """`line 3, column 9: not valid YAML: <problem> (<context>, line 2, column 1)`, lines and columns from 1."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"not valid YAML: {exc}".replace("\n", " ")
+    mark = exc.problem_mark
+    message = f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {exc.problem}"
+    if exc.context:
+        where = exc.context_mark
+        at = f", line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        message += f" ({exc.context}{at})"
+    return message
 
 
 def _validate(model: type[BaseModel], data: Any, file: str, problems: list[ConfigProblem], prefix: str = "") -> Any:

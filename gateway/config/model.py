@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _CONTEXT = re.compile(r"^(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Paths the gateway answers itself (gateway/app.py, keymanager/resident_http.py): an API there would never be reached.
+RESERVED_PREFIXES = ("/_", "/oauth2", "/.well-known")
 _TEMPLATE_SEGMENT = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9._~!$&'()*+,;=:@%-]+|\*)$")
 
 
@@ -38,12 +40,31 @@ class Listen(Strict):
 
 class ServerLimitsConfig(Strict):
     header_timeout: Duration = Field(10.0, gt=0, description="Deadline for a request's whole header block.")
-    max_header_bytes: Size = Field(16384, ge=1024, description="Cap on request line + header bytes (431 past it).")
+    max_header_bytes: Size = Field(
+        16384, ge=1024, description="Cap on header name + value bytes (431 past it); trailers get the same cap."
+    )
     max_headers: int = Field(100, ge=8, le=10000, description="Cap on the number of request headers (431 past it).")
+    max_url_bytes: Size = Field(8192, ge=256, description="Cap on the request target (path + query); 414 past it.")
+    underscore_headers: Literal["drop", "reject", "pass"] = Field(
+        "drop",
+        description="Request header names with '_': drop them (as nginx), reject the request (400) or pass them on. "
+        "Backends that fold '_' into '-' (CGI, WSGI, PHP) would otherwise take X_Auth_User for X-Auth-User.",
+    )
     keepalive_timeout: Duration = Field(
         5.0, gt=0, description="Idle time before a client keep-alive connection closes."
     )
     body_timeout: Duration = Field(30.0, gt=0, description="Longest silence while a client sends a request body (408).")
+    body_deadline: Duration = Field(
+        60.0,
+        ge=0,
+        description="Time a request body may take from its first read (408 past it, the upstream request reset); "
+        "every body_min_rate bytes received add one second. 0 = no deadline (only body_timeout).",
+    )
+    body_min_rate: Size = Field(
+        1024,
+        ge=0,
+        description="Bytes per second a slow upload must keep up to push the body_deadline on; 0 = a fixed deadline.",
+    )
     graceful_timeout: Duration = Field(30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish.")
 
 
@@ -225,10 +246,20 @@ class ApiConfig(Strict):
     policies: tuple[dict[str, Any], ...] = Field(
         (), description="Policies for this API: a list of {policy-name: {config}}; the chain orders them by PRIORITY."
     )
+    body_deadline: Duration | None = Field(
+        None,
+        ge=0,
+        description="Overrides gateway.limits.body_deadline for this API; 0 turns it off (media uploads: only the "
+        "idle body_timeout applies then).",
+    )
+    body_min_rate: Size | None = Field(None, ge=0, description="Overrides gateway.limits.body_min_rate for this API.")
 
     @field_validator("context")
     @classmethod
     def _context(cls, value: str) -> str:
+        reserved = reserved_prefix(value)
+        if reserved is not None:
+            raise ValueError(f"{value!r} collides with the gateway's own paths ({reserved}...); choose another context")
         if not _CONTEXT.match(value) or any(seg in (".", "..") for seg in value.split("/")):
             raise ValueError(f"{value!r} is not a context; expected /segment[/segment...] of letters, digits, ._~-")
         return value
@@ -248,6 +279,15 @@ class ApiConfig(Strict):
     @property
     def prefix(self) -> str:
         return f"{self.context}/{self.version}"
+
+
+def reserved_prefix(context: str) -> str | None:
+    """The gateway's own path prefix that `context` falls under (`/_health`, `/oauth2/...`), else None."""
+    first = "/" + context.lstrip("/").split("/", 1)[0]
+    for prefix in RESERVED_PREFIXES:
+        if first.startswith(prefix) if prefix == "/_" else first == prefix:
+            return prefix
+    return None
 
 
 def _check_policy_list(value: Any) -> Any:
@@ -281,6 +321,21 @@ class GatewayConfig(Strict):
     @classmethod
     def _policies(cls, value: Any) -> Any:
         return _check_policy_list(value)
+
+    @model_validator(mode="after")
+    def _application_key_managers(self) -> GatewayConfig:
+        declared = {km.name for km in self.key_managers}
+        for app in self.applications:
+            if "key_managers" not in app.model_fields_set:
+                continue  # the default (resident) is checked where it is used
+            for name in app.key_managers:
+                if name not in declared:
+                    known = ", ".join(sorted(declared)) or "none"
+                    raise ValueError(
+                        f"application {app.id}: key manager {name!r} is not declared in key_managers"
+                        f" (declared: {known})"
+                    )
+        return self
 
 
 class ApiFile(Strict):

@@ -4,8 +4,8 @@ Startup opens the catalog store (storage.catalog: the SQLite file under var/splp
 with its folder when missing; migrations applied) and the token keys: the resident key manager's key
 ring when gateway.yaml declares one (resident_tokens.py), else var/splp/control-token-key.pem unless
 told otherwise (generated on first start). Routes come from routes.ENDPOINTS; the OpenAPI 3.1
-document at /api/v1/openapi.json is built from the same list. The ETL (routes/etl.py) reads job files
-from conf/etl and queues runs for the ETL workers.
+document at /api/v1/openapi.json is built from the same list, and /api/v1/docs shows it (docs.py).
+The ETL (routes/etl.py) reads job files from conf/etl and queues runs for the ETL workers.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from gateway.catalog.passwords import PasswordHasher
 from gateway.catalog.store import open_store
 from gateway.config.keymanagers import ResidentConfig
 from gateway.config.model import LoadedConfig
 from gateway.control import errors
+from gateway.control.docs import DOCS_PATH, docs_routes
 from gateway.control.endpoints import ControlServices, JSONResponse
 from gateway.control.errors import ApiError, problem_response
 from gateway.control.openapi import build_document
@@ -46,7 +47,18 @@ _OPENAPI_ITEM = {
         "summary": "The OpenAPI 3.1 document of this API",
         "tags": ["system"],
         "security": [],
+        "x-roles": [],
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }
+}
+_DOCS_ITEM = {
+    "get": {
+        "operationId": "docs",
+        "summary": "This document as a browsable page (Swagger UI, served from the package: no CDN)",
+        "tags": ["system"],
+        "security": [],
+        "x-roles": [],
+        "responses": {"200": {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}},
     }
 }
 
@@ -88,13 +100,14 @@ def create_control_app(
         except KeyError:
             raise ApiError(errors.INTERNAL, "the control API is starting or stopping") from None
 
-    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM})
+    document = build_document(ENDPOINTS, {_OPENAPI_PATH: _OPENAPI_ITEM, DOCS_PATH: _DOCS_ITEM})
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(document)
 
-    routes = [endpoint.route(services) for endpoint in ENDPOINTS]
+    routes: list[BaseRoute] = [endpoint.route(services) for endpoint in ENDPOINTS]
     routes.append(Route(_OPENAPI_PATH, openapi, methods=["GET"], name="openapi"))
+    routes.extend(docs_routes(_OPENAPI_PATH))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -109,6 +122,8 @@ def create_control_app(
             etl=etl,
             tiers=config.gateway.tiers,
             gateway_url=public_url,
+            key_managers=frozenset(km.name for km in config.gateway.key_managers),
+            catalog_uri=uri,
         )
         try:
             yield

@@ -3,11 +3,12 @@ OpenAPI document are built (openapi.py), so the two cannot drift apart.
 
 A handler receives a `Call` (the principal, the validated body, path and query values, the services)
 and returns a pydantic model, a `Page`, a dict, a ready Response, or None (204). Errors are raised: ApiError, or the
-catalog's NotFound / Conflict / Invalid, which map to 404 / 409 / 422 here and nowhere else.
+catalog's NotFound / Forbidden / Conflict / Invalid, which map to 404 / 403 / 409 / 422 here and nowhere else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.catalog.errors import Conflict, Invalid, NotFound
+from gateway.catalog.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.catalog.models import Role
 from gateway.catalog.passwords import PasswordHasher
 from gateway.catalog.store import CatalogStore
@@ -33,6 +34,7 @@ from gateway.control.errors import ApiError, problem_response
 from gateway.control.signin_guard import SignInGuard
 from gateway.control.tokens import TokenIssuer, TokenVerifier
 from gateway.control.visitors import VisitorTracker
+from gateway.feed.local import settle
 
 if TYPE_CHECKING:
     from gateway.control.routes.etl import EtlHub
@@ -64,6 +66,8 @@ class ControlServices:
     signin_guard: SignInGuard = field(default_factory=SignInGuard)
     tiers: TiersConfig = field(default_factory=TiersConfig)  # the gateway's tiers: subscriptions, applications
     gateway_url: str = "http://127.0.0.1:8000"  # where consumers call the gateway (exported definitions)
+    key_managers: frozenset[str] | None = None  # names declared in gateway.yaml (None: not checked)
+    catalog_uri: str = ""  # the store's URI: gateways of this process following it are waited for (feed/local.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +247,16 @@ def _render(endpoint: Endpoint, result: Any, request_id: str) -> Response:
     return JSONResponse(content, status_code=endpoint.status, headers=headers)
 
 
+async def _settle(services: ControlServices) -> None:
+    """After a write: a gateway in this process serves it before the answer leaves (one read when nothing
+    changed). If it cannot catch up within 2 s (its store is down) the answer goes anyway."""
+    try:
+        async with asyncio.timeout(2.0):
+            await settle(services.catalog_uri, services.store.audit.newest_id)
+    except TimeoutError:
+        log.warning("control API: a gateway of this process has not applied the change yet (see its feed)")
+
+
 def _wrap(endpoint: Endpoint, services: Callable[[], ControlServices]) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         request_id = uuid.uuid4().hex
@@ -265,12 +279,17 @@ def _wrap(endpoint: Endpoint, services: Callable[[], ControlServices]) -> Callab
                 except ValidationError as exc:
                     raise errors.invalid(_field_errors(exc, "body")) from None
             call = Call(request, request_id, current, principal, body, query)
-            return _render(endpoint, await endpoint.handler(call), request_id)
+            response = _render(endpoint, await endpoint.handler(call), request_id)
+            if endpoint.method != "GET" and not endpoint.public:
+                await _settle(current)
+            return response
         except ApiError as exc:
             headers = {"www-authenticate": "Bearer"} if exc.problem.status == 401 else None
             return problem_response(exc, request_id, headers)
         except NotFound:
             return problem_response(ApiError(errors.NOT_FOUND, "no such object"), request_id)
+        except Forbidden as exc:
+            return problem_response(ApiError(errors.FORBIDDEN, str(exc)), request_id)
         except Conflict as exc:
             return problem_response(ApiError(errors.CONFLICT, str(exc), **exc.extra), request_id)
         except Invalid as exc:

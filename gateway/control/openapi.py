@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document, built from the same `Endpoint` list the app serves: paths, methods,
-parameters, request bodies and responses (schemas from the pydantic models), errors as problem+json."""
+parameters, request bodies and responses (schemas from the pydantic models), errors as problem+json,
+and per operation the roles that may call it (`x-roles`, also said in its description)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from gateway.catalog.models import Role
 from gateway.control.endpoints import MAX_BODY, Endpoint
 from gateway.version import VERSION
 
@@ -65,14 +67,27 @@ def _ref(model: type[BaseModel]) -> dict[str, Any]:
     return {"$ref": _REF.format(model=model.__name__)}
 
 
+def callers(endpoint: Endpoint) -> list[str]:
+    """The roles that may call an endpoint, from the same table that guards it: [] when public, every
+    role when any signed-in user may."""
+    if endpoint.public:
+        return []
+    allowed = endpoint.roles if endpoint.roles is not None else frozenset(Role)
+    return [role.value for role in Role if role in allowed]
+
+
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": endpoint.name,
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
     }
-    if endpoint.description:
-        operation["description"] = endpoint.description
+    roles = callers(endpoint)
+    operation["x-roles"] = roles
+    who = "Roles: " + (", ".join(f"`{role}`" for role in roles) if roles else "none (no token needed)") + "."
+    if endpoint.roles is None and not endpoint.public:
+        who = "Roles: any signed-in user (the object's tenant and owner decide what it reaches)."
+    operation["description"] = f"{endpoint.description}\n\n{who}" if endpoint.description else who
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PATH_PARAM.findall(endpoint.path)

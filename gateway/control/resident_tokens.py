@@ -2,7 +2,7 @@
 
 When gateway.yaml declares a resident key manager, the control API signs its sign-in tokens with
 that key manager's active key (RS256/ES256, `kid` in the header, `typ` at+jwt) and its issuer, so
-one key ring, one rotation schedule and one JWKS (`/.well-known/jwks.json` on the gateway) cover
+one key ring, one rotation schedule and one JWKS (`/oauth2/jwks` on the gateway) cover
 both consumers' and administrators' tokens. The audience `urn:splp:control-api` keeps the two apart:
 a consumer's access token is refused by the control API, and an administrator's token carries no
 client_id or subscription, so no API accepts it. Claims are those of tokens.LocalTokens; the key
@@ -15,7 +15,6 @@ import asyncio
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.config.keymanagers import ResidentConfig
 from gateway.control.tokens import AUDIENCE, InvalidToken, TokenClaims, token_claims
@@ -47,13 +46,13 @@ class ResidentTokens:
             kid = header.get("kid")
             if header.get("typ") != _TYP or not isinstance(kid, str):
                 raise InvalidToken("not a control-API access token")
-            key = await self._manager.public_key(kid)
-            algorithm = _algorithm(key)
-            if algorithm is None or header.get("alg") != algorithm:
+            published = await self._manager.public_key(kid)
+            algorithm = published.alg if published is not None else None
+            if published is None or algorithm is None or header.get("alg") != algorithm:
                 raise InvalidToken("unknown signing key")
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key,
+                published.key,
                 algorithms=[algorithm],  # the key's own algorithm, never the token's say
                 audience=AUDIENCE,
                 issuer=self._issuer,
@@ -63,12 +62,3 @@ class ResidentTokens:
             return TokenClaims(str(claims["sub"]), str(claims["tid"]), int(claims["ver"]), int(claims["exp"]))
         except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
             raise InvalidToken(str(exc)) from None
-
-
-def _algorithm(key: Any) -> str | None:
-    """The one algorithm the resident key manager uses with a key of this type (keystore.py makes them)."""
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RS256"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ES256"
-    return None

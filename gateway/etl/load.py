@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from gateway.config.interpolate import MissingVariable, interpolate
+from gateway.config.load import yaml_error_message
 
 from .errors import JobConfigError
 from .model import JobConfig
@@ -68,9 +69,7 @@ def load_job(path: str | os.PathLike[str]) -> JobConfig:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise JobConfigError(str(p), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise JobConfigError(str(p), [yaml_error_message(exc)]) from None
     return parse_job(data, str(p))
 
 

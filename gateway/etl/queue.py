@@ -1,7 +1,7 @@
 """The durable queue between whoever starts a run (control API, CLI, scheduler, webhook) and the ETL workers.
 
 PostgreSQL catalog (clusters): procrastinate, a maintained queue on PostgreSQL (FOR UPDATE SKIP LOCKED,
-LISTEN/NOTIFY for low latency, worker heartbeats). Its tables come with catalog migration 9, so the catalog
+LISTEN/NOTIFY for low latency, worker heartbeats). Its tables come with catalog migration 11, so the catalog
 keeps one schema history. A queued run is one procrastinate job `splp.etl.run(run_id)` on queue `etl`.
 
 SQLite catalog (the embedded default): procrastinate runs on PostgreSQL only, and SQLite is one file on one

@@ -1,7 +1,7 @@
 """Cron schedules for ETL jobs: `schedule: {cron, timezone, missed, params}` in a job file.
 
 Every ETL worker ticks the scheduler; a fire time is taken by one conditional UPDATE of `etl_schedules`
-(migration 10), so a job fires once per fire time across all workers and machines, and its run then waits in
+(migration 12), so a job fires once per fire time across all workers and machines, and its run then waits in
 the queue like any other (one running run per job, RunStore.claim). Fire times missed while no worker ran
 are skipped (`missed: skip`, the default, beyond `grace`) or caught up with one run however many were missed
 (`missed: catch_up`). A new or changed schedule starts from the present: it never fires for the past.

@@ -1,4 +1,4 @@
-"""Run records in the catalog's database (migration 8): state, per-step counts, timings, reconciliation, a
+"""Run records in the catalog's database (migration 10): state, per-step counts, timings, reconciliation, a
 log, and the liveness fields a worker keeps fresh (worker, heartbeat_at, cancel_requested).
 
 One store for everything: the catalog's DB layer (gateway/catalog/db.py) and its migrations, on SQLite (the

@@ -7,7 +7,7 @@ to whoever listens. Both directions sign the same way:
 
 Incoming (`POST /api/v1/etl/hooks/{token}`, gateway/control/routes/etl.py): the signature is compared in
 constant time; a timestamp more than `WINDOW` seconds away from now is refused, and so is a nonce already seen
-for the job within the window (kept in the catalog, migration 11), so a captured request cannot be replayed.
+for the job within the window (kept in the catalog, migration 13), so a captured request cannot be replayed.
 """
 
 from __future__ import annotations

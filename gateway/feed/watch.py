@@ -6,7 +6,8 @@ How a change is noticed:
   change commits. One dedicated connection per worker LISTENs; the view is re-read on each
   notification (changes close together coalesce into one read).
 - SQLite (embedded): no notifications between processes, so the feed polls the newest audit id
-  every 250 ms; one indexed read, nothing when idle changes.
+  every 250 ms; one indexed read, nothing when idle changes. A control API in the same process
+  wakes it after each write and waits until the new view serves (local.py).
 A full re-read also runs every `resync` seconds and after any reconnect, so a missed notification or
 a node that was down converges; a view equal to the last one changes nothing.
 The store being down never stops the data plane: the last good view keeps serving and /_ready
@@ -27,6 +28,7 @@ import asyncpg
 
 from gateway.catalog.audit import NOTIFY_CHANNEL
 from gateway.catalog.store import CatalogStore, open_store
+from gateway.feed import local
 from gateway.feed.cache import load_cached_view, save_view
 from gateway.feed.view import CatalogView, load_view
 
@@ -59,11 +61,15 @@ class CatalogFeed:
         self._synced = asyncio.Event()
         self._attempted = asyncio.Event()  # the first connection attempt has succeeded or failed
         self.synced_at = 0.0
+        self.revision = -1  # the newest audit id the served view includes
+        self._advanced = asyncio.Event()  # set (and replaced) each time `revision` moves
+        self._wake = asyncio.Event()  # someone waits: poll now rather than at the next tick
 
     async def start(self, wait: float = 5.0) -> None:
         """Starts following; waits up to `wait` seconds for the first view (a node resyncs on start), less
         when the store refuses at once."""
         self._task = asyncio.create_task(self._run(), name="splp-catalog-feed")
+        local.register(self._uri, self)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._attempted.wait()), wait)
         if self._synced.is_set():
@@ -86,7 +92,14 @@ class CatalogFeed:
     async def check_ready(self) -> str | None:
         return self._problem
 
+    async def caught_up(self, revision: int) -> None:
+        """Returns once the served view includes audit id `revision` (a committed change)."""
+        while self.revision < revision:
+            self._wake.set()
+            await self._advanced.wait()
+
     async def aclose(self) -> None:
+        local.unregister(self._uri, self)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,7 +131,8 @@ class CatalogFeed:
                 await self._close_store()
                 await asyncio.sleep(self._retry)
 
-    async def _sync(self, store: CatalogStore) -> None:
+    async def _sync(self, store: CatalogStore, revision: int) -> None:
+        """Reads the view; `revision` was read before it, so the view holds at least that change."""
         view = await load_view(store)
         self._problem = None
         self.synced_at = time.time()
@@ -132,44 +146,44 @@ class CatalogFeed:
                     log.warning("catalog cache %s not written: %s", self._cache, exc)
         self._synced.set()
         self._attempted.set()
+        if revision > self.revision:
+            self.revision = revision
+            self._advanced.set()
+            self._advanced = asyncio.Event()
 
     async def _follow_notifications(self, store: CatalogStore) -> None:
         changed = asyncio.Event()
         conn = await asyncpg.connect(self._uri)
         try:
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: changed.set())
-            await self._sync(store)  # after LISTEN: a change committed in between is not missed
+            await self._sync(store, await store.audit.newest_id())  # after LISTEN: nothing committed is missed
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), self._resync)
                 if conn.is_closed():
                     raise ConnectionError("the LISTEN connection closed")
                 changed.clear()
-                await self._sync(store)
+                await self._sync(store, await store.audit.newest_id())
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2.0)
 
     async def _follow_polling(self, store: CatalogStore) -> None:
-        last_revision = await _revision(store)
-        await self._sync(store)
+        last_revision = await store.audit.newest_id()
+        await self._sync(store, last_revision)
         next_resync = time.monotonic() + self._resync
         while True:
-            await asyncio.sleep(self._poll)
-            revision = await _revision(store)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            self._wake.clear()
+            revision = await store.audit.newest_id()
             if revision != last_revision or time.monotonic() >= next_resync:
                 last_revision = revision
                 next_resync = time.monotonic() + self._resync
-                await self._sync(store)
+                await self._sync(store, revision)
 
     async def _close_store(self) -> None:
         store, self._store = self._store, None
         if store is not None:
             with contextlib.suppress(Exception):
                 await store.close()
-
-
-async def _revision(store: CatalogStore) -> int:
-    """The newest audit id: every committed catalog change adds one."""
-    async with store.db.read() as conn:
-        return int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM audit_log") or 0)

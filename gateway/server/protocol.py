@@ -9,9 +9,21 @@ switches protocols on ``Upgrade``. This subclass closes those gaps:
   it. Past it the client gets 408 and the connection closes; a connection that never sent a byte is
   closed without a response. One ``call_at`` handle is armed only when a head is split over several
   reads; a head that arrives in one read (the normal case) costs no timer.
-- **Header caps.** URL + header names + values above ``max_header_bytes``, or more than ``max_headers``
-  fields: 431 problem+json, connection closed, app never called. The raw bytes buffered for an
-  unfinished head are bounded too, so one endless header value cannot grow httptools' buffer.
+- **Head caps.** A request target longer than ``max_url_bytes``: 414. Header names + values above
+  ``max_header_bytes``, or more than ``max_headers`` fields: 431. Either way the connection closes and the
+  app is never called. The raw bytes buffered for an unfinished head are bounded too, so one endless
+  header value cannot grow httptools' buffer.
+- **Trailers are not headers.** llhttp reports the trailer fields of a chunked body through the same
+  callback as header fields, and uvicorn appends them to the request's header list, which the app is
+  already reading. Here they are counted (against ``max_header_bytes``) and dropped: a ``Host`` sent as a
+  trailer can never change routing or what the backend sees. httptools buffers an unfinished field until
+  it ends, so reads that bring no body bytes inside a chunk (a trailer section being sent) are bounded
+  like an unfinished head.
+- **Connection-listed fields.** Fields the client names in ``Connection`` are hop-by-hop (RFC 9110
+  7.6.1): removed from the request before the app runs, so later layers (policies adding identity
+  headers) never see a client-made list. Framing fields and ``Host`` stay: the proxy rewrites those.
+- **Underscores in header names.** ``underscore_headers``: ``drop`` (default, as nginx: backends that
+  fold ``_`` into ``-`` would otherwise see a client-made ``X-Auth-User``), ``reject`` (400) or ``pass``.
 - **Strict framing.** Every llhttp leniency is off (uvicorn turns ``lenient_data_after_close`` on), so
   Content-Length with Transfer-Encoding, duplicate Content-Length, invalid Transfer-Encoding and bad
   chunks are refused with 400 and the connection closes. If the app was already scheduled for that
@@ -27,6 +39,9 @@ switches protocols on ``Upgrade``. This subclass closes those gaps:
 A refusal never writes into a response that is in flight (pipelining): that response finishes with
 ``connection: close`` semantics and the rest of the input is dropped.
 
+Every refusal is RFC 9457 problem+json with ``code`` and ``request_id`` (the client's valid X-Request-ID,
+else a new one), and the operator log names the same id.
+
 Use ``protocol_class(limits)`` as uvicorn's ``http=``.
 """
 
@@ -34,18 +49,20 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import re
 from dataclasses import dataclass
-from http import HTTPStatus
 from inspect import CORO_CREATED, getcoroutinestate, iscoroutine
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httptools
 from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
+
+from gateway import errors
+from gateway.headers import connection_listed
+from gateway.request_ids import request_id_of
 
 __all__ = ["GatewayHttpToolsProtocol", "ServerLimits", "protocol_class"]
 
@@ -55,14 +72,18 @@ class ServerLimits:
     """Limits on the request head, enforced before the app sees the request."""
 
     header_timeout: float = 10.0  # seconds from the first byte of a request to the end of its head
-    max_header_bytes: int = 16384  # URL + sum of header names and values
+    max_header_bytes: int = 16384  # sum of header names and values (and, separately, of trailers)
     max_headers: int = 100  # header fields per request
+    max_url_bytes: int = 8192  # the request target (414 past it)
+    underscore_headers: Literal["drop", "reject", "pass"] = "drop"
 
     def __post_init__(self) -> None:
         if not self.header_timeout > 0:
             raise ValueError(f"header_timeout must be > 0, got {self.header_timeout!r}")
-        if self.max_header_bytes < 1 or self.max_headers < 1:
-            raise ValueError("max_header_bytes and max_headers must be >= 1")
+        if self.max_header_bytes < 1 or self.max_headers < 1 or self.max_url_bytes < 1:
+            raise ValueError("max_header_bytes, max_headers and max_url_bytes must be >= 1")
+        if self.underscore_headers not in ("drop", "reject", "pass"):
+            raise ValueError(f"underscore_headers must be drop, reject or pass, got {self.underscore_headers!r}")
 
 
 # Every llhttp leniency, explicitly off (httptools 0.9 names).
@@ -90,33 +111,28 @@ _HOST_RE = re.compile(rb"(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]{2,4
 _DUPLICATE_HOST = b""
 _NO_VALID_HOST = b"\x00"
 
-# A refusal: the status line, and the rest of the response after uvicorn's default headers.
-_Response = tuple[bytes, bytes]
+# A refusal: the problem and its detail; the body is built when it is sent (it carries a request id).
+_Response = tuple[errors.Problem, str]
 
-
-def _problem(status: int, detail: str) -> _Response:
-    phrase = HTTPStatus(status).phrase
-    body = json.dumps(
-        {"type": "about:blank", "title": phrase, "status": status, "detail": detail}, separators=(",", ":")
-    ).encode()
-    rest = b"content-type: application/problem+json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s" % (
-        len(body),
-        body,
-    )
-    return STATUS_LINE[status], rest
-
-
-_BAD_REQUEST = _problem(400, "Malformed HTTP request.")
-_BAD_HOST = _problem(400, "Exactly one valid Host header (host[:port]) is required.")
-_UPGRADE_WITH_BODY = _problem(400, "Protocol upgrade is not supported; an Upgrade request may not carry a body.")
-_HEADER_TIMEOUT = _problem(408, "Request headers were not received in time.")
+_BAD_REQUEST = (errors.BAD_REQUEST, "Malformed HTTP request.")
+_BAD_HOST = (errors.INVALID_HOST, "Exactly one valid Host header (host[:port]) is required.")
+_UPGRADE_WITH_BODY = (
+    errors.BAD_REQUEST,
+    "Protocol upgrade is not supported; an Upgrade request may not carry a body.",
+)
+_HEADER_TIMEOUT = (errors.REQUEST_TIMEOUT, "Request headers were not received in time.")
+_UNDERSCORE = (errors.INVALID_HEADER_NAME, "Header names with an underscore are not accepted.")
+# Connection-listed names that are never removed: the proxy itself rewrites these.
+_KEEP_WHEN_LISTED = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection"})
+_PASS, _DROP, _REJECT = 0, 1, 2
+_UNDERSCORE_MODES = {"pass": _PASS, "drop": _DROP, "reject": _REJECT}
 
 
 class _Refusal(Exception):
     """Raised from a parser callback to abort the request with a prebuilt response."""
 
     def __init__(self, response: _Response) -> None:
-        super().__init__(response[0])
+        super().__init__(response[1])
         self.response = response
 
 
@@ -143,9 +159,13 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
     _header_timeout: ClassVar[float]
     _max_header_bytes: ClassVar[int]
     _max_headers: ClassVar[int]
+    _max_url_bytes: ClassVar[int]
+    _underscore: ClassVar[int]
     _max_raw_head: ClassVar[int]
     _too_many_bytes: ClassVar[_Response]
     _too_many_headers: ClassVar[_Response]
+    _too_long_url: ClassVar[_Response]
+    _too_many_trailer_bytes: ClassVar[_Response]
 
     def __init_subclass__(cls, *, limits: ServerLimits | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -158,11 +178,19 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         cls._header_timeout = limits.header_timeout
         cls._max_header_bytes = limits.max_header_bytes
         cls._max_headers = limits.max_headers
-        # Raw bytes of an unfinished head: the counted bytes plus ": " / CRLF per field and the request
-        # line's method and version. Past this the head is over a cap whatever the rest holds.
+        cls._max_url_bytes = limits.max_url_bytes
+        cls._underscore = _UNDERSCORE_MODES[limits.underscore_headers]
+        # Raw bytes of an unfinished head besides its target (capped on its own): the counted bytes plus
+        # ": " / CRLF per field and the request line's method and version. Past this the head is over a
+        # cap whatever the rest holds.
         cls._max_raw_head = limits.max_header_bytes + 4 * limits.max_headers + 64
-        cls._too_many_bytes = _problem(431, f"Request line and header fields exceed {limits.max_header_bytes} bytes.")
-        cls._too_many_headers = _problem(431, f"More than {limits.max_headers} header fields.")
+        cls._too_many_bytes = (errors.HEADERS_TOO_LARGE, f"Header fields exceed {limits.max_header_bytes} bytes.")
+        cls._too_many_headers = (errors.HEADERS_TOO_LARGE, f"More than {limits.max_headers} header fields.")
+        cls._too_long_url = (errors.URI_TOO_LONG, f"The request target exceeds {limits.max_url_bytes} bytes.")
+        cls._too_many_trailer_bytes = (
+            errors.HEADERS_TOO_LARGE,
+            f"Trailer fields exceed {limits.max_header_bytes} bytes.",
+        )
 
     def __init__(
         self,
@@ -183,8 +211,11 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 
         # Per-request state (the head being parsed)
         self._in_head = False
-        self._head_bytes = 0
+        self._head_bytes = 0  # header bytes while in the head, then trailer bytes
         self._host: bytes | None = None
+        self._listed: set[bytes] | None = None  # names the client listed in Connection
+        self._in_chunk = False  # between a chunk's size line and its end (the last one's: its trailers)
+        self._stalled = 0  # bytes read inside a chunk without any body bytes coming out
 
     # Protocol interface
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -203,6 +234,9 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
+        in_chunk = self._in_chunk
+        if in_chunk:
+            body_before = len(self.cycle.body)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -213,6 +247,8 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._in_head:
             self._head_pending(len(data))
+        elif in_chunk and self._in_chunk:
+            self._chunk_pending(len(data), body_before)
 
     # Parser callbacks
     def on_message_begin(self) -> None:
@@ -220,26 +256,46 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._host = None
+        self._listed = None
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self._head_bytes += len(url)
-        if self._head_bytes > self._max_header_bytes:
-            raise _Refusal(self._too_many_bytes)
+        if len(self.url) > self._max_url_bytes:
+            raise _Refusal(self._too_long_url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
         self._head_bytes += len(name) + len(value)
+        if not self._in_head:
+            # A trailer field of a chunked body: bounded, never a request header.
+            if self._head_bytes > self._max_header_bytes:
+                raise _Refusal(self._too_many_trailer_bytes)
+            return
         if self._head_bytes > self._max_header_bytes:
             raise _Refusal(self._too_many_bytes)
+        name = name.lower()
         if name == b"host":
             self._host = value if self._host is None else _DUPLICATE_HOST
+        elif name == b"connection":
+            listed = connection_listed(value) - _KEEP_WHEN_LISTED
+            if listed:
+                self._listed = listed if self._listed is None else self._listed | listed
         elif name == b"expect" and value.lower() == b"100-continue":
             self.expect_100_continue = True
+        elif b"_" in name and self._underscore:
+            if self._underscore == _REJECT:
+                raise _Refusal(_UNDERSCORE)
+            return  # dropped (still counted above)
         headers = self.headers
         headers.append((name, value))
         if len(headers) > self._max_headers:
             raise _Refusal(self._too_many_headers)
+
+    def on_chunk_header(self) -> None:
+        self._in_chunk = True
+
+    def on_chunk_complete(self) -> None:
+        self._in_chunk = False
+        self._stalled = 0
 
     def on_headers_complete(self) -> None:
         host = self._host
@@ -253,8 +309,12 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
                 self._valid_host = host
         if self._header_timer is not None:
             self._cancel_header_timer()
+        listed = self._listed
+        if listed is not None:
+            self.headers[:] = [field for field in self.headers if field[0] not in listed]  # the scope's list
         super().on_headers_complete()
         self._in_head = False
+        self._head_bytes = 0  # from here on: trailer bytes
 
     # uvicorn hooks
     def _should_upgrade(self) -> bool:
@@ -279,9 +339,20 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
             self._header_timer = self.loop.call_at(self.loop.time() + self._header_timeout, self._on_header_timeout)
             return
         self._raw_head += nbytes
-        if self._raw_head > self._max_raw_head:
+        if self._raw_head > self._max_raw_head + len(self.url):
             self.logger.info("Request head over %d bytes; closing connection.", self._max_raw_head)
             self._refuse(self._too_many_bytes, None)
+
+    def _chunk_pending(self, nbytes: int, body_before: int) -> None:
+        """A read ended inside a chunk: if it yielded no body bytes it fed a trailer section, so bound it."""
+        cycle = self.cycle
+        if len(cycle.body) != body_before or cycle.response_complete:
+            self._stalled = 0  # body bytes flow (or are discarded after the response): not a trailer
+            return
+        self._stalled += nbytes
+        if self._stalled > self._max_raw_head:
+            self.logger.info("Trailer section over %d bytes; closing connection.", self._max_raw_head)
+            self._refuse(self._too_many_trailer_bytes, cycle if cycle.more_body else None)
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
@@ -372,16 +443,36 @@ class GatewayHttpToolsProtocol(HttpToolsProtocol):
         self._write_and_close(response)
 
     def _write_and_close(self, response: _Response) -> None:
-        status_line, rest = response
-        content = [status_line]
+        problem, detail = response
+        request_id = request_id_of(self.headers)
+        self.logger.info("Request %s refused with %d: %s", request_id.decode(), problem.status, detail)
+        body = errors.problem_body(problem, detail, request_id)
+        content = [STATUS_LINE[problem.status]]
         for name, value in self.server_state.default_headers:
             content.extend((name, b": ", value, b"\r\n"))
-        content.append(rest)
+        content.append(
+            b"content-type: application/problem+json\r\ncontent-length: %d\r\nx-request-id: %s\r\n"
+            b"connection: close\r\n\r\n" % (len(body), request_id)
+        )
+        content.append(body)
         self.transport.write(b"".join(content))
         self.transport.close()
 
 
 GatewayHttpToolsProtocol._bind(ServerLimits())
+
+
+def abort_response(send: Any) -> None:
+    """Closes the connection under a response that cannot complete (its backend cut it), quietly.
+
+    ASGI has no message for "this response is cut": an app that returns early makes uvicorn log an error
+    and close. ``send`` is the cycle's bound method when the gateway app is the server's app; marked
+    disconnected, uvicorn neither logs nor writes more, and the client sees a short body, never a complete one.
+    """
+    cycle = getattr(send, "__self__", None)
+    if isinstance(cycle, RequestResponseCycle):
+        cycle.disconnected = True
+        cycle.transport.close()
 
 
 def protocol_class(limits: ServerLimits) -> type[asyncio.Protocol]:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from multiprocessing.context import SpawnProcess
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.config.load import load_config
@@ -49,6 +51,8 @@ def http_protocol(config: LoadedConfig) -> Any:
             header_timeout=limits.header_timeout,
             max_header_bytes=limits.max_header_bytes,
             max_headers=limits.max_headers,
+            max_url_bytes=limits.max_url_bytes,
+            underscore_headers=limits.underscore_headers,
         )
     )
 
@@ -102,7 +106,28 @@ def control_uvicorn_config(config: LoadedConfig, options: ServeOptions) -> uvico
     )
 
 
+class BindError(Exception):
+    """A listener's address cannot be bound (in use, not local, no permission)."""
+
+
+def listen_socket(config: uvicorn.Config, key: str) -> socket.socket:
+    """Binds `config`'s address now, so a taken port stops `splp serve` before anything starts, with the
+    config key to change instead of a server left running without its listener."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror.lower() if exc.strerror else str(exc)
+        raise BindError(f"cannot listen on {config.host}:{config.port} ({key}): {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(options: ServeOptions) -> int:
+    """Exit status: 0 after a signal, 1 when a listener cannot be bound, 3 when startup fails."""
     config = load_config(options.config_path)  # fails before any port is bound
     os.environ["SPLP_CONFIG"] = os.path.abspath(config.path)
     etl = _start_etl_worker(config) if options.etl_worker and config.gateway.control.enabled else None
@@ -136,35 +161,51 @@ def _stop_etl_worker(worker: subprocess.Popen[bytes]) -> None:
 
 def _serve(config: LoadedConfig, options: ServeOptions) -> int:
     workers = options.workers or config.gateway.gateway.workers
-    if workers == 1:
+    in_workers = workers > 1
+    if in_workers:
+        app: Any = "gateway.app:create_app"
+    else:
         from gateway.app import GatewayApp
 
         app = GatewayApp(config)
-        servers = [uvicorn.Server(gateway_uvicorn_config(config, options, app))]
-        if config.gateway.control.enabled:
-            servers.append(uvicorn.Server(control_uvicorn_config(config, options)))
+    uv_config = gateway_uvicorn_config(config, options, app)
+    control_config = control_uvicorn_config(config, options) if config.gateway.control.enabled else None
+    sockets: list[socket.socket] = []
+    try:
+        sockets.append(listen_socket(uv_config, "gateway.listen"))
+        if control_config is not None:
+            sockets.append(listen_socket(control_config, "control.listen"))
+    except BindError as exc:
+        log.error("%s", exc)
+        for sock in sockets:
+            sock.close()
+        return 1
+    if not in_workers:
+        servers = [uvicorn.Server(uv_config)]
+        if control_config is not None:
+            servers.append(uvicorn.Server(control_config))
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(_serve_all(servers))
+            runner.run(_serve_all(servers, sockets))
         return 0
-    uv_config = gateway_uvicorn_config(config, options, "gateway.app:create_app")
     control: SpawnProcess | None = None
-    if config.gateway.control.enabled:
-        control = _spawn_control(options)
+    if control_config is not None:
+        control = _spawn_control(options, sockets[1])
+    supervisor = GatewaySupervisor(uv_config, sockets=sockets[:1], control=control)
     try:
-        socket = uv_config.bind_socket()
-        GatewaySupervisor(uv_config, sockets=[socket]).run()
+        supervisor.run()
     finally:
         if control is not None and control.is_alive():
             control.terminate()
             control.join(10)
-    return 0
+    return supervisor.exit_code
 
 
-async def _serve_all(servers: list[uvicorn.Server]) -> None:
-    """Runs servers together; when one stops (signal or failure) the others are told to stop too."""
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+async def _serve_all(servers: list[uvicorn.Server], sockets: list[socket.socket]) -> None:
+    """Runs servers together, each on its bound socket; when one stops (signal or failure) the others are
+    told to stop too."""
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in zip(servers, sockets, strict=True)]
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:
         server.should_exit = True
@@ -173,21 +214,40 @@ async def _serve_all(servers: list[uvicorn.Server]) -> None:
         task.result()
 
 
-def _control_main(options: ServeOptions) -> None:
+def _control_main(options: ServeOptions, sock: socket.socket) -> None:
     config = load_config(options.config_path)
-    uvicorn.Server(control_uvicorn_config(config, options)).run()
+    uvicorn.Server(control_uvicorn_config(config, options)).run(sockets=[sock])
 
 
-def _spawn_control(options: ServeOptions) -> SpawnProcess:
+def _spawn_control(options: ServeOptions, sock: socket.socket) -> SpawnProcess:
     import multiprocessing
 
-    process = multiprocessing.get_context("spawn").Process(target=_control_main, args=(options,), name="splp-control")
+    process = multiprocessing.get_context("spawn").Process(
+        target=_control_main, args=(options, sock), name="splp-control"
+    )
     process.start()
     return process
 
 
 class GatewaySupervisor(Multiprocess):
-    """uvicorn's supervisor, except SIGHUP: workers reload their snapshot in place instead of restarting."""
+    """uvicorn's supervisor, except SIGHUP: workers reload their snapshot in place instead of restarting.
+    It also watches the control-API process: if that one dies, everything stops (non-zero exit status)
+    rather than serving on without it, as it does when workers cannot start."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], control: SpawnProcess | None) -> None:
+        super().__init__(config, sockets)
+        self._control = control
+        self.exit_code = 0
+
+    def keep_subprocess_alive(self) -> None:
+        super().keep_subprocess_alive()
+        if self.should_exit.is_set() and any(p.exitcode == STARTUP_FAILURE for p in self.processes):
+            self.exit_code = STARTUP_FAILURE
+        control = self._control
+        if control is not None and not self.should_exit.is_set() and not control.is_alive():
+            log.error("the control API process stopped (exit status %s); stopping the gateway", control.exitcode)
+            self.exit_code = control.exitcode or 1
+            self.should_exit.set()
 
     def handle_hup(self) -> None:
         log.info("SIGHUP: asking %d workers to reload the config", len(self.processes))

@@ -58,8 +58,8 @@ def _translate(exc: aiohttp.ClientError, endpoint: Endpoint) -> Exception:
         return UpstreamConnectError(f"cannot connect to {where}: {exc.os_error}")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamTimeout(f"connecting to {where} timed out", "connect")
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return UpstreamTimeout("backend did not answer in time", "total")
+    if isinstance(exc, aiohttp.ServerTimeoutError):  # the socket read timeout (connect's is caught above)
+        return UpstreamTimeout(f"{where} sent nothing within the read timeout", "read")
     if isinstance(exc, aiohttp.ClientResponseError):
         return UpstreamProtocolError(f"backend sent an invalid response: {exc.message}")
     if isinstance(exc, aiohttp.ServerDisconnectedError):

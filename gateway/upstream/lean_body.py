@@ -69,8 +69,19 @@ class BodyWriter:
         conn = self.conn
         transport = conn.transport
         conn.inline_writing = inline
+        loop = conn._loop
+        body = aiter(self.body)
         try:
-            async for chunk in self.body:
+            while True:
+                # The client's turn: its own body limits bound it; the backend's total timeout stops.
+                conn.client_turn_since = since = loop.time()
+                try:
+                    chunk = await anext(body)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    conn.client_turn_since = 0.0
+                    conn.shift_total_deadline(loop.time() - since)
                 if conn.closed:
                     if conn.head_done:
                         return True  # the backend answered and closed; the response is what counts

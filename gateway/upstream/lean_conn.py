@@ -55,7 +55,7 @@ class LeanConnection(asyncio.Protocol):
         "key", "hostport", "_client", "_loop", "transport", "_parser", "_max_head",
         # connection state
         "closed", "idle", "idle_since", "_forgotten", "write_paused", "_drain_waiter", "writer_task",
-        "inline_writing",
+        "inline_writing", "client_turn_since",
         # per-exchange state, reset by begin()
         "_phase", "_head_request", "_timeouts", "_total_deadline", "_timer", "_activity", "got_bytes",
         "request_sent", "lost_early", "exc", "status", "headers", "_head_size", "_head_fed", "_cl", "_te",
@@ -101,6 +101,7 @@ class LeanConnection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self.writer_task: asyncio.Task[None] | None = None
         self.inline_writing = False
+        self.client_turn_since = 0.0  # >0 while the request body writer awaits the client's next bytes
 
         self._phase = IDLE
         self._timer: asyncio.TimerHandle | None = None
@@ -311,6 +312,10 @@ class LeanConnection(asyncio.Protocol):
         self._activity = now = loop.time()
         self._timer = loop.call_at(min(total_deadline, now + timeouts.read), self._on_timer)
 
+    def shift_total_deadline(self, seconds: float) -> None:
+        """Time spent awaiting the client's body does not count toward the backend's total timeout."""
+        self._total_deadline += seconds
+
     def sent(self) -> None:
         """The whole request is written: read silence counts from now."""
         self.request_sent = True
@@ -453,6 +458,10 @@ class LeanConnection(asyncio.Protocol):
         now = self._loop.time()
         read = self._timeouts.read
         if not self.head_done:
+            if self.client_turn_since and not self.request_sent:
+                # Waiting on the client's body, not on the backend: check again later.
+                self._timer = self._loop.call_at(now + read, self._on_timer)
+                return
             if now >= self._total_deadline:
                 self.fail(
                     UpstreamTimeout(

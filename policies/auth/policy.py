@@ -5,10 +5,11 @@ Credentials: `Authorization: Bearer <token>` (a JWT routed to its key manager by
 sent to the introspection key managers in `opaque_order`), or an API key in the header/query named by the
 apikey key manager. Validated principals are cached per worker by sha256(token) until their expiry: a cached
 valid token costs one hash and a few dict lookups, no signature check and no I/O.
-Authorization: blocked application or user (403 900908), application bound to another key manager or tenant
-(403 900908), subscription to this API (403 900908 not subscribed, 900909 blocked), per-resource scopes
-(403 900910). Never buffers; fail-closed (a key manager that cannot decide answers 503). `enforce: false`
-is shadow mode: failures are logged and the request continues unauthenticated.
+Authorization: the token's audience when the API names one (401), blocked application or user (403 900909),
+application bound to other key managers or another tenant (403 900908), subscription to this API (403 900908
+not subscribed, 900907 blocked), per-resource scopes (403 900910, the only `insufficient_scope`).
+Never buffers; fail-closed (a key manager that cannot decide answers 503). `enforce: false` is shadow mode:
+failures are logged and the request continues unauthenticated.
 The backend gets identity headers (client-sent copies removed), optionally a signed X-JWT-Assertion, and the
 consumer's raw credentials only with `forward_credentials: true`.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -33,6 +34,7 @@ from keymanager.base import KeyManager, Principal
 from keymanager.cache import token_key
 from keymanager.errors import (
     AuthFailure,
+    Blocked,
     Forbidden,
     InvalidToken,
     KeyManagerUnavailable,
@@ -43,8 +45,9 @@ from keymanager.errors import (
     TokenInactive,
 )
 from keymanager.introspection import IntrospectionKeyManager
-from keymanager.jose import parse
+from keymanager.jose import audience_matches, parse
 from keymanager.registry import key_managers
+from keymanager.resident import ResidentKeyManager
 from policies.auth.errors import send_failure
 from policies.auth.schema import AuthConfig
 
@@ -59,6 +62,23 @@ _FIELDS: dict[str, Callable[[Principal], str]] = {
     "key_manager": lambda p: p.key_manager,
     "issuer": lambda p: p.issuer,
 }
+
+
+def _audiences(config: AuthConfig, accepted: Iterable[KeyManager], prefix: str) -> dict[str, frozenset[str]]:
+    """Key manager name -> the `aud` values this API accepts from its tokens (absent: no check here).
+
+    The API's `audience` applies to every token key manager. Without it, when the resident key manager puts
+    the subscribed APIs in `aud` (subscribed_audience), its tokens must name this API if the API requires a
+    subscription. API keys carry no audience."""
+    audiences: dict[str, frozenset[str]] = {}
+    for km in accepted:
+        if km.kind == "apikey":
+            continue
+        if config.audience:
+            audiences[km.name] = frozenset(config.audience)
+        elif isinstance(km, ResidentKeyManager) and km.config.subscribed_audience and config.subscription_required:
+            audiences[km.name] = frozenset({prefix})
+    return audiences
 
 
 class AuthPolicy:
@@ -97,6 +117,7 @@ class AuthPolicy:
         self._apikey = apikeys[0] if apikeys else None
         self._apikey_header: bytes | None = self._apikey.header if self._apikey else None
         self._apikey_query: bytes | None = self._apikey.query if self._apikey else None
+        self._audiences = _audiences(config, accepted.values(), deps.api.config.prefix)
         self._km_tenant = {km.name: km.tenant for km in accepted.values()}
         self._km_kind = {km.name: km.kind for km in accepted.values()}
         self._max = config.max_token_bytes
@@ -164,8 +185,8 @@ class AuthPolicy:
                 raw, kind = apikey, b"k"
             elif self._apikey_query is not None and (found := self._query_key(scope)) is not None:
                 raw, kind, from_query = found.encode("latin-1", "replace"), b"k", True
-            elif authorization is not None:
-                raise InvalidToken("the Authorization scheme is not Bearer")
+            elif authorization is not None:  # RFC 6750 3.1: another scheme gets a bare challenge
+                raise MissingCredentials("the Authorization scheme is not Bearer")
             else:
                 raise MissingCredentials("no access token or API key was sent")
             if not raw:
@@ -237,16 +258,16 @@ class AuthPolicy:
         app = self._apps.get(app_id) if app_id else None
         if app is not None:
             if app.blocked:
-                raise Forbidden(f"the application {app_id} is blocked")
+                raise Blocked(f"the application {app_id} is blocked")
             kind = self._km_kind[principal.key_manager]
-            if kind != "apikey" and app.key_manager != principal.key_manager:
+            if kind != "apikey" and principal.key_manager not in app.key_managers:
                 raise Forbidden(f"the application {app_id} is not registered with key manager {principal.key_manager}")
             tenant = self._km_tenant[principal.key_manager]
             if tenant is not None and app.tenant != tenant:
                 raise Forbidden(f"key manager {principal.key_manager} may not speak for tenant {app.tenant}")
         if principal.username is not None and principal.key_manager == self._resident_name:
             if principal.username in self._blocked_users:
-                raise Forbidden(f"the user {principal.username} is blocked")
+                raise Blocked(f"the user {principal.username} is blocked")
         if self._subscription_required:
             if app is None:
                 raise NotSubscribed(f"the application {app_id or '(none)'} is not registered")
@@ -254,12 +275,16 @@ class AuthPolicy:
                 raise SubscriptionBlocked(f"the subscription of {app_id} to {ctx.api.prefix} is blocked")
             if app_id not in self._subscribed:
                 raise NotSubscribed(f"the application {app_id} is not subscribed to {ctx.api.prefix}")
+        # after the subscription, so an unsubscribed application hears that, not "wrong audience"
+        audience = self._audiences.get(principal.key_manager)
+        if audience is not None and not audience_matches(principal.claims.get("aud"), audience):
+            raise InvalidToken("the token is not meant for this API (aud)")
         if self._scopes and ctx.resource is not None:  # None: an OPTIONS the proxy will answer 405
             template = ctx.resource.template
             needed = self._scopes.get((method, template)) or self._scopes.get(("ANY", template))
             if needed and not needed <= principal.scopes:
                 missing = " ".join(sorted(needed - principal.scopes))
-                raise ScopeNotAllowed(f"the token lacks the scope(s) {missing} for {method} {template}")
+                raise ScopeNotAllowed(f"the token lacks the scope(s) {missing} for {method} {template}", needed)
         return app
 
     def _rewrite(self, scope: Scope, ctx: RequestContext, principal: Principal, now: float, from_query: bool) -> None:

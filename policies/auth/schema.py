@@ -24,6 +24,11 @@ class AuthConfig(BaseModel):
     key_managers: tuple[str, ...] = Field(
         (), description="Names of the key managers whose credentials this API accepts; empty: all declared."
     )
+    audience: tuple[str, ...] = Field(
+        (),
+        description="`aud` values this API accepts, whichever key manager issued the token (one must be in the "
+        "token's aud; API keys have none and are not checked); empty: each key manager's own audience rule.",
+    )
     opaque_order: tuple[str, ...] = Field(
         (),
         description="Introspection key managers asked about a non-JWT bearer token, in this order; the first "

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import time
 
 import aiohttp
+import pytest
 import yaml
 
 from tests.gateway.conftest import ROOT, SPLP, api, spawned_gateway
-from tests.servers import EchoUpstream, serve
+from tests.servers import EchoUpstream, free_port, serve
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,6 +36,58 @@ def test_check_reports_file_path_and_expectation(tmp_path):
         "  gateway.listen.port: 99999: Input should be less than or equal to 65535",
         "  gateway.workers: 'many': Input should be a valid integer, unable to parse string as an integer",
     ]
+
+
+def test_check_reports_chain_errors_with_structure_errors(tmp_path):
+    """Cross-checks a policy makes when its chain is built (a tier that does not exist) come in the same
+    report as the schema errors, for every API; nothing is written (no resident key file)."""
+    throttle = {"throttle": {"subscription": {"default_tier": "Platinum"}}}
+    config = {
+        "gateway": {"workers": 0},
+        "key_managers": [{"type": "resident", "key_file": str(tmp_path / "keys.json")}],
+        "apis": [
+            {**api("a", ["http://127.0.0.1:9"]), "policies": [{"auth": {}}, throttle]},
+            {**api("b", ["http://127.0.0.1:9"]), "policies": [throttle]},
+        ],
+    }
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run("check", str(path))
+    assert result.returncode == 1 and "gateway.workers: 0" in result.stderr
+    config["gateway"]["workers"] = 1
+    path.write_text(yaml.safe_dump(config))
+    result = run("check", str(path))
+    assert result.returncode == 1
+    assert result.stderr.count("'Platinum' is not a subscription tier") == 2, result.stderr
+    assert "apis[/a/v1].policies.throttle" in result.stderr and "apis[/b/v1].policies.throttle" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gateway.yaml"]
+
+
+@pytest.mark.parametrize(("workers", "taken"), [(1, "control"), (2, "gateway")])
+def test_serve_exits_when_a_port_is_taken(tmp_path, workers, taken):
+    """Either listener's port taken: `splp serve` exits 1 within seconds, naming the address and the config
+    key, and leaves no process behind holding the other port."""
+    gateway_port, control_port = free_port(), free_port()
+    config = {
+        "gateway": {"listen": {"host": "127.0.0.1", "port": gateway_port}, "workers": workers, "watch_config": False},
+        "control": {"listen": {"host": "127.0.0.1", "port": control_port}},
+        "storage": {"catalog": f"sqlite:///{tmp_path / 'catalog.db'}"},
+    }
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = gateway_port if taken == "gateway" else control_port
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        started = time.monotonic()
+        result = run("serve", "--config", str(path))
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port} ({taken}.listen): address already in use" in result.stderr
+    assert elapsed < 20
+    other = control_port if taken == "gateway" else gateway_port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", other))  # free again: nothing was left listening
 
 
 async def test_serve_two_workers_sighup_reload_and_graceful_sigterm(tmp_path):

@@ -56,3 +56,25 @@ async def test_bad_config_keeps_the_old_snapshot(write_config, caplog):
     assert app.holder.current.version == 1
     assert "config reload refused, still serving snapshot 1" in caplog.text
     assert "apis[0].version: '../v1' is not a version" in caplog.text
+
+
+async def test_restart_only_changes_are_named(write_config, caplog):
+    """A reload applies what it can and names the keys that wait for a restart (sockets, workers, pools)."""
+    async with serve(EchoUpstream()) as port:
+        path = write_config([api("svc", [f"http://127.0.0.1:{port}"])])
+        async with running_gateway(path) as (base, app):
+            data = yaml.safe_load(path.read_text())
+            data.setdefault("gateway", {})["workers"] = 4
+            data["gateway"].setdefault("limits", {})["max_headers"] = 50
+            data["gateway"]["limits"]["body_timeout"] = "5s"  # applied live: not named
+            data["control"]["listen"] = {"host": "127.0.0.1", "port": 23999}
+            data.setdefault("upstream", {})["pool"] = {"limit": 10}
+            data["tiers"] = {"subscription": {"Gold": {"requests": "10/minute"}}}  # live; control API disabled
+            path.write_text(yaml.safe_dump(data))
+            assert await app.reloader.reload() is True
+    assert app.holder.current.version == 2
+    waiting = [r.getMessage() for r in caplog.records if "need a restart" in r.getMessage()]
+    assert waiting == [
+        "config changes that need a restart (still running the old values): gateway.workers, "
+        "gateway.limits.max_headers, control.listen.port, upstream.pool.limit"
+    ]

@@ -50,7 +50,7 @@ def mint(key: RSAKey | ECKey, payload: dict[str, Any] | bytes, alg: str = "RS256
     protected = {"alg": alg, "typ": "JWT", "kid": key.kid, **header}
     protected = {k: v for k, v in protected.items() if v is not None}
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return jws.serialize_compact(protected, data, key)
+    return jws.serialize_compact(protected, data, key, algorithms=[alg])
 
 
 def mint_hs256_with_public_pem(public_pem: bytes, payload: dict[str, Any], kid: str) -> str:
@@ -68,10 +68,12 @@ async def _json(send: Send, status: int, body: Any) -> None:
 
 
 class JwksServer:
-    """/jwks with the current keys (rotate/remove at will), /.well-known/openid-configuration; `down` -> 500."""
+    """/jwks with the current keys (rotate/remove at will), /.well-known/openid-configuration; `down` -> 500.
+    `published[kid]` adds members to that key's JWK (alg, use, key_ops) without changing the key itself."""
 
     def __init__(self, *keys: RSAKey | ECKey, issuer: str = ISSUER) -> None:
         self.keys = list(keys)
+        self.published: dict[str, dict[str, Any]] = {}
         self.issuer = issuer
         self.down = False
         self.hits = 0
@@ -91,7 +93,8 @@ class JwksServer:
         if scope["path"] == "/.well-known/openid-configuration":
             return await _json(send, 200, {"issuer": self.issuer, "jwks_uri": f"http://127.0.0.1:{self.port}/jwks"})
         self.hits += 1
-        await _json(send, 200, {"keys": [k.as_dict(private=False) for k in self.keys]})
+        keys = [{**k.as_dict(private=False), **self.published.get(str(k.kid), {})} for k in self.keys]
+        await _json(send, 200, {"keys": keys})
 
 
 class IntrospectionServer:

@@ -23,10 +23,12 @@ from gateway.catalog.migrations import (
     v0005_applications_subscriptions_approvals,
     v0006_api_definitions_documents,
     v0007_tiers,
-    v0008_etl_runs,
-    v0009_etl_queue,
-    v0010_etl_schedules,
-    v0011_etl_webhook_nonces,
+    v0008_application_key_managers,
+    v0009_application_shares_four_eyes,
+    v0010_etl_runs,
+    v0011_etl_queue,
+    v0012_etl_schedules,
+    v0013_etl_webhook_nonces,
 )
 
 
@@ -53,8 +55,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(5, v0005_applications_subscriptions_approvals),
     _from(6, v0006_api_definitions_documents),
     _from(7, v0007_tiers),
-    _from(8, v0008_etl_runs),
-    _from(9, v0009_etl_queue),
-    _from(10, v0010_etl_schedules),
-    _from(11, v0011_etl_webhook_nonces),
+    _from(8, v0008_application_key_managers),
+    _from(9, v0009_application_shares_four_eyes),
+    _from(10, v0010_etl_runs),
+    _from(11, v0011_etl_queue),
+    _from(12, v0012_etl_schedules),
+    _from(13, v0013_etl_webhook_nonces),
 )

@@ -2,14 +2,15 @@
 
 Any failure (unknown user, wrong password, inactive user or tenant) gives the same 401, after the
 same scrypt work, so the answer reveals nothing about which usernames exist. Repeated failures per
-username or client address answer 429 for a while (signin_guard.py).
+username or client address answer 429 for a while (signin_guard.py). Every failure, with its real
+reason, the user name as typed and the client address, goes to the audit log (`object_type=signin`).
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.catalog.accounts import authenticate
+from gateway.catalog.accounts import SignInFailure, authenticate, record_failed_signin
 from gateway.control import errors
 from gateway.control.endpoints import Call, Endpoint
 from gateway.control.errors import ApiError
@@ -32,10 +33,15 @@ async def issue_token(call: Call) -> TokenResponse:
     body: TokenRequest = call.body
     services = call.services
     address = call.request.client.host if call.request.client else "-"
-    await services.signin_guard.check(body.username, address)
+    try:
+        await services.signin_guard.check(body.username, address)
+    except ApiError:
+        await record_failed_signin(services.store, body.username, address, SignInFailure("locked", None))
+        raise
     credentials = await authenticate(services.store, body.username, body.password, services.hasher)
-    if credentials is None:
+    if isinstance(credentials, SignInFailure):
         await services.signin_guard.failed(body.username, address)
+        await record_failed_signin(services.store, body.username, address, credentials)
         raise ApiError(errors.INVALID_CREDENTIALS, "unknown user, wrong password, or the account is inactive")
     user = credentials.user
     await services.visitors.seen(services.store, user.id)

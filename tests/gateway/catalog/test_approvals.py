@@ -31,6 +31,7 @@ async def test_settings_default_and_update(store: CatalogStore) -> None:
         "api_update": False,
         "application_creation": False,
         "subscription": False,
+        "four_eyes": False,
         "updated_at": None,
     }
     changed = await store.approvals.update_settings(w.publisher, w.ids["bap"], ApprovalSettingsUpdate(api_update=True))

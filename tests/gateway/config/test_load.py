@@ -125,3 +125,43 @@ def test_shipped_configs_validate():
     root = Path(__file__).resolve().parents[3]
     config = load_config(root / "conf" / "gateway.yaml")
     assert any(api.config.prefix == "/kominfo/institution/v1" for api in config.apis)
+
+
+def test_yaml_errors_name_line_and_column(tmp_path):
+    api = GOOD_API.replace("    version: v1\n", "    version: v1\n   tenant: [x\n")
+    message = errors_of(write(tmp_path, "include: ['a.yaml']\n", **{"a.yaml": api}))
+    assert f"{tmp_path / 'a.yaml'}: 1 error\n  line 6, column 4: not valid YAML: expected <block end>" in message
+    assert "(while parsing a block collection, line 3, column 3)" in message
+    unclosed = errors_of(write(tmp_path, "gateway: {listen: {port: 1}\n"))
+    assert "line 2, column 1: not valid YAML: expected ',' or '}', but got '<stream end>'" in unclosed
+    assert "(while parsing a flow mapping, line 1, column 10)" in unclosed
+
+
+@pytest.mark.parametrize(
+    "context", ["/_health", "/_x/y", "/oauth2", "/oauth2/token", "/.well-known", "/.well-known/jwks"]
+)
+def test_contexts_on_the_gateways_own_paths_are_refused(tmp_path, context):
+    api = GOOD_API.replace("/bappenas/pegawai", context)
+    message = errors_of(write(tmp_path, "include: ['a.yaml']\n", **{"a.yaml": api}))
+    assert f"apis[0].context: '{context}' collides with the gateway's own paths" in message
+
+
+def test_reserved_prefixes_match_whole_segments(tmp_path):
+    for context in ("/oauth2x/a", "/a/_internal", "/a/oauth2"):
+        load_config(
+            write(tmp_path, "include: ['a.yaml']\n", **{"a.yaml": GOOD_API.replace("/bappenas/pegawai", context)})
+        )
+
+
+def test_policy_errors_are_reported_with_structure_errors(tmp_path):
+    """One pass: a file whose structure is wrong still has its policies checked, and gateway.yaml too."""
+    api = GOOD_API.replace("    version: v1\n", "    version: v1\n    colour: red\n") + (
+        "    policies:\n      - throttle: {api: [{name: x, limit: '10/minit'}]}\n      - nosuch: {}\n"
+    )
+    main = "gateway: {workers: 0}\npolicies:\n  - cors: {allow_origins: 5}\ninclude: ['a.yaml']\n"
+    message = errors_of(write(tmp_path, main, **{"a.yaml": api}))
+    assert "gateway.workers: 0: Input should be greater than or equal to 1" in message
+    assert "policies[0].cors.allow_origins" in message
+    assert "apis[0].colour: unknown key 'colour'" in message
+    assert "apis[0].policies[0].throttle.api[0].limit" in message
+    assert "apis[0].policies[1].nosuch: unknown policy" in message

@@ -69,6 +69,10 @@ async def test_validation_and_duplicates(control: Control) -> None:
     } <= locs
     status, problem = await control.call("POST", "/apis", as_user="a_pub", json=body(context="bad context"))
     assert status == 422 and problem["errors"][0]["loc"] == ["body", "context"]
+    for reserved in ("/_health", "/oauth2", "/.well-known/x"):  # the gateway answers these paths itself
+        status, problem = await control.call("POST", "/apis", as_user="a_pub", json=body(context=reserved))
+        assert status == 422 and problem["errors"][0]["loc"] == ["body", "context"], problem
+        assert "collides with the gateway's own paths" in problem["errors"][0]["msg"]
     status, problem = await control.call(
         "POST", "/apis", as_user="a_pub", json=body(policies=[{"throttle": {"limits": ["10/minit"]}}])
     )

@@ -34,9 +34,14 @@ async def test_create_read_update_secret_once(control: Control, store_uri: str) 
             stored = await conn.fetchval("SELECT client_secret_hash FROM applications WHERE id = $1", created["id"])
     assert verify_secret(issued["client_secret"], stored) and not verify_secret(secret, stored)
 
-    status, changed = await control.call(
-        "PUT", f"/applications/{created['id']}", as_user="a_pub", json={"tier": "50PerMin", "name": "HRIS"}
+    change = {"tier": "50PerMin", "name": "HRIS"}
+    status, problem = await control.call("PUT", f"/applications/{created['id']}", as_user="a_pub", json=change)
+    assert status == 403 and problem["detail"].startswith("only its owner")  # a_dev's, not shared with a_pub
+    status, shared = await control.call(
+        "POST", f"/applications/{created['id']}/shares", as_user="a_dev", json={"user_id": control.users["a_pub"]}
     )
+    assert status == 200 and shared["shared_with"] == [control.users["a_pub"]]
+    status, changed = await control.call("PUT", f"/applications/{created['id']}", as_user="a_pub", json=change)
     assert status == 200 and (changed["tier"], changed["name"], changed["description"]) == ("50PerMin", "HRIS", "HR")
     status, problem = await control.call(
         "PUT", f"/applications/{created['id']}", as_user="a_pub", json={"tier": "Gold"}
@@ -49,7 +54,12 @@ async def test_create_read_update_secret_once(control: Control, store_uri: str) 
     status, trail = await control.call(
         "GET", f"/audit?object_type=application&object_id={created['id']}", as_user="a_aud"
     )
-    assert [e["action"] for e in trail["items"]] == ["application.update", "application.secret", "application.create"]
+    assert [e["action"] for e in trail["items"]] == [
+        "application.update",
+        "application.share",
+        "application.secret",
+        "application.create",
+    ]
     assert secret not in str(trail) and issued["client_secret"] not in str(trail) and "scrypt$" not in str(trail)
 
 
@@ -97,7 +107,8 @@ async def test_roles(control: Control) -> None:
     assert [a["id"] for a in page["items"]] == [app["id"]]
     assert (await control.call("GET", "/applications?status=blocked", as_user="a_dev"))[0] == 422
     assert (await control.call("POST", path + "/unblock", as_user="root"))[1]["status"] == "ACTIVE"
-    assert (await control.call("DELETE", path, as_user="a_pub"))[0] == 204
+    assert (await control.call("DELETE", path, as_user="a_pub"))[0] == 403  # not the owner's, nor shared
+    assert (await control.call("DELETE", path, as_user="a_admin"))[0] == 204  # tenant admins act on all
     assert (await control.call("GET", path, as_user="a_pub"))[0] == 404
 
 
@@ -141,3 +152,31 @@ async def test_tenant_isolation_both_ways(control: Control) -> None:
     assert stats["total_applications"] == 3
     status, unchanged = await control.call("GET", f"/applications/{mine['id']}", as_user="a_dev")
     assert unchanged["name"] == "Bappenas app" and unchanged["status"] == "ACTIVE"
+
+
+async def test_owner_and_shares(control: Control) -> None:
+    """Subscribers and publishers act only on what they own or is shared with them; only the owner (or an
+    administrator) shares; a share names a user of the application's own tenant."""
+    app = await new_app(control, "a_dev")
+    path = f"/applications/{app['id']}"
+    for method, suffix, kwargs in (
+        ("POST", "/secret", {}),
+        ("POST", "/keys", {"json": {}}),
+        ("DELETE", "", {}),
+        ("POST", "/shares", {"json": {"user_id": control.users["a_pub"]}}),
+    ):
+        assert (await control.call(method, path + suffix, as_user="a_pub", **kwargs))[0] == 403, (method, suffix)
+    outsider = {"user_id": control.users["b_pub"]}  # another tenant's user
+    assert (await control.call("POST", path + "/shares", as_user="a_dev", json=outsider))[0] == 422
+    status, shared = await control.call(
+        "POST", path + "/shares", as_user="a_admin", json={"user_id": control.users["a_pub"]}
+    )
+    assert status == 200 and shared["shared_with"] == [control.users["a_pub"]]
+    status, issued = await control.call("POST", path + "/secret", as_user="a_pub")
+    assert status == 200 and issued["client_id"] == app["id"]
+    again = {"user_id": control.users["a_admin"]}  # shared users may not share further
+    assert (await control.call("POST", path + "/shares", as_user="a_pub", json=again))[0] == 403
+    assert (await control.call("DELETE", f"{path}/shares/{control.users['a_pub']}", as_user="a_dev"))[0] == 204
+    assert (await control.call("DELETE", f"{path}/shares/{control.users['a_pub']}", as_user="a_dev"))[0] == 404
+    assert (await control.call("POST", path + "/secret", as_user="a_pub"))[0] == 403
+    assert (await control.call("DELETE", path, as_user="a_dev"))[0] == 204

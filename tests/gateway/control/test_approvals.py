@@ -144,3 +144,21 @@ async def test_api_update_keeps_old_definition_until_approved(control: Control, 
     assert [str(e.url) for e in served.backend.endpoints] == ["http://10.9.9.9:8080"]
     status, trail = await control.call("GET", f"/audit?object_type=api&object_id={api['id']}&limit=1", as_user="a_aud")
     assert trail["items"][0]["action"] == "api.update" and trail["items"][0]["actor_name"] == "a_admin"
+
+
+async def test_four_eyes_the_requester_cannot_approve(control: Control) -> None:
+    await require(control, "b_admin", "b", application_creation=True, four_eyes=True)
+    own = await new_app(control, "b_admin", name="Mine")
+    other = await new_app(control, "b_pub", name="Theirs")
+    requests = {r["object_id"]: r for r in await pending(control, "b_admin")}
+    mine, theirs = requests[own["id"]], requests[other["id"]]
+    status, problem = await control.call("POST", f"/approvals/{mine['id']}/approve", as_user="b_admin", json={})
+    assert status == 403 and "four-eyes" in problem["detail"]
+    assert (await control.call("GET", f"/approvals/{mine['id']}", as_user="b_admin"))[1]["status"] == "PENDING"
+    assert (await control.call("POST", f"/approvals/{theirs['id']}/approve", as_user="b_admin", json={}))[0] == 200
+    status, decided = await control.call("POST", f"/approvals/{mine['id']}/approve", as_user="root", json={})
+    assert status == 200 and decided["decided_by_name"] == "root"
+    await require(control, "b_admin", "b", four_eyes=False)  # off again: one's own request may be approved
+    again = await new_app(control, "b_admin", name="Again")
+    (request,) = [r for r in await pending(control, "b_admin") if r["object_id"] == again["id"]]
+    assert (await control.call("POST", f"/approvals/{request['id']}/approve", as_user="b_admin", json={}))[0] == 200

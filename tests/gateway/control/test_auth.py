@@ -139,5 +139,35 @@ async def test_repeated_failures_lock_the_username_with_429(control: Control) ->
         assert response.status == 429, body
         assert 1 <= int(response.headers["retry-after"]) <= 900
         assert body["code"] == 801429 and "too many failed sign-ins" in body["detail"]
+    status, page = await control.call("GET", "/audit?object_type=signin&limit=1", as_user="root")
+    assert page["items"][0]["after"] == {"username": "a_pub", "address": "127.0.0.1", "reason": "locked"}
     status, _ = await control.call("POST", "/auth/token", json={"username": "b_pub", "password": PASSWORD})
     assert status == 200  # another account from the same address is not locked (50 per address)
+
+
+async def test_failed_sign_ins_are_audited(control: Control) -> None:
+    """Each failure is in the audit log with the user name as typed, the client address and the real
+    reason (the client sees one 401 for all); unknown names go to super admins only."""
+    for username, password in (("A_Pub", "not the password"), ("nobody", PASSWORD)):
+        assert (await control.call("POST", "/auth/token", json={"username": username, "password": password}))[0] == 401
+    assert (await control.call("POST", "/auth/token", json={"username": "a_pub", "password": PASSWORD}))[0] == 200
+    status, page = await control.call("GET", "/audit?object_type=signin", as_user="root")
+    assert status == 200
+    entries = [(e["action"], e["object_id"], e["actor_name"], e["after"]) for e in page["items"]]
+    assert entries == [
+        (
+            "signin_failed",
+            "nobody",
+            "anonymous@127.0.0.1",
+            {"username": "nobody", "address": "127.0.0.1", "reason": "unknown_user"},
+        ),
+        (
+            "signin_failed",
+            "A_Pub",
+            "anonymous@127.0.0.1",
+            {"username": "A_Pub", "address": "127.0.0.1", "reason": "wrong_password"},
+        ),
+    ]
+    status, page = await control.call("GET", "/audit?object_type=signin", as_user="a_admin")
+    assert [e["object_id"] for e in page["items"]] == ["A_Pub"]  # their tenant's account only
+    assert (await control.call("GET", "/audit?object_type=signin", as_user="b_admin"))[1]["items"] == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.routing import Route
 
+from gateway.catalog.models import Role
 from gateway.control.app import create_control_app
 from tests.gateway.control.conftest import Control, loaded_config
 
@@ -44,6 +46,8 @@ CONSUMERS = {
     ("POST", "/api/v1/applications/{id}/keys"),
     ("DELETE", "/api/v1/applications/{id}/keys/{key_id}"),
     ("POST", "/api/v1/applications/{id}/secret"),
+    ("POST", "/api/v1/applications/{id}/shares"),
+    ("DELETE", "/api/v1/applications/{id}/shares/{user_id}"),
     ("GET", "/api/v1/subscriptions"),
     ("POST", "/api/v1/subscriptions"),
     ("GET", "/api/v1/subscriptions/{id}"),
@@ -121,3 +125,39 @@ async def test_served_document_is_the_built_one(control: Control) -> None:
     assert status == 200 and "/api/v1/institution-users/{id}" in served["paths"]
     status, health = await control.call("GET", "/health")
     assert status == 200 and health["status"] == "ok"
+
+
+def test_roles_per_operation_come_from_the_endpoint_table() -> None:
+    """x-roles (and the description) say who may call each operation, from the same Endpoint list that
+    guards the routes: they cannot drift."""
+    from gateway.control.routes import ENDPOINTS
+
+    document = create_control_app(loaded_config()).state.openapi
+    for endpoint in ENDPOINTS:
+        operation = document["paths"][endpoint.path][endpoint.method.lower()]
+        expected = [] if endpoint.public else sorted(r.value for r in (endpoint.roles or Role))
+        assert sorted(operation["x-roles"]) == expected, endpoint.path
+        assert "Roles: " in operation["description"]
+    block = document["paths"]["/api/v1/applications/{id}/block"]["post"]
+    assert block["x-roles"] == ["super_admin", "tenant_admin"]
+    assert block["description"].endswith("Roles: `super_admin`, `tenant_admin`.")
+    token = document["paths"]["/api/v1/auth/token"]["post"]
+    assert token["x-roles"] == [] and token["description"].endswith("Roles: none (no token needed).")
+
+
+async def test_docs_page_is_served_from_the_package(control: Control) -> None:
+    """The Swagger UI page and every asset it names come from this server (no CDN); the page points at the
+    served document."""
+    root = control.base.removesuffix("/api/v1")
+    async with control.http.get(control.base + "/docs") as response:
+        assert response.status == 200 and response.headers["content-type"].startswith("text/html")
+        page = await response.text()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(assets) == 4 and all(a.startswith("/api/v1/docs/assets/") for a in assets), assets
+    assert 'url: "/api/v1/openapi.json"' in page and "//" not in "".join(assets)
+    for asset in assets:
+        async with control.http.get(root + asset) as response:
+            body = await response.read()
+            assert response.status == 200 and len(body) > 500, asset
+    async with control.http.get(root + "/api/v1/docs/assets/swagger-ui-bundle.js") as response:
+        assert b"isOAS31" in await response.read()  # Swagger UI 5: renders OpenAPI 3.1

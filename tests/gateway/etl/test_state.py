@@ -1,4 +1,4 @@
-"""Run records in the catalog database (migration 8), on SQLite and PostgreSQL through the catalog's DB layer."""
+"""Run records in the catalog database (migration 10), on SQLite and PostgreSQL through the catalog's DB layer."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def _store(kind: str, tmp_path: Path) -> AsyncIterator[RunStore]:
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_run_record_lifecycle(kind: str, tmp_path: Path) -> None:
     async with _store(kind, tmp_path) as store:
-        assert 8 in await applied_versions(store.db)  # the catalog's own migrations created the tables
+        assert 10 in await applied_versions(store.db)  # the catalog's own migrations created the tables
         rec = await store.create_run("lapor", "/jobs/lapor.yaml", {"region": "Jabar"})
         assert rec.state == "queued" and rec.attempts == 0
         await store.update_run(

@@ -37,7 +37,7 @@ def applications(**overrides: dict[str, Any]) -> list[dict[str, Any]]:
             "client_secret_hash": APP_SECRET_HASH,
             "blocked": True,
         },
-        "kc-app": {"id": "kc-app", "tenant": "bappenas", "key_manager": "kc"},
+        "kc-app": {"id": "kc-app", "tenant": "bappenas", "key_managers": ["kc"]},
     }
     for name, change in overrides.items():
         apps[name] = {**apps[name], **change}
@@ -72,10 +72,14 @@ def auth_config(write_config, tmp_path):  # noqa: F811
             policies=[{"auth": auth or {}}],
             **extra,
         )
+        kms = key_managers if key_managers is not None else [resident(tmp_path), {"type": "apikey"}]
+        if apps is None:  # kc-app only where a key manager kc is declared (an undeclared name is a config error)
+            declared = {km.get("name", km["type"]) for km in kms}
+            apps = [app for app in applications() if set(app.get("key_managers", ["resident"])) <= declared]
         return write_config(
             [definition],
-            key_managers=key_managers if key_managers is not None else [resident(tmp_path), {"type": "apikey"}],
-            applications=apps if apps is not None else applications(),
+            key_managers=kms,
+            applications=apps,
             subscriptions=subscriptions
             if subscriptions is not None
             else [

@@ -119,7 +119,9 @@ async def test_missing_credentials(auth_config):
         assert status == 401 and problem["code"] == 900902
         assert headers["www-authenticate"] == 'Bearer realm="splp"'
         assert headers["content-type"] == "application/problem+json"
-        status, problem, _ = await call(client, base + URL, Authorization="Basic YTpi")
-        assert status == 401 and problem["code"] == 900901
+        # another scheme is no Bearer credential: a bare challenge, no error= (RFC 6750 3.1)
+        status, problem, headers = await call(client, base + URL, Authorization="Basic YTpi")
+        assert status == 401 and problem["code"] == 900902 and "error" not in problem
+        assert headers["www-authenticate"] == 'Bearer realm="splp"'
         body = orjson.dumps(problem)
         assert b"request_id" in body
