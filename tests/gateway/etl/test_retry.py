@@ -12,34 +12,9 @@ from gateway.etl.engine import execute
 from gateway.etl.load import load_job
 from gateway.etl.state import RunStore
 
-from .conftest import maria_exec, pg_sql, write_job
+from .conftest import pg_sql, slow_warga_job
 
 N = 400
-
-
-async def _setup(tmp_path: Path, maria: dict[str, Any], dsn: str) -> Path:
-    await maria_exec(
-        maria,
-        "CREATE TABLE warga (id INT PRIMARY KEY, nama VARCHAR(40) NOT NULL)",
-        rows=[("INSERT INTO warga VALUES (%s, %s)", [(i, f"warga {i}") for i in range(1, N + 1)])],
-    )
-    await pg_sql(dsn, "CREATE TABLE penduduk (id integer PRIMARY KEY, nama text NOT NULL)")
-    job = {
-        "name": "warga",
-        "batch_size": 10,
-        "connections": {"src": {"kind": "mysql", **maria}, "dst": {"kind": "postgres", "dsn": dsn}},
-        "steps": [
-            {
-                "name": "warga",
-                "source": {"connection": "src", "table": "warga"},
-                "target": {"connection": "dst", "table": "penduduk"},
-                "mode": "upsert",
-                "key": ["id"],
-                "transform_batch": "tests.gateway.etl.slow:pause",
-            }
-        ],
-    }
-    return write_job(tmp_path, job)
 
 
 async def _written(store: RunStore, run_id: str, rows: int) -> None:
@@ -60,7 +35,7 @@ async def _kill_sessions(dsn: str, label: str) -> int:
 async def test_a_killed_session_is_retried_from_the_checkpoint(
     tmp_path: Path, store: RunStore, maria: dict[str, Any], pg_dsn: str
 ) -> None:
-    path = await _setup(tmp_path, maria, pg_dsn)
+    path = await slow_warga_job(tmp_path, maria, pg_dsn, N, batch_size=10)
     record = await store.create_run("warga", str(path), {})
     run = asyncio.create_task(execute(load_job(path), tmp_path, record.id, store, retry_backoff=0.05))
     killed = 0
@@ -82,7 +57,7 @@ async def test_a_killed_session_is_retried_from_the_checkpoint(
 async def test_a_database_that_stays_away_fails_the_run_naming_everything(
     tmp_path: Path, store: RunStore, maria: dict[str, Any], pg_dsn: str
 ) -> None:
-    path = await _setup(tmp_path, maria, pg_dsn)
+    path = await slow_warga_job(tmp_path, maria, pg_dsn, N, batch_size=10)
     record = await store.create_run("warga", str(path), {})
     run = asyncio.create_task(execute(load_job(path), tmp_path, record.id, store, retries=2, retry_backoff=0.05))
     await _written(store, record.id, 50)

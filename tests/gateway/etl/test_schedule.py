@@ -14,9 +14,9 @@ from gateway.etl.errors import JobConfigError
 from gateway.etl.load import load_job
 from gateway.etl.queue import open_queue
 from gateway.etl.schedule import Scheduler
-from gateway.etl.state import RunStore, open_runs
+from gateway.etl.state import RunStore
 
-from .conftest import catalog_uri, pg_database, write_job
+from .conftest import run_store, write_job
 
 UTC = dt.UTC
 
@@ -78,19 +78,8 @@ async def _scenario(store: RunStore, uri: str, jobs: Path) -> None:
 async def test_one_run_per_fire_time_and_missed_runs(kind: str, tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
-    if kind == "sqlite":
-        store = await open_runs(catalog_uri(tmp_path))
-        try:
-            await _scenario(store, catalog_uri(tmp_path), jobs)
-        finally:
-            await store.close()
-        return
-    async with pg_database() as dsn:
-        store = await open_runs(dsn)
-        try:
-            await _scenario(store, dsn, jobs)
-        finally:
-            await store.close()
+    async with run_store(kind, tmp_path) as (store, uri):
+        await _scenario(store, uri, jobs)
 
 
 @pytest.mark.parametrize(

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from gateway.catalog.migrate import applied_versions
 from gateway.etl.errors import EtlError, RunNotFound, RunStateError
-from gateway.etl.state import RunStore, open_runs
+from gateway.etl.state import open_runs
 
-from .conftest import catalog_uri, pg_database
-
-
-@asynccontextmanager
-async def _store(kind: str, tmp_path: Path) -> AsyncIterator[RunStore]:
-    if kind == "sqlite":
-        store = await open_runs(catalog_uri(tmp_path))
-        try:
-            yield store
-        finally:
-            await store.close()
-        return
-    async with pg_database() as dsn:
-        store = await open_runs(dsn)
-        try:
-            yield store
-        finally:
-            await store.close()
+from .conftest import run_store
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_run_record_lifecycle(kind: str, tmp_path: Path) -> None:
-    async with _store(kind, tmp_path) as store:
+    async with run_store(kind, tmp_path) as (store, _):
         assert 10 in await applied_versions(store.db)  # the catalog's own migrations created the tables
         rec = await store.create_run("lapor", "/jobs/lapor.yaml", {"region": "Jabar"})
         assert rec.state == "queued" and rec.attempts == 0
@@ -69,7 +50,7 @@ async def test_run_record_lifecycle(kind: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_one_running_run_per_job_and_heartbeat_liveness(kind: str, tmp_path: Path) -> None:
-    async with _store(kind, tmp_path) as store:
+    async with run_store(kind, tmp_path) as (store, _):
         first = await store.create_run("lapor", "/jobs/lapor.yaml", {})
         second = await store.create_run("lapor", "/jobs/lapor.yaml", {})
         other = await store.create_run("other", "/jobs/other.yaml", {})

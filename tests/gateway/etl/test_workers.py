@@ -18,7 +18,7 @@ from gateway.etl.queue import open_queue
 from gateway.etl.service import EtlService
 from gateway.etl.state import open_runs
 
-from .conftest import maria_exec, pg_sql, wait_run, write_job
+from .conftest import pg_sql, slow_warga_job, wait_run
 
 ROOT = Path(__file__).resolve().parents[3]
 N = 600
@@ -37,28 +37,7 @@ async def _worker(dsn: str, tmp_path: Path, pause: float = 0.02) -> asyncio.subp
 
 @pytest.fixture
 async def setup(tmp_path: Path, maria: dict[str, Any], pg_dsn: str) -> AsyncIterator[tuple[EtlService, Path, str]]:
-    await maria_exec(
-        maria,
-        "CREATE TABLE warga (id INT PRIMARY KEY, nama VARCHAR(40) NOT NULL)",
-        rows=[("INSERT INTO warga VALUES (%s, %s)", [(i, f"warga {i}") for i in range(1, N + 1)])],
-    )
-    await pg_sql(pg_dsn, "CREATE TABLE penduduk (id integer PRIMARY KEY, nama text NOT NULL)")
-    job = {
-        "name": "warga",
-        "batch_size": 20,
-        "connections": {"src": {"kind": "mysql", **maria}, "dst": {"kind": "postgres", "dsn": pg_dsn}},
-        "steps": [
-            {
-                "name": "warga",
-                "source": {"connection": "src", "table": "warga"},
-                "target": {"connection": "dst", "table": "penduduk"},
-                "mode": "upsert",
-                "key": ["id"],
-                "transform_batch": "tests.gateway.etl.slow:pause",
-            }
-        ],
-    }
-    path = write_job(tmp_path, job)
+    path = await slow_warga_job(tmp_path, maria, pg_dsn, N, batch_size=20)
     store = await open_runs(pg_dsn)  # the catalog: same PostgreSQL database, its own tables
     service = EtlService(store, await open_queue(store, pg_dsn))
     try:
