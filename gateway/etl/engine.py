@@ -21,6 +21,7 @@ from typing import Any
 from gateway.catalog.util import now
 
 from . import values as V
+from .connections import resolve
 from .connectors.base import CONNECTION_LABEL, Target
 from .connectors.factory import make_target
 from .errors import Cancelled, EtlError, RunStateError
@@ -136,6 +137,7 @@ async def execute(
     state, error = "failed", None
     where = Where()
     try:
+        job = await resolve(job, store.db)  # connections registered in the catalog, unsealed here only
         for attempt in range(retries + 1):
             try:
                 targets = await open_targets(job, job_dir, lock=True)

@@ -41,7 +41,15 @@ class SqliteConnection(_Model):
     path: str = Field(description="database file, relative to the job file")
 
 
-Connection = Annotated[PostgresConnection | MysqlConnection | SqliteConnection, Field(discriminator="kind")]
+class CatalogConnection(_Model):
+    kind: Literal["catalog"] = Field(description="a connection registered in the catalog (credentials sealed there)")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="its name: POST /api/v1/etl/connections")
+
+
+DatabaseConnection = Annotated[PostgresConnection | MysqlConnection | SqliteConnection, Field(discriminator="kind")]
+Connection = Annotated[
+    PostgresConnection | MysqlConnection | SqliteConnection | CatalogConnection, Field(discriminator="kind")
+]
 
 
 class TableSource(_Model):

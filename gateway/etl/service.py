@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .connections import resolve
 from .engine import close_targets, open_targets, run_variables
 from .errors import RunStateError
 from .load import absolute, load_job
@@ -60,7 +61,7 @@ class EtlService:
     async def preview(
         self, job_file: str | Path, params: dict[str, Any] | None = None, rows: int = 5
     ) -> dict[str, Any]:
-        job = load_job(job_file)
+        job = await resolve(load_job(job_file), self.store.db)
         job_dir = absolute(job_file).parent
         targets = await open_targets(job, job_dir)
         try:

@@ -29,6 +29,7 @@ from gateway.catalog.migrations import (
     v0011_etl_queue,
     v0012_etl_schedules,
     v0013_etl_webhook_nonces,
+    v0014_etl_connections,
 )
 
 
@@ -61,4 +62,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(11, v0011_etl_queue),
     _from(12, v0012_etl_schedules),
     _from(13, v0013_etl_webhook_nonces),
+    _from(14, v0014_etl_connections),
 )

@@ -27,11 +27,13 @@ from starlette.responses import Response
 
 from gateway.catalog.db import Database
 from gateway.catalog.errors import NotFound
+from gateway.catalog.models import Role
 from gateway.control import errors
 from gateway.control.access import ADMINS, READERS, Principal
 from gateway.control.endpoints import Call, Endpoint, JSONResponse, Page, QueryParam
 from gateway.control.errors import ApiError
 from gateway.etl import webhooks
+from gateway.etl.connections import ConnectionSecrets, master_key
 from gateway.etl.errors import EtlError, JobConfigError, RunNotFound, RunStateError
 from gateway.etl.load import load_job
 from gateway.etl.model import FileSource, JobConfig
@@ -499,6 +501,51 @@ async def resume_etl_run(call: Call) -> Response:
     return _accepted(record.id, after.state)
 
 
+class EtlConnectionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=100, description="name jobs use: {kind: catalog, name}")
+    connection: dict[str, Any] = Field(
+        description="a postgres {kind, dsn}, mysql {kind, host, port, user, password, database, timezone} or "
+        "sqlite {kind, path} connection; sealed with the master key, never returned"
+    )
+
+
+class EtlConnection(_Out):
+    name: str = Field(description="the connection's name")
+    kind: str = Field(description="postgres, mysql or sqlite")
+    created_at: str
+    updated_at: str
+
+
+async def _secrets(call: Call) -> ConnectionSecrets:
+    return ConnectionSecrets(call.store.db, await master_key())
+
+
+async def put_etl_connection(call: Call) -> EtlConnection:
+    body: EtlConnectionRequest = call.body
+    secrets = await _secrets(call)
+    try:
+        await secrets.put(body.name, body.connection)
+    except ValidationError as exc:
+        problems = [
+            {"loc": ["body", "connection", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        raise errors.invalid(problems) from None
+    return next(EtlConnection(**c) for c in await secrets.listing() if c["name"] == body.name)
+
+
+async def list_etl_connections(call: Call) -> Page:
+    items = [EtlConnection(**c) for c in await (await _secrets(call)).listing()]
+    limit, offset = call.query["limit"], call.query["offset"]
+    return Page(items[offset : offset + limit], limit, offset)
+
+
+async def delete_etl_connection(call: Call) -> None:
+    if not await (await _secrets(call)).delete(call.path("name")):
+        raise NotFound(call.path("name"))
+
+
 _REFUSED = {
     "bad_signature": errors.WEBHOOK_SIGNATURE,
     "stale_timestamp": errors.WEBHOOK_STALE,
@@ -573,7 +620,39 @@ _PAGE = (
     QueryParam("offset", "Items to skip.", int, 0, None, 0),
 )
 _ACCEPTED = "202 with a Location header naming the run; poll it until its state is succeeded, failed or cancelled."
+_SUPER = frozenset({Role.SUPER_ADMIN})
 ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/api/v1/etl/connections",
+        put_etl_connection,
+        "Register (or replace) an ETL connection; its credentials are sealed and never returned",
+        _TAG,
+        roles=_SUPER,
+        body=EtlConnectionRequest,
+        response=EtlConnection,
+        description="Jobs name it as `{kind: catalog, name: ...}`; a worker unseals it when it runs the job.",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/etl/connections",
+        list_etl_connections,
+        "ETL connections registered in the catalog (names and kinds only)",
+        _TAG,
+        roles=_SUPER,
+        response=EtlConnection,
+        many=True,
+        query=_PAGE,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v1/etl/connections/{name}",
+        delete_etl_connection,
+        "Remove a registered ETL connection",
+        _TAG,
+        roles=_SUPER,
+        status=204,
+    ),
     Endpoint(
         "POST",
         "/api/v1/etl/hooks/{token}",

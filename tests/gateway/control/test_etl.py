@@ -9,6 +9,9 @@ bappenas-pusdatin, b_admin to kemenkes, root is super admin.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import aiosqlite
+import asyncpg
 import orjson
 import pytest
 import yaml
@@ -27,6 +31,7 @@ from gateway.etl.queue import open_queue
 from gateway.etl.state import open_runs
 from gateway.etl.worker import Worker, WorkerSettings
 from tests.gateway.control.conftest import FAST, Control, loaded_config, seed
+from tests.gateway.etl.conftest import pg_database
 from tests.servers import serve
 
 N = 40  # people in the CSV
@@ -438,3 +443,64 @@ async def test_chained_job_and_signed_run_end_webhook_with_retries(etl: Control,
         )
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def target_dsn() -> AsyncIterator[str]:
+    async with pg_database() as dsn:
+        yield dsn
+
+
+async def test_registered_connection_is_sealed_never_shown_and_used_by_the_worker(
+    etl: Control, tmp_path: Path, target_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPLP_MASTER_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))
+    async with asyncpg_connect(target_dsn) as conn:
+        await conn.execute(
+            "CREATE TABLE penduduk (id integer PRIMARY KEY, nama text NOT NULL, umur integer, asal text)"
+        )
+    await csv_job(tmp_path)
+    job = yaml.safe_load((tmp_path / "jobs" / "warga.yaml").read_text())
+    job["connections"] = {"out": {"kind": "catalog", "name": "kependudukan"}}
+    write(tmp_path, "warga", job)
+    connection = {"kind": "postgres", "dsn": target_dsn}
+    status, _ = await etl.call(
+        "POST", "/etl/connections", as_user="a_admin", json={"name": "kependudukan", "connection": connection}
+    )
+    assert status == 403  # super admins only
+    status, created = await etl.call(
+        "POST", "/etl/connections", as_user="root", json={"name": "kependudukan", "connection": connection}
+    )
+    assert status == 200 and created["name"] == "kependudukan" and created["kind"] == "postgres"
+    status, page = await etl.call("GET", "/etl/connections", as_user="root")
+    assert [c["name"] for c in page["items"]] == ["kependudukan"] and target_dsn not in str(page)
+    async with (
+        aiosqlite.connect(tmp_path / "catalog.db") as db,
+        db.execute("SELECT sealed FROM etl_connections") as cur,
+    ):
+        sealed = (await cur.fetchone())[0]  # type: ignore[index]
+    assert sealed.startswith("sealed:v1:") and "postgresql" not in sealed
+    status, problem = await etl.call(
+        "POST", "/etl/connections", as_user="root", json={"name": "x", "connection": {"kind": "oracle"}}
+    )
+    assert status == 422 and problem["errors"][0]["loc"][:2] == ["body", "connection"]
+
+    status, started = await etl.call("POST", "/etl/jobs/warga/runs", as_user="a_admin", json={})
+    run = await poll(etl, started["run_id"], "a_admin", {"succeeded", "failed"})
+    assert run["state"] == "succeeded", run["error"]
+    async with asyncpg_connect(target_dsn) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM penduduk") == N
+
+    assert (await etl.call("DELETE", "/etl/connections/kependudukan", as_user="root"))[0] == 204
+    status, started = await etl.call("POST", "/etl/jobs/warga/runs", as_user="a_admin", json={})
+    run = await poll(etl, started["run_id"], "a_admin", {"succeeded", "failed"})
+    assert run["state"] == "failed" and "no connection 'kependudukan' is registered in the catalog" in run["error"]
+
+
+@contextlib.asynccontextmanager
+async def asyncpg_connect(dsn: str) -> AsyncIterator[Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
