@@ -291,6 +291,7 @@ def _default_jobs(config: str) -> str | None:
 
 
 async def _worker(args: argparse.Namespace) -> int:
+    logging.getLogger("splp.etl").setLevel(logging.INFO)  # a worker's log is its operator's view
     settings = WorkerSettings(
         concurrency=args.concurrency,
         heartbeat_seconds=args.heartbeat,
