@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= conf/gateway.yaml
 SCENARIO ?= passthrough
 
-.PHONY: run test bench bench-profile lint check clean install lock browser cluster cluster-down cluster-locust haproxy
+.PHONY: run test bench bench-profile lint check clean install lock browser cluster cluster-down cluster-locust haproxy etl-demo
 
 # Installs exactly what requirements.lock pins (with hashes), then the project itself without
 # touching its dependencies. `make lock` is the one way to move a pin.
@@ -25,6 +25,13 @@ run: $(STAMP)
 	@$(BIN)/splp sample-backend --port 9001 & backend=$$!; \
 	trap 'kill $$backend 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/splp serve --config $(CONFIG)
+
+# The ETL demo job (conf/etl/demo-warga.yaml): CSV -> SQLite var/etl/demo.db, run here with a progress bar;
+# its run is recorded in the catalog `make run` uses (see `splp etl runs`).
+etl-demo: $(STAMP)
+	@mkdir -p var/etl var/splp
+	@$(BIN)/python -c "import sqlite3; sqlite3.connect('var/etl/demo.db').executescript(open('conf/etl/demo/schema.sql').read())"
+	$(BIN)/splp etl run conf/etl/demo-warga.yaml
 
 test: lint
 	$(BIN)/splp check conf/

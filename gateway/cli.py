@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=args.log_level,
             status_port=args.status_port,
+            etl_worker=not args.no_etl_worker,
         )
     )
 
@@ -177,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         choices=["critical", "error", "warning", "info", "debug"],
         help="overrides observability.log.level",
+    )
+    serve.add_argument(
+        "--no-etl-worker", action="store_true", help="do not start the ETL worker process beside the control API"
     )
     serve.set_defaults(func=_serve)
 

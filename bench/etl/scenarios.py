@@ -170,7 +170,7 @@ async def run_scenario(
             job_file.write_text(
                 yaml.safe_dump(_job(name, src_conn, dst, idmap=name == "etl-pg-pg", reconcile=reconcile))
             )
-            splp = await _worker("splp", str(job_file), str(Path(tmp) / "state.sqlite"), profile=profile)
+            splp = await _worker("splp", str(job_file), f"sqlite:///{tmp}/catalog.db", profile=profile)
             copy = await _worker("copy", _dsn(f"{dst}_copy"), "items", COLUMNS, csv_path)
             conn = await asyncpg.connect(database=dst, **PG)
             try:

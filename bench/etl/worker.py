@@ -23,10 +23,10 @@ def _peak_mb() -> float:
 async def _splp(job_file: str, state: str) -> dict[str, float]:
     from gateway.etl.engine import execute
     from gateway.etl.load import load_job
-    from gateway.etl.state import SQLiteStateStore
+    from gateway.etl.state import open_runs
 
     job = load_job(job_file)
-    store = await SQLiteStateStore.open(state)
+    store = await open_runs(state)
     record = await store.create_run(job.name, job_file, {})
     started = time.perf_counter()
     result = await execute(job, Path(job_file).parent, record.id, store)

@@ -1,4 +1,5 @@
-"""Reads conf/ once: YAML, `${ENV:-default}` interpolation, validation into frozen models.
+"""Reads conf/ once: YAML, `${ENV:NAME:-default}` interpolation (config/interpolate.py), validation into
+frozen models.
 
 Every problem in every file is collected and raised together as one ConfigError, so an operator
 fixes a config in one pass; nothing half-loads.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gateway.config.errors import ConfigError, ConfigProblem
+from gateway.config.interpolate import MissingVariable, interpolate
 from gateway.config.merge import overlay
 from gateway.config.model import ApiConfig, ApiDefinition, ApiFile, GatewayConfig, LoadedConfig, PolicySpec
 from policies import REGISTRY
-
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
@@ -134,8 +133,8 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> Any:
         problems.append(ConfigProblem(str(path), "", f"expected a mapping at the top level, got {type(data).__name__}"))
         return None
     try:
-        return _interpolate(data)
-    except KeyError as exc:
+        return interpolate(data, bare="env")
+    except MissingVariable as exc:
         problems.append(
             ConfigProblem(str(path), "", f"environment variable {exc.args[0]} is not set and has no default")
         )
@@ -153,28 +152,6 @@ def yaml_error_message(exc: yaml.YAMLError) -> str:
         at = f", line {where.line + 1}, column {where.column + 1}" if where is not None else ""
         message += f" ({exc.context}{at})"
     return message
-
-
-def _interpolate(value: Any) -> Any:
-    """Replaces ${VAR} and ${VAR:-default} in every string value."""
-    if isinstance(value, str):
-        if "${" not in value:
-            return value
-
-        def sub(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is None:
-                raise KeyError(name)
-            return default
-
-        return _ENV.sub(sub, value)
-    if isinstance(value, dict):
-        return {key: _interpolate(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(item) for item in value]
-    return value
 
 
 def _validate(model: type[BaseModel], data: Any, file: str, problems: list[ConfigProblem], prefix: str = "") -> Any:

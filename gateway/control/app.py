@@ -5,7 +5,7 @@ with its folder when missing; migrations applied) and the token keys: the reside
 ring when gateway.yaml declares one (resident_tokens.py), else var/splp/control-token-key.pem unless
 told otherwise (generated on first start). Routes come from routes.ENDPOINTS; the OpenAPI 3.1
 document at /api/v1/openapi.json is built from the same list, and /api/v1/docs shows it (docs.py).
-The ETL (routes/etl.py) reads job files from conf/etl and opens its run-state store on first use.
+The ETL (routes/etl.py) reads job files from conf/etl and queues runs for the ETL workers.
 """
 
 from __future__ import annotations
@@ -116,15 +116,12 @@ def create_control_app(
     hasher: PasswordHasher | None = None,
     token_ttl: int = 900,
     etl_jobs_dir: str | Path | None = None,
-    etl_state: str | None = None,
-    etl_max_concurrent: int = 2,
     gateway_url: str | None = None,
 ) -> Starlette:
     """The control app; the store and key open in its lifespan (uvicorn runs it with lifespan on).
 
     ETL: job files in `etl_jobs_dir` (default: `etl/` beside the gateway config file, i.e. conf/etl); run
-    state in `etl_state` (a SQLite path or a postgresql:// DSN; default $SPLP_ETL_STATE or
-    var/etl/state.sqlite), opened on the first ETL request; runs in this process, `etl_max_concurrent` at once.
+    records in the catalog; runs are queued for ETL workers (`splp etl worker`), never executed here.
     `gateway_url` (default: gateway.public_url, else the gateway listener) is where exported OpenAPI and
     WSDL documents send consumers.
     """
@@ -171,7 +168,7 @@ def create_control_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tokens = await _token_service(config, key_file, token_ttl)
         store = await open_store(uri)
-        etl = EtlHub(jobs_dir, etl_state, max_concurrent=etl_max_concurrent)
+        etl = EtlHub(jobs_dir, uri)
         state["services"] = ControlServices(
             store=store,
             issuer=tokens,
@@ -188,7 +185,7 @@ def create_control_app(
         finally:
             del state["services"]
             try:
-                await etl.close()  # running ETL runs are asked to stop after their current batch
+                await etl.close()
             finally:
                 await store.close()
 

@@ -28,6 +28,9 @@ TOO_LARGE = Problem(413, 801413, "control-payload-too-large", "Request body too 
 UNSUPPORTED_MEDIA = Problem(415, 801415, "unsupported-media-type", "Expected application/json")
 INVALID = Problem(422, 801422, "validation-failed", "Invalid request")
 TOO_MANY_SIGNINS = Problem(429, 801429, "too-many-sign-in-failures", "Too many failed sign-ins")
+WEBHOOK_SIGNATURE = Problem(401, 801431, "webhook-bad-signature", "Webhook signature missing or wrong")
+WEBHOOK_STALE = Problem(401, 801432, "webhook-stale-timestamp", "Webhook timestamp outside the allowed window")
+WEBHOOK_REPLAYED = Problem(409, 801433, "webhook-replayed", "Webhook request already received")
 INTERNAL = Problem(500, 801500, "control-internal-error", "Internal control API error")
 STORE_UNAVAILABLE = Problem(503, 801503, "store-unavailable", "Catalog store unavailable")
 
@@ -45,6 +48,9 @@ ALL = (
     UNSUPPORTED_MEDIA,
     INVALID,
     TOO_MANY_SIGNINS,
+    WEBHOOK_SIGNATURE,
+    WEBHOOK_STALE,
+    WEBHOOK_REPLAYED,
     INTERNAL,
     STORE_UNAVAILABLE,
 )

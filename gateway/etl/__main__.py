@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from .cli import add_subcommands
 
 
 def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m gateway.etl")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["etl", *(sys.argv[1:] if argv is None else argv)])

@@ -10,25 +10,33 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
 import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.catalog.util import now
+
 from . import values as V
-from .connectors.base import Target
+from .connections import resolve
+from .connectors.base import CONNECTION_LABEL, Target
 from .connectors.factory import make_target
 from .errors import Cancelled, EtlError, RunStateError
 from .model import JobConfig
 from .plan import JobPlan, build_plan
 from .reconcile import reconcile_step
-from .runner import RunContext, StepCounts, fill_deferred, run_step
-from .state import StateStore, now
+from .retry import lost_connection
+from .runner import RunContext, StepCounts, Where, fill_deferred, run_step
+from .state import RESUMABLE, StateStore
 
 log = logging.getLogger("splp.etl")
 
 Progress = Callable[[str, StepCounts], Awaitable[None] | None]
+HEARTBEAT_SECONDS = 5.0
+RETRIES = 3  # a lost connection is retried this many times from the last checkpoint (backoff 1, 2, 4 s)
 
 
 def run_variables(job: JobConfig, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -74,19 +82,29 @@ async def execute(
     run_id: str,
     store: StateStore,
     *,
-    resume: bool = False,
+    worker: str | None = None,
     progress: Progress | None = None,
     cancel: asyncio.Event | None = None,
+    heartbeat_every: float = HEARTBEAT_SECONDS,
+    stopping: asyncio.Event | None = None,
+    retries: int = RETRIES,
+    retry_backoff: float = 1.0,
 ) -> str:
-    """Runs (or resumes) `run_id` to its end; returns the final state. Errors end up in the run record."""
+    """Runs (or resumes) `run_id`, already claimed by `worker` (RunStore.claim), to its end; returns the final
+    state. Errors end up in the run record. A heartbeat task keeps the claim fresh, carries cancels asked from
+    other processes into `cancel`, and stops the run when the claim was lost (the run was declared
+    interrupted and another worker took it): then this attempt writes nothing more to the run record."""
+    if worker is None:  # called directly (tests, benches): claim it here, resuming a run that ended badly
+        worker = await claim_here(store, run_id)
     record = await store.get_run(run_id)
-    if resume and record.state == "succeeded":
-        raise RunStateError(f"run {run_id} already succeeded; nothing to resume")
+    if record.state != "running" or record.worker != worker:
+        raise RunStateError(f"run {run_id} is not claimed by {worker} (state {record.state})")
+    resume = record.attempts > 0
+    CONNECTION_LABEL.set(f"splp-etl:{job.name}:{run_id}")
     variables = record.variables or run_variables(job, run_id, record.params)
     steps_report: dict[str, dict[str, Any]] = dict(record.steps) if resume else {}
     await store.update_run(
         run_id,
-        state="running",
         started_at=now(),
         finished_at=None,
         error=None,
@@ -95,6 +113,10 @@ async def execute(
         steps=steps_report,
     )
     last_flush = 0.0
+    cancel = cancel or asyncio.Event()
+    lost = asyncio.Event()
+    beat = asyncio.create_task(_heartbeat(store, run_id, worker, heartbeat_every, cancel, lost))
+    relay = asyncio.create_task(_relay(stopping, cancel)) if stopping is not None else None
 
     async def log_line(level: str, message: str) -> None:
         await store.log(run_id, level, message)
@@ -113,33 +135,51 @@ async def execute(
     await log_line("info", f"{'resuming' if resume else 'starting'} job {job.name} (attempt {record.attempts + 1})")
     targets: dict[str, Target] = {}
     state, error = "failed", None
+    where = Where()
     try:
-        targets = await open_targets(job, job_dir, lock=True)
-        plan = await build_plan(job, job_dir, variables, targets)
-        ctx = RunContext(
-            run_id, job.name, targets, variables, job.error_budget, log_line, on_progress, cancel or asyncio.Event()
-        )
-        await log_line(
-            "info",
-            "order: "
-            + " -> ".join(plan.order.steps)
-            + (
-                "; deferred: " + ", ".join(f"{e.child}.{e.column}" for e in plan.order.deferred)
-                if plan.order.deferred
-                else ""
-            ),
-        )
-        await _load(plan, ctx)
-        if job.reconcile != "off":
-            report = {}
-            for sp in plan.ordered():
-                report[sp.name] = await reconcile_step(sp, ctx, job.reconcile)
-                if not report[sp.name]["match"]:
-                    await log_line("warning", f"reconcile {sp.name}: {report[sp.name]}")
-            await store.update_run(run_id, reconcile=report)
+        job = await resolve(job, store.db)  # connections registered in the catalog, unsealed here only
+        for attempt in range(retries + 1):
+            try:
+                targets = await open_targets(job, job_dir, lock=True)
+                plan = await build_plan(job, job_dir, variables, targets)
+                ctx = RunContext(
+                    run_id, job.name, targets, variables, job.error_budget, log_line, on_progress, cancel, where=where
+                )
+                if attempt == 0:
+                    await log_line("info", _order_line(plan))
+                await _load(plan, ctx)
+                if job.reconcile != "off":
+                    report = {}
+                    for sp in plan.ordered():
+                        where.at(sp, "reconcile")
+                        report[sp.name] = await reconcile_step(sp, ctx, job.reconcile)
+                        if not report[sp.name]["match"]:
+                            await log_line("warning", f"reconcile {sp.name}: {report[sp.name]}")
+                    await store.update_run(run_id, reconcile=report)
+                break
+            except Exception as exc:
+                cause = lost_connection(exc)
+                if cause is None:
+                    raise
+                await close_targets(targets)
+                targets = {}
+                if attempt == retries:
+                    raise EtlError(
+                        f"job {job.name}, {where}: connection lost, {retries} retries from the last checkpoint "
+                        f"failed: {type(cause).__name__}: {cause}"
+                    ) from exc
+                delay = min(retry_backoff * 2**attempt, 30.0)
+                await log_line(
+                    "warning",
+                    f"job {job.name}, {where}: connection lost ({type(cause).__name__}: {cause}); retrying from "
+                    f"the last checkpoint in {delay:g}s ({attempt + 1}/{retries})",
+                )
+                await asyncio.sleep(delay)
         state = "succeeded"
     except Cancelled as exc:
         state, error = "cancelled", str(exc)
+        if stopping is not None and stopping.is_set():
+            state, error = "interrupted", f"worker {worker} stopped during the run; it resumes from its checkpoint"
     except EtlError as exc:
         error = str(exc)
     except asyncio.CancelledError:
@@ -149,11 +189,61 @@ async def execute(
         error = f"{type(exc).__name__}: {exc}"
         await log_line("error", traceback.format_exc())
     finally:
+        beat.cancel()
+        if relay is not None:
+            relay.cancel()
         await close_targets(targets)
-        if error:
-            await log_line("error", error)
-        await store.update_run(run_id, state=state, error=error, finished_at=now(), steps=steps_report)
+        if lost.is_set():
+            state, error = "interrupted", f"worker {worker} lost its claim on the run (no heartbeat in time)"
+        else:
+            if error:
+                await log_line("error", error)
+            await store.update_run(run_id, state=state, error=error, finished_at=now(), steps=steps_report)
     return state
+
+
+async def claim_here(store: StateStore, run_id: str) -> str:
+    """Claims `run_id` for this process (a terminal or a test); a failed, cancelled or interrupted run is
+    queued again first. Raises RunStateError when it cannot run now."""
+    name = f"local:{socket.gethostname()}:{os.getpid()}"
+    record = await store.get_run(run_id)
+    if record.state == "running":
+        await store.interrupt_dead_here()  # its terminal or worker on this machine was killed
+        record = await store.get_run(run_id)
+    if record.state in RESUMABLE:
+        await store.requeue(run_id, RESUMABLE)
+    elif record.state == "succeeded":
+        raise RunStateError(f"run {run_id} already succeeded; nothing to resume")
+    if not await store.claim(run_id, name):
+        raise RunStateError(f"run {run_id} cannot start now: another run of job {record.job} is running")
+    return name
+
+
+async def _relay(stopping: asyncio.Event, cancel: asyncio.Event) -> None:
+    """The worker stopping stops its runs after their current batch."""
+    await stopping.wait()
+    cancel.set()
+
+
+async def _heartbeat(
+    store: StateStore, run_id: str, worker: str, every: float, cancel: asyncio.Event, lost: asyncio.Event
+) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await store.heartbeat(run_id, worker):
+                cancel.set()
+        except RunStateError:
+            lost.set()
+            cancel.set()
+            return
+        except Exception:  # the catalog briefly unreachable: keep running, the next beat may pass
+            log.warning("run %s: heartbeat failed", run_id, exc_info=True)
+
+
+def _order_line(plan: JobPlan) -> str:
+    deferred = ", ".join(f"{e.child}.{e.column}" for e in plan.order.deferred)
+    return "order: " + " -> ".join(plan.order.steps) + (f"; deferred: {deferred}" if deferred else "")
 
 
 async def _load(plan: JobPlan, ctx: RunContext) -> None:
@@ -169,6 +259,7 @@ async def _load(plan: JobPlan, ctx: RunContext) -> None:
             if not swapped:  # a resumed run whose swap already happened keeps the swapped table
                 table = await target.prepare_replace(sp.table, fresh=raw is None)
         tables[sp.name] = table
+        ctx.where.at(sp, "load")
         counts = await run_step(sp, ctx, table)
         await ctx.log(
             "info",
@@ -177,6 +268,7 @@ async def _load(plan: JobPlan, ctx: RunContext) -> None:
         )
     for sp in plan.ordered():
         if sp.deferred:
+            ctx.where.at(sp, "fill deferred")
             n = await fill_deferred(sp, ctx, tables[sp.name])
             await ctx.log("info", f"step {sp.name}: filled {', '.join(c.name for c in sp.deferred)} on {n} rows")
     for sp in plan.ordered():

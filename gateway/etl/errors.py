@@ -47,6 +47,10 @@ class ConnectorError(EtlError):
     """A connection or a statement failed for a reason unrelated to one row."""
 
 
+class CannotConnect(ConnectorError):
+    """A database refused or did not answer a new connection (retried like a lost one)."""
+
+
 class CopyRefused(EtlError):
     """The target refused a binary COPY batch (a constraint, a value): the row path takes over and rejects rows."""
 

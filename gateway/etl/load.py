@@ -1,9 +1,9 @@
-"""Read a job file: YAML -> ${ENV} interpolation -> JobConfig, with every problem named by dotted path."""
+"""Read a job file: YAML -> ${ENV:NAME} interpolation (gateway/config/interpolate.py) -> JobConfig, with
+every problem named by dotted path."""
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,24 +11,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from gateway.config.interpolate import MissingVariable, interpolate
 from gateway.config.load import yaml_error_message
 
 from .errors import JobConfigError
 from .model import JobConfig
 
-_ENV = re.compile(r"\$\{ENV:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UNION_TAGS = {"postgres", "mysql", "sqlite", "file", "table"}
-
-
-def _interpolate(value: Any) -> Any:
-    """`${ENV:NAME}` / `${ENV:NAME:-default}` from the environment; `${name}` is left for run variables."""
-    if isinstance(value, str):
-        return _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
-    if isinstance(value, dict):
-        return {k: _interpolate(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v) for v in value]
-    return value
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
@@ -61,7 +50,11 @@ def parse_job(data: Any, file: str) -> JobConfig:
     if not isinstance(data, dict):
         raise JobConfigError(file, ["(top level): expected a mapping of job keys"])
     try:
-        return JobConfig.model_validate(_interpolate(data))
+        return JobConfig.model_validate(interpolate(data, bare="keep"))
+    except MissingVariable as exc:
+        raise JobConfigError(
+            file, [f"(file): environment variable {exc.args[0]} is not set and has no default"]
+        ) from None
     except ValidationError as exc:
         raise JobConfigError(file, [_problem(e) for e in exc.errors()]) from None
 
@@ -83,3 +76,9 @@ def load_job(path: str | os.PathLike[str]) -> JobConfig:
 def absolute(path: str | os.PathLike[str]) -> Path:
     """The job file's absolute path: run records keep it, and relative paths in the job resolve from its folder."""
     return Path(os.path.abspath(path))
+
+
+def job_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The job files of a folder (*.yaml, *.yml), sorted."""
+    root = Path(folder)
+    return sorted([*root.glob("*.yaml"), *root.glob("*.yml")])

@@ -41,7 +41,15 @@ class SqliteConnection(_Model):
     path: str = Field(description="database file, relative to the job file")
 
 
-Connection = Annotated[PostgresConnection | MysqlConnection | SqliteConnection, Field(discriminator="kind")]
+class CatalogConnection(_Model):
+    kind: Literal["catalog"] = Field(description="a connection registered in the catalog (credentials sealed there)")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="its name: POST /api/v1/etl/connections")
+
+
+DatabaseConnection = Annotated[PostgresConnection | MysqlConnection | SqliteConnection, Field(discriminator="kind")]
+Connection = Annotated[
+    PostgresConnection | MysqlConnection | SqliteConnection | CatalogConnection, Field(discriminator="kind")
+]
 
 
 class TableSource(_Model):
@@ -168,6 +176,40 @@ class StepConfig(_Model):
         return self
 
 
+class ScheduleConfig(_Model):
+    cron: str = Field(description="cron expression (5 fields, croniter), e.g. '0 2 * * *' for 02:00 every day")
+    timezone: str = Field("Asia/Jakarta", description="IANA time zone the expression is read in")
+    missed: Literal["skip", "catch_up"] = Field(
+        "skip",
+        description="fire times missed while no worker ran: skip them, or catch up with one run (never several)",
+    )
+    params: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="parameters of the scheduled runs"
+    )
+
+    @model_validator(mode="after")
+    def _fires(self) -> ScheduleConfig:
+        from .schedule import check_schedule
+
+        check_schedule(self.cron, self.timezone)
+        return self
+
+
+class WebhookConfig(_Model):
+    token: str = Field(
+        min_length=16, pattern=r"^[A-Za-z0-9_-]+$", description="the URL's secret part: POST /api/v1/etl/hooks/{token}"
+    )
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key of the signature (use ${ENV:NAME})")
+    params: tuple[str, ...] | None = Field(
+        None, description="parameters a caller may pass in the body's `params` (default: every declared one)"
+    )
+
+
+class NotifyConfig(_Model):
+    url: str = Field(pattern=r"^https?://", description="where a run's end is POSTed (signed, retried)")
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key of its signature (use ${ENV:NAME})")
+
+
 class JobConfig(_Model):
     name: str = Field(pattern=NAME_RE, description="job name; IDMap, watermarks and checkpoints are kept per job")
     description: str = Field("", description="what the job is for")
@@ -188,6 +230,21 @@ class JobConfig(_Model):
     reconcile: Literal["full", "counts", "off"] = Field(
         "full", description="after the run: counts and checksums (full), counts only, or nothing"
     )
+    schedule: ScheduleConfig | None = Field(None, description="run by the ETL workers' scheduler (cron)")
+    webhook: WebhookConfig | None = Field(None, description="a signed URL that starts a run")
+    after: tuple[str, ...] = Field((), description="job names: a run of this job starts when one of theirs succeeds")
+    notify: tuple[NotifyConfig, ...] = Field((), description="webhooks told of each run's end")
+
+    @field_validator("reconcile", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted `off` as false (and `on` as true): take them as the words written."""
+        if value is False:
+            return "off"
+        if value is True:
+            return "full"
+        return value
+
     steps: tuple[StepConfig, ...] = Field(description="table steps, at least one")
 
     @field_validator("steps")

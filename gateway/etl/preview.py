@@ -26,7 +26,7 @@ async def _noop(*_: Any) -> None:
 
 
 async def preview_plan(plan: JobPlan, targets: dict[str, Target], rows: int) -> dict[str, Any]:
-    ctx = RunContext("preview", plan.job.name, targets, plan.variables, 1 << 62, _noop, _noop)
+    ctx = RunContext("preview", plan.job.name, targets, plan.variables, 1 << 62, _noop, _noop, preview=True)
     out: dict[str, Any] = {
         "job": plan.job.name,
         "order": list(plan.order.steps),

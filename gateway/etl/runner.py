@@ -19,6 +19,7 @@ from .connectors.base import Session, SourceRow, Target
 from .connectors.postgres import PostgresSession
 from .errors import BudgetExceeded, Cancelled, CopyRefused, EtlError, RowError
 from .mapping import Lookup
+from .model import FileSource as FileSpec
 from .plan import StepPlan
 from .prefetch import Prefetch
 
@@ -48,6 +49,21 @@ class TransformContext:
     variables: dict[str, Any]
 
 
+class Where:
+    """The step and connections a run is working on, for errors that must name them."""
+
+    def __init__(self) -> None:
+        self.text = "opening connections"
+
+    def at(self, plan: StepPlan, phase: str) -> None:
+        src = plan.step.source
+        source = f"file {src.file}" if isinstance(src, FileSpec) else f"connection {src.connection}"
+        self.text = f"step {plan.name} ({phase}; source {source}, target connection {plan.step.target.connection})"
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass
 class RunContext:
     run_id: str
@@ -58,6 +74,8 @@ class RunContext:
     log: Callable[[str, str], Awaitable[None]]
     progress: Callable[[str, StepCounts], Awaitable[None]]
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    where: Where = field(default_factory=Where)
+    preview: bool = False  # a preview: keys not in the IDMap yet are shown as "new", not rejected
     rejected_total: int = 0
     # IDMap tables that held no pair of this job when their step started: a source read in key order cannot
     # meet a key it has already loaded, so the existence lookup before inserting is skipped for them.
@@ -215,6 +233,10 @@ async def prepare(
                     p.values[i] = col.convert(None)
                 else:
                     tk = found.get(V.scalar_text(raw))
+                    if tk is None and ctx.preview:  # not loaded yet: the run would map it when its parent loads
+                        p.values[i] = f"new (source key {raw!r})"
+                        kept_rows.append(p)
+                        continue
                     if tk is None and col.lookup.on_missing == "reject":
                         raise RowError(
                             f"no IDMap entry for {col.lookup.map_name} key {raw!r} (step {col.lookup.step})", col.name

@@ -7,6 +7,8 @@ SIGHUP to them (each reloads its own snapshot, no restart); the control API runs
 child process.
 SIGTERM: /_ready answers 503 for `drain_delay` (drain.py), then stop accepting and let in-flight
 requests finish for `graceful_timeout`, then exit 0. SIGINT (Ctrl-C): the same without the delay.
+With role `all` (and the control API on), one ETL worker process (`splp etl worker`) runs beside them;
+ETL runs never execute in the gateway's or the control API's process.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import signal
 import socket
 import tempfile
 from collections.abc import Iterator
+import subprocess
+import sys
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from types import FrameType
@@ -50,6 +54,7 @@ class ServeOptions:
     port: int | None = None
     log_level: str | None = None  # None: observability.log.level from the config
     status_port: int | None = None  # None: observability.status.port
+    etl_worker: bool = True  # role all: one `splp etl worker` process beside (ARCHITECTURE.md)
 
 
 def http_protocol(config: LoadedConfig) -> Any:
@@ -213,6 +218,42 @@ def serve(options: ServeOptions) -> int:
         for sock in sockets:
             sock.close()
         return 1
+    # ETL runs never execute in the gateway's or the control API's process: `all` starts one worker beside them.
+    with_etl = options.etl_worker and options.role == "all" and with_control
+    etl = _start_etl_worker(config) if with_etl else None
+    try:
+        return _serve(config, options, sockets, with_control=with_control, with_status=with_status)
+    finally:
+        if etl is not None:
+            _stop_etl_worker(etl)
+
+
+def _start_etl_worker(config: LoadedConfig) -> subprocess.Popen[bytes]:
+    """ETL runs never execute in the gateway's or the control API's process: they get a worker of their own
+    (gateway/etl/worker.py) on the same catalog."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.etl", "--config", os.path.abspath(config.path), "worker", "--exit-with-parent"],
+        start_new_session=True,  # Ctrl-C reaches it through our SIGTERM, after the gateway drained
+    )
+
+
+def _stop_etl_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: its runs stop after their current batch and are queued again for the next worker."""
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            log.warning("the ETL worker did not stop in 30 s; killing it (its runs resume from their checkpoints)")
+            worker.kill()
+            worker.wait()
+
+
+def _serve(
+    config: LoadedConfig, options: ServeOptions, sockets: list[socket.socket], *, with_control: bool, with_status: bool
+) -> int:
+    gateway_role = options.role != "control"
+    in_workers = gateway_role and (options.workers or config.gateway.gateway.workers) > 1
     if not gateway_role:
         _run_servers([control_uvicorn_config(config, options)], sockets)
         return 0

@@ -26,6 +26,11 @@ from gateway.catalog.migrations import (
     v0008_application_key_managers,
     v0009_application_shares_four_eyes,
     v0010_application_certificates,
+    v0011_etl_runs,
+    v0012_etl_queue,
+    v0013_etl_schedules,
+    v0014_etl_webhook_nonces,
+    v0015_etl_connections,
 )
 
 
@@ -55,4 +60,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     _from(8, v0008_application_key_managers),
     _from(9, v0009_application_shares_four_eyes),
     _from(10, v0010_application_certificates),
+    _from(11, v0011_etl_runs),
+    _from(12, v0012_etl_queue),
+    _from(13, v0013_etl_schedules),
+    _from(14, v0014_etl_webhook_nonces),
+    _from(15, v0015_etl_connections),
 )

@@ -8,12 +8,13 @@ files outside the jobs folder (started with the CLI on a shared state store) are
 
 Reading jobs, runs and logs: super admins, tenant admins and auditors whose scope holds the tenant.
 Previewing, starting, cancelling and resuming: super admins and tenant admins. Outside the scope: 404.
-Runs execute in this process (gateway/etl/service.py); the run-state store opens on first use.
+Runs execute in ETL workers (`splp etl worker`); this process only writes run records and the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,19 +22,24 @@ from typing import Any, get_args
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from gateway.catalog.db import Database
 from gateway.catalog.errors import NotFound
+from gateway.catalog.models import Role
 from gateway.control import errors
 from gateway.control.access import ADMINS, READERS, Principal
 from gateway.control.endpoints import Call, Endpoint, JSONResponse, Page, QueryParam
 from gateway.control.errors import ApiError
+from gateway.etl import webhooks
+from gateway.etl.connections import ConnectionSecrets, master_key
 from gateway.etl.errors import EtlError, JobConfigError, RunNotFound, RunStateError
 from gateway.etl.load import load_job
 from gateway.etl.model import FileSource, JobConfig
+from gateway.etl.queue import open_queue
 from gateway.etl.service import EtlService
-from gateway.etl.state import RunRecord, RunState, StateStore, default_state_path, open_store
+from gateway.etl.state import RunRecord, RunState, RunStore
 
 JOB_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 SUFFIXES = (".yaml", ".yml")
@@ -43,32 +49,28 @@ PREVIEW_SECONDS = 30.0
 
 
 class EtlHub:
-    """The jobs folder and the ETL service of one control app; the state store opens on first use."""
+    """The jobs folder and the ETL service of one control app: run records in the catalog's own database, the
+    queue that goes with it (opened on first use). Runs execute in ETL workers, never in this process."""
 
-    def __init__(self, jobs_dir: str | Path, state: str | None = None, *, max_concurrent: int = 2) -> None:
+    def __init__(self, jobs_dir: str | Path, catalog_uri: str) -> None:
         self.jobs_dir = Path(jobs_dir)
-        self.state = state
-        self.max_concurrent = max_concurrent
-        self._store: StateStore | None = None
+        self.catalog_uri = catalog_uri
         self._service: EtlService | None = None
         self._lock: asyncio.Lock | None = None
 
-    async def service(self) -> EtlService:
+    async def service(self, db: Database) -> EtlService:
         if self._service is None:
             self._lock = self._lock or asyncio.Lock()
             async with self._lock:
                 if self._service is None:
-                    self._store = await open_store(self.state or default_state_path())
-                    self._service = EtlService(self._store, max_concurrent=self.max_concurrent)
+                    store = RunStore(db)
+                    self._service = EtlService(store, await open_queue(store, self.catalog_uri))
         return self._service
 
     async def close(self) -> None:
-        service, store = self._service, self._store
-        self._service = self._store = None
+        service, self._service = self._service, None
         if service is not None:
-            await service.close()
-        if store is not None:
-            await store.close()
+            await service.queue.close()
 
     @property
     def root(self) -> Path:
@@ -138,7 +140,7 @@ class EtlRun(_Out):
     id: str = Field(description="run id")
     job: str = Field(description="job name in the API (file stem), or the file's job name outside the jobs folder")
     tenant: str | None = Field(description="slug of the job's tenant")
-    state: str = Field(description="queued, running, succeeded, failed or cancelled")
+    state: str = Field(description="queued, running, succeeded, failed, cancelled or interrupted")
     params: dict[str, Any] = Field(description="parameters given to the run")
     created_at: str = Field(description="ISO time the run was queued")
     started_at: str | None = Field(description="ISO time the (last) attempt started")
@@ -147,6 +149,9 @@ class EtlRun(_Out):
     steps: dict[str, dict[str, Any]] = Field(description="per step: read, written, skipped, rejected, seconds")
     reconcile: dict[str, dict[str, Any]] = Field(description="per step: source/target rows and checksums")
     attempts: int = Field(description="1 + resumes")
+    worker: str | None = Field(description="the ETL worker holding (or last holding) the run")
+    heartbeat_at: str | None = Field(description="ISO time its worker last said it was alive")
+    cancel_requested: bool = Field(description="a cancel was asked; a running run stops after its batch")
 
 
 class EtlLogEntry(_Out):
@@ -352,11 +357,14 @@ class RunScope(Scope):
             steps=record.steps,
             reconcile=record.reconcile,
             attempts=record.attempts,
+            worker=record.worker,
+            heartbeat_at=record.heartbeat_at,
+            cancel_requested=record.cancel_requested,
         )
 
 
 async def _visible_run(call: Call) -> tuple[EtlService, RunRecord, EtlRun]:
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     run_id = call.path("id")
     try:
         record = await service.get_run(run_id)
@@ -412,7 +420,7 @@ async def preview_etl_job(call: Call) -> Any:
     body: EtlPreviewRequest = call.body
     job = await _visible_job(call)
     _valid(job)
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     try:
         async with asyncio.timeout(PREVIEW_SECONDS):
             result = await service.preview(job.path, dict(body.params), rows=body.rows)
@@ -431,7 +439,7 @@ async def start_etl_run(call: Call) -> Response:
     body: EtlRunRequest = call.body
     job = await _visible_job(call)
     _valid(job)
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     try:
         run_id = await service.start_run(job.path, dict(body.params))
     except RunStateError as exc:
@@ -450,12 +458,10 @@ async def list_etl_runs(call: Call) -> Page:
         raise errors.invalid(
             [{"loc": ["query", "state"], "msg": f"expected one of {', '.join(_STATES)}", "type": "enum"}]
         )
-    service = await hub_of(call).service()
+    service = await hub_of(call).service(call.store.db)
     scope = RunScope(call)
     views = []
-    for record in await service.store.list_runs(limit=RUN_SCAN):
-        if state is not None and record.state != state:
-            continue
+    for record in await service.store.list_runs(limit=RUN_SCAN, state=state):
         view = await scope.view(record)
         if view is not None and (job is None or view.job == job):
             views.append(view)
@@ -475,25 +481,135 @@ async def get_etl_run_logs(call: Call) -> EtlRunLogs:
 
 async def cancel_etl_run(call: Call) -> Response:
     service, record, _ = await _visible_run(call)
-    if record.state in ("succeeded", "failed", "cancelled"):
-        raise ApiError(errors.CONFLICT, f"run {record.id} already ended ({record.state})")
-    if not await service.cancel(record.id):
-        raise ApiError(errors.CONFLICT, f"run {record.id} is not running in this control API process")
-    return _accepted(record.id, (await service.get_run(record.id)).state)
+    try:
+        after = await service.cancel(record.id)
+    except RunStateError as exc:
+        raise ApiError(errors.CONFLICT, str(exc)) from None
+    return _accepted(record.id, after.state)
 
 
 async def resume_etl_run(call: Call) -> Response:
     service, record, view = await _visible_run(call)
-    path = _run_job(hub_of(call), record)[1]
-    if path is None:
+    if _run_job(hub_of(call), record)[1] is None:
         raise ApiError(errors.CONFLICT, f"run {record.id} was started from a job file outside the jobs folder")
     try:
-        run_id = await service.start_run(path, resume=record.id)
+        after = await service.resume(record.id)
     except RunStateError as exc:
         raise ApiError(errors.CONFLICT, str(exc)) from None
     except EtlError as exc:
-        raise job_error(exc, path.name) from None
-    return _accepted(run_id, (await service.get_run(run_id)).state)
+        raise job_error(exc, Path(record.job_file).name) from None
+    return _accepted(record.id, after.state)
+
+
+class EtlConnectionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=100, description="name jobs use: {kind: catalog, name}")
+    connection: dict[str, Any] = Field(
+        description="a postgres {kind, dsn}, mysql {kind, host, port, user, password, database, timezone} or "
+        "sqlite {kind, path} connection; sealed with the master key, never returned"
+    )
+
+
+class EtlConnection(_Out):
+    name: str = Field(description="the connection's name")
+    kind: str = Field(description="postgres, mysql or sqlite")
+    created_at: str
+    updated_at: str
+
+
+async def _secrets(call: Call) -> ConnectionSecrets:
+    return ConnectionSecrets(call.store.db, await master_key())
+
+
+async def put_etl_connection(call: Call) -> EtlConnection:
+    body: EtlConnectionRequest = call.body
+    secrets = await _secrets(call)
+    try:
+        await secrets.put(body.name, body.connection)
+    except ValidationError as exc:
+        problems = [
+            {"loc": ["body", "connection", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        raise errors.invalid(problems) from None
+    return next(EtlConnection(**c) for c in await secrets.listing() if c["name"] == body.name)
+
+
+async def list_etl_connections(call: Call) -> Page:
+    items = [EtlConnection(**c) for c in await (await _secrets(call)).listing()]
+    limit, offset = call.query["limit"], call.query["offset"]
+    return Page(items[offset : offset + limit], limit, offset)
+
+
+async def delete_etl_connection(call: Call) -> None:
+    if not await (await _secrets(call)).delete(call.path("name")):
+        raise NotFound(call.path("name"))
+
+
+_REFUSED = {
+    "bad_signature": errors.WEBHOOK_SIGNATURE,
+    "stale_timestamp": errors.WEBHOOK_STALE,
+    "replayed": errors.WEBHOOK_REPLAYED,
+}
+
+
+def _job_by_token(hub: EtlHub, token: str) -> JobFile | None:
+    """The job whose webhook token is `token` (compared in constant time with every job's)."""
+    found = None
+    for name, path in _job_names(hub):
+        job = _read(name, path)
+        hook = job.config.webhook if job.config else None
+        if hook is not None and hmac.compare_digest(hook.token.encode(), token.encode()):
+            found = job
+    return found
+
+
+async def _raw_body(call: Call, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in call.request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(errors.TOO_LARGE, f"a webhook body may hold at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def receive_etl_hook(call: Call) -> Response:
+    """A signed request from a source application starts a run of the job the token names."""
+    hub = hub_of(call)
+    job = await asyncio.to_thread(_job_by_token, hub, call.path("token"))
+    if job is None or job.config is None or job.config.webhook is None:
+        raise NotFound("no such webhook")
+    hook = job.config.webhook
+    body = await _raw_body(call, webhooks.MAX_BODY)
+    try:
+        _, nonce = webhooks.check_signature(hook.secret, dict(call.request.headers), body)
+        await webhooks.remember_nonce(call.store.db, job.config.name, nonce)
+    except webhooks.WebhookRefused as exc:
+        raise ApiError(_REFUSED[exc.reason], str(exc)) from None
+    try:
+        request = EtlRunRequest.model_validate(orjson.loads(body) if body.strip() else {})
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(errors.BAD_REQUEST, f"the body is not JSON: {exc}") from None
+    except ValidationError as exc:
+        problems = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise errors.invalid(problems) from None
+    allowed = hook.params if hook.params is not None else tuple(job.config.params)
+    extra = sorted(set(request.params) - set(allowed))
+    if extra:
+        raise errors.invalid(
+            [
+                {"loc": ["body", "params", k], "msg": "not a parameter this webhook passes", "type": "param"}
+                for k in extra
+            ]
+        )
+    service = await hub.service(call.store.db)
+    try:
+        run_id = await service.start_run(job.path, dict(request.params))
+    except EtlError as exc:
+        raise job_error(exc, job.path.name) from None
+    await service.store.log(run_id, "info", f"started by the webhook of job {job.name} (nonce {nonce})")
+    return _accepted(run_id, "queued")
 
 
 _TAG = "etl"
@@ -504,7 +620,53 @@ _PAGE = (
     QueryParam("offset", "Items to skip.", int, 0, None, 0),
 )
 _ACCEPTED = "202 with a Location header naming the run; poll it until its state is succeeded, failed or cancelled."
+_SUPER = frozenset({Role.SUPER_ADMIN})
 ENDPOINTS = (
+    Endpoint(
+        "POST",
+        "/api/v1/etl/connections",
+        put_etl_connection,
+        "Register (or replace) an ETL connection; its credentials are sealed and never returned",
+        _TAG,
+        roles=_SUPER,
+        body=EtlConnectionRequest,
+        response=EtlConnection,
+        description="Jobs name it as `{kind: catalog, name: ...}`; a worker unseals it when it runs the job.",
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/etl/connections",
+        list_etl_connections,
+        "ETL connections registered in the catalog (names and kinds only)",
+        _TAG,
+        roles=_SUPER,
+        response=EtlConnection,
+        many=True,
+        query=_PAGE,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v1/etl/connections/{name}",
+        delete_etl_connection,
+        "Remove a registered ETL connection",
+        _TAG,
+        roles=_SUPER,
+        status=204,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/etl/hooks/{token}",
+        receive_etl_hook,
+        "Start a run of the job whose webhook token this is (signed request, no bearer token)",
+        _TAG,
+        public=True,
+        response=EtlRunAccepted,
+        status=202,
+        description="Headers X-SPLP-Timestamp (unix seconds), X-SPLP-Nonce (16-128 of [A-Za-z0-9_-]) and "
+        'X-SPLP-Signature: sha256=hex(HMAC-SHA256(secret, "<timestamp>.<nonce>." + body)) with the job\'s '
+        '`webhook.secret`; body (optional) `{"params": {...}}`, at most 64 KiB. 401 webhook-bad-signature or '
+        "webhook-stale-timestamp (more than 300 s off), 409 webhook-replayed (nonce seen), 404 unknown token.",
+    ),
     Endpoint(
         "GET",
         "/api/v1/etl/jobs",
@@ -562,7 +724,7 @@ ENDPOINTS = (
         many=True,
         query=(
             QueryParam("job", "Only runs of this job (its name in the API)."),
-            QueryParam("state", "queued, running, succeeded, failed or cancelled."),
+            QueryParam("state", "queued, running, succeeded, failed, cancelled or interrupted."),
             *_PAGE,
         ),
         description=f"Looks through the {RUN_SCAN} most recent runs.",
@@ -583,18 +745,18 @@ ENDPOINTS = (
         "POST",
         _RUN + "/cancel",
         cancel_etl_run,
-        "Ask a running ETL run to stop after its current batch",
+        "Cancel an ETL run: a queued or interrupted one now, a running one after its current batch",
         _TAG,
         roles=ADMINS,
         response=EtlRunAccepted,
         status=202,
-        description="409 when the run already ended or does not run in this process.",
+        description="409 when the run already ended.",
     ),
     Endpoint(
         "POST",
         _RUN + "/resume",
         resume_etl_run,
-        "Resume a failed or cancelled ETL run from its last batch",
+        "Resume a failed, cancelled or interrupted ETL run from its last committed batch",
         _TAG,
         roles=ADMINS,
         response=EtlRunAccepted,

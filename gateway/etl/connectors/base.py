@@ -13,9 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from typing import Any
 
 from ..metadata import TableInfo
+
+# Who the engine's database sessions say they are (PostgreSQL application_name, MariaDB program_name), so a
+# DBA tells them apart: `splp-etl:<job>:<run>`, set by engine.execute for the run's task and its children.
+CONNECTION_LABEL: ContextVar[str] = ContextVar("splp_etl_connection_label", default="splp-etl")
 
 
 class SourceRow:

@@ -15,9 +15,9 @@ import asyncmy
 import asyncmy.cursors
 import asyncmy.errors
 
-from ..errors import ConnectorError, RowError
+from ..errors import CannotConnect, ConnectorError, RowError
 from ..metadata import Column, ForeignKey, TableInfo
-from .base import Batch, SourceRow
+from .base import CONNECTION_LABEL, Batch, SourceRow
 from .keyed import KeyedTableSource
 from .sqlbase import SqlConn, SqlTarget
 
@@ -26,9 +26,9 @@ _ROW_ERRORS = (asyncmy.errors.IntegrityError, asyncmy.errors.DataError)
 
 async def connect(params: dict[str, Any]) -> Any:
     try:
-        conn = await asyncmy.connect(charset="utf8mb4", autocommit=False, **params)
+        conn = await asyncmy.connect(charset="utf8mb4", autocommit=False, program_name=CONNECTION_LABEL.get(), **params)
     except (OSError, asyncmy.errors.Error) as exc:
-        raise ConnectorError(f"cannot connect to MySQL ({params.get('host')}:{params.get('port')}): {exc}") from None
+        raise CannotConnect(f"cannot connect to MySQL ({params.get('host')}:{params.get('port')}): {exc}") from None
     async with conn.cursor() as cur:
         await cur.execute("SET time_zone = '+00:00'")
     return conn

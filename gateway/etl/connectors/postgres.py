@@ -19,9 +19,9 @@ from typing import Any
 
 import asyncpg
 
-from ..errors import ConnectorError, CopyRefused, RowError
+from ..errors import CannotConnect, ConnectorError, CopyRefused, RowError
 from ..metadata import Column, ForeignKey, TableInfo
-from .base import Batch, IdScope, Session, SourceRow, Target
+from .base import CONNECTION_LABEL, Batch, IdScope, Session, SourceRow, Target
 from .keyed import KeyedTableSource
 
 
@@ -41,9 +41,9 @@ def _split(name: str) -> tuple[str | None, str]:
 
 async def connect(dsn: str) -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(dsn)
+        return await asyncpg.connect(dsn, server_settings={"application_name": CONNECTION_LABEL.get()[:63]})
     except (OSError, asyncpg.PostgresError) as exc:
-        raise ConnectorError(f"cannot connect to PostgreSQL ({dsn.split('@')[-1]}): {exc}") from None
+        raise CannotConnect(f"cannot connect to PostgreSQL ({dsn.split('@')[-1]}): {exc}") from None
 
 
 async def describe(conn: asyncpg.Connection, table: str) -> TableInfo | None:

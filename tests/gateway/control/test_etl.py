@@ -1,5 +1,6 @@
-"""Konsolidasi Data through the control API: real job files in a jobs folder, real SQLite databases and a
-real run-state file; tenant scope (404 outside it), roles (403), unsafe names, invalid jobs, cancel/resume.
+"""Konsolidasi Data through the control API: real job files in a jobs folder, real SQLite databases, run
+records in the catalog executed by an ETL worker; tenant scope (404 outside it), roles (403), unsafe names,
+invalid jobs, cancel/resume.
 
 Tenants and users as in conftest.py: a_admin and a_aud belong to bappenas, u_admin to its unit
 bappenas-pusdatin, b_admin to kemenkes, root is super admin.
@@ -8,17 +9,29 @@ bappenas-pusdatin, b_admin to kemenkes, root is super admin.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import aiosqlite
+import asyncpg
+import orjson
 import pytest
 import yaml
+from aiohttp import web
 
 from gateway.control.app import create_control_app
+from gateway.etl import webhooks
+from gateway.etl.queue import open_queue
+from gateway.etl.state import open_runs
+from gateway.etl.worker import Worker, WorkerSettings
 from tests.gateway.control.conftest import FAST, Control, loaded_config, seed
+from tests.gateway.etl.conftest import pg_database
 from tests.servers import serve
 
 N = 40  # people in the CSV
@@ -38,10 +51,21 @@ async def etl(tmp_path: Path) -> AsyncIterator[Control]:
         key_path=str(key_path),
         hasher=FAST,
         etl_jobs_dir=jobs,
-        etl_state=str(tmp_path / "state" / "etl.sqlite"),
     )
-    async with serve(app) as port, aiohttp.ClientSession() as http:
-        yield Control(f"http://127.0.0.1:{port}/api/v1", http, tenants, users, key_path)
+    # an ETL worker on the same catalog (in this test's loop; tests/gateway/etl/test_workers.py runs real
+    # worker processes): the control API only queues
+    store = await open_runs(uri)
+    worker = Worker(
+        store, await open_queue(store, uri), WorkerSettings(heartbeat_seconds=0.2, jobs_dir=str(jobs)), name="test:1"
+    )
+    serving = asyncio.create_task(worker.serve())
+    try:
+        async with serve(app) as port, aiohttp.ClientSession() as http:
+            yield Control(f"http://127.0.0.1:{port}/api/v1", http, tenants, users, key_path)
+    finally:
+        worker.stopping.set()
+        await serving
+        await store.close()
 
 
 def write(tmp_path: Path, name: str, job: dict[str, Any]) -> Path:
@@ -335,3 +359,148 @@ def test_etl_routes_are_in_the_openapi_document() -> None:
         "limit",
         "offset",
     }
+
+
+HOOK_SECRET = "s3cret-for-the-webhook-test"
+
+
+async def test_signed_webhook_starts_a_run_and_refuses_bad_stale_replayed_and_large(
+    etl: Control, tmp_path: Path
+) -> None:
+    await csv_job(tmp_path)
+    job = yaml.safe_load((tmp_path / "jobs" / "warga.yaml").read_text())
+    job["webhook"] = {"token": "warga-hook-token-0123", "secret": HOOK_SECRET, "params": ["asal"]}
+    write(tmp_path, "warga", job)
+    url = "/etl/hooks/warga-hook-token-0123"
+    body = orjson.dumps({"params": {"asal": "webhook"}})
+    signed = {"content-type": "application/json", **webhooks.signed_headers(HOOK_SECRET, body)}
+    status, accepted = await etl.call("POST", url, data=body, headers=signed)
+    assert status == 202, accepted
+    run = await poll(etl, accepted["run_id"], "a_admin", {"succeeded", "failed"})
+    assert run["state"] == "succeeded" and run["params"] == {"asal": "webhook"}
+
+    status, problem = await etl.call("POST", url, data=body, headers=signed)  # the same request again
+    assert (status, problem["code"], problem["type"]) == (409, 801433, "urn:splp:problem:webhook-replayed")
+    tampered = orjson.dumps({"params": {"asal": "other"}})
+    status, problem = await etl.call("POST", url, data=tampered, headers=signed)
+    assert (status, problem["code"]) == (401, 801431)
+    stale = webhooks.signed_headers(HOOK_SECRET, body, now=time.time() - 3600)
+    status, problem = await etl.call("POST", url, data=body, headers=stale)
+    assert (status, problem["code"]) == (401, 801432)
+    status, problem = await etl.call("POST", url, data=body, headers={"content-type": "application/json"})
+    assert (status, problem["code"]) == (401, 801431)
+    big = b" " * (webhooks.MAX_BODY + 1)
+    status, problem = await etl.call("POST", url, data=big, headers=webhooks.signed_headers(HOOK_SECRET, big))
+    assert status == 413
+    status, _ = await etl.call("POST", "/etl/hooks/no-such-token-000000", data=body, headers=signed)
+    assert status == 404
+    other = orjson.dumps({"params": {"x": 1}})
+    status, problem = await etl.call("POST", url, data=other, headers=webhooks.signed_headers(HOOK_SECRET, other))
+    assert status == 422 and problem["errors"][0]["loc"] == ["body", "params", "x"]
+
+
+async def test_chained_job_and_signed_run_end_webhook_with_retries(etl: Control, tmp_path: Path) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=503 if len(received) == 1 else 204)  # the first delivery fails
+
+    app = web.Application()
+    app.router.add_post("/selesai", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        await csv_job(tmp_path, "induk")
+        await csv_job(tmp_path, "anak")
+        parent = yaml.safe_load((tmp_path / "jobs" / "induk.yaml").read_text())
+        parent["notify"] = [{"url": f"http://127.0.0.1:{port}/selesai", "secret": HOOK_SECRET}]
+        write(tmp_path, "induk", parent)
+        child = yaml.safe_load((tmp_path / "jobs" / "anak.yaml").read_text())
+        child["after"] = ["induk"]
+        write(tmp_path, "anak", child)
+        status, started = await etl.call("POST", "/etl/jobs/induk/runs", as_user="a_admin", json={})
+        assert status == 202
+        await poll(etl, started["run_id"], "a_admin", {"succeeded"})
+        async with asyncio.timeout(30):
+            while True:
+                _, page = await etl.call("GET", "/etl/runs?job=anak", as_user="a_admin")
+                if page["items"] and page["items"][0]["state"] == "succeeded":
+                    break
+                await asyncio.sleep(0.05)
+        assert len(received) == 2  # retried after the 503
+        headers, raw = received[-1]
+        assert webhooks.check_signature(HOOK_SECRET, {k.lower(): v for k, v in headers.items()}, raw)
+        event = orjson.loads(raw)
+        assert (event["event"], event["job"], event["run_id"], event["state"]) == (
+            "etl.run.ended",
+            "induk",
+            started["run_id"],
+            "succeeded",
+        )
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def target_dsn() -> AsyncIterator[str]:
+    async with pg_database() as dsn:
+        yield dsn
+
+
+async def test_registered_connection_is_sealed_never_shown_and_used_by_the_worker(
+    etl: Control, tmp_path: Path, target_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPLP_MASTER_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))
+    async with asyncpg_connect(target_dsn) as conn:
+        await conn.execute(
+            "CREATE TABLE penduduk (id integer PRIMARY KEY, nama text NOT NULL, umur integer, asal text)"
+        )
+    await csv_job(tmp_path)
+    job = yaml.safe_load((tmp_path / "jobs" / "warga.yaml").read_text())
+    job["connections"] = {"out": {"kind": "catalog", "name": "kependudukan"}}
+    write(tmp_path, "warga", job)
+    connection = {"kind": "postgres", "dsn": target_dsn}
+    status, _ = await etl.call(
+        "POST", "/etl/connections", as_user="a_admin", json={"name": "kependudukan", "connection": connection}
+    )
+    assert status == 403  # super admins only
+    status, created = await etl.call(
+        "POST", "/etl/connections", as_user="root", json={"name": "kependudukan", "connection": connection}
+    )
+    assert status == 200 and created["name"] == "kependudukan" and created["kind"] == "postgres"
+    status, page = await etl.call("GET", "/etl/connections", as_user="root")
+    assert [c["name"] for c in page["items"]] == ["kependudukan"] and target_dsn not in str(page)
+    async with (
+        aiosqlite.connect(tmp_path / "catalog.db") as db,
+        db.execute("SELECT sealed FROM etl_connections") as cur,
+    ):
+        sealed = (await cur.fetchone())[0]  # type: ignore[index]
+    assert sealed.startswith("sealed:v1:") and "postgresql" not in sealed
+    status, problem = await etl.call(
+        "POST", "/etl/connections", as_user="root", json={"name": "x", "connection": {"kind": "oracle"}}
+    )
+    assert status == 422 and problem["errors"][0]["loc"][:2] == ["body", "connection"]
+
+    status, started = await etl.call("POST", "/etl/jobs/warga/runs", as_user="a_admin", json={})
+    run = await poll(etl, started["run_id"], "a_admin", {"succeeded", "failed"})
+    assert run["state"] == "succeeded", run["error"]
+    async with asyncpg_connect(target_dsn) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM penduduk") == N
+
+    assert (await etl.call("DELETE", "/etl/connections/kependudukan", as_user="root"))[0] == 204
+    status, started = await etl.call("POST", "/etl/jobs/warga/runs", as_user="a_admin", json={})
+    run = await poll(etl, started["run_id"], "a_admin", {"succeeded", "failed"})
+    assert run["state"] == "failed" and "no connection 'kependudukan' is registered in the catalog" in run["error"]
+
+
+@contextlib.asynccontextmanager
+async def asyncpg_connect(dsn: str) -> AsyncIterator[Any]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ import asyncpg
 import pytest
 import yaml
 
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import ENDED, RunRecord, RunStore, open_runs
 from tests.services import require_service, unique_name
 
 
@@ -51,11 +52,25 @@ async def maria() -> AsyncIterator[dict[str, Any]]:
         conn.close()
 
 
+def catalog_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/catalog.db"
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStateStore]:
-    s = await SQLiteStateStore.open(tmp_path / "state.sqlite")
+async def store(tmp_path: Path) -> AsyncIterator[RunStore]:
+    s = await open_runs(catalog_uri(tmp_path))
     yield s
     await s.close()
+
+
+async def wait_run(store: RunStore, run_id: str, states: frozenset[str] = ENDED) -> RunRecord:
+    """Polls a run until it reaches one of `states` (as a control API client does), for at most 60 s."""
+    async with asyncio.timeout(60):
+        while True:
+            record = await store.get_run(run_id)
+            if record.state in states:
+                return record
+            await asyncio.sleep(0.05)
 
 
 def write_job(directory: Path, job: dict[str, Any], name: str = "job.yaml") -> Path:
@@ -86,3 +101,42 @@ async def pg_sql(dsn: str, sql: str, *args: Any) -> Any:
         return await conn.execute(sql, *args)
     finally:
         await conn.close()
+
+
+async def slow_warga_job(tmp_path: Path, maria: dict[str, Any], dsn: str, rows: int, batch_size: int) -> Path:
+    """A MariaDB table of `rows` people upserted into PostgreSQL, slowed per batch (tests/gateway/etl/slow.py),
+    so a test can act in the middle of a run."""
+    await maria_exec(
+        maria,
+        "CREATE TABLE warga (id INT PRIMARY KEY, nama VARCHAR(40) NOT NULL)",
+        rows=[("INSERT INTO warga VALUES (%s, %s)", [(i, f"warga {i}") for i in range(1, rows + 1)])],
+    )
+    await pg_sql(dsn, "CREATE TABLE penduduk (id integer PRIMARY KEY, nama text NOT NULL)")
+    step = {
+        "name": "warga",
+        "source": {"connection": "src", "table": "warga"},
+        "target": {"connection": "dst", "table": "penduduk"},
+        "mode": "upsert",
+        "key": ["id"],
+        "transform_batch": "tests.gateway.etl.slow:pause",
+    }
+    connections = {"src": {"kind": "mysql", **maria}, "dst": {"kind": "postgres", "dsn": dsn}}
+    return write_job(tmp_path, {"name": "warga", "batch_size": batch_size, "connections": connections, "steps": [step]})
+
+
+@asynccontextmanager
+async def run_store(kind: str, tmp_path: Path) -> AsyncIterator[tuple[RunStore, str]]:
+    """A run store (and its catalog URI) on a SQLite file or a fresh PostgreSQL database."""
+    if kind == "sqlite":
+        store = await open_runs(catalog_uri(tmp_path))
+        try:
+            yield store, catalog_uri(tmp_path)
+        finally:
+            await store.close()
+        return
+    async with pg_database() as dsn:
+        store = await open_runs(dsn)
+        try:
+            yield store, dsn
+        finally:
+            await store.close()

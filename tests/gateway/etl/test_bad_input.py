@@ -10,7 +10,7 @@ import pytest
 
 from gateway.etl.engine import execute
 from gateway.etl.load import load_job
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore
 
 from .conftest import write_job
 
@@ -30,7 +30,7 @@ def _job(source: dict, budget: int = 10, **step: object) -> dict:
     }
 
 
-async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict):  # type: ignore[no-untyped-def]
+async def _run(tmp_path: Path, store: RunStore, job: dict):  # type: ignore[no-untyped-def]
     await _target(tmp_path / "out.db")
     path = write_job(tmp_path, job)
     record = await store.create_run(job["name"], str(path), {})
@@ -47,7 +47,7 @@ async def _rejected(tmp_path: Path) -> list[tuple]:
 
 
 async def test_csv_broken_encoding_and_ragged_rows_are_rejected_with_line_and_column(
-    tmp_path: Path, store: SQLiteStateStore
+    tmp_path: Path, store: RunStore
 ) -> None:
     (tmp_path / "in.csv").write_bytes(
         b"id,name,age\n1,Ani,30\n2,Bud\xe9,41\n3,Citra\n4,Dewi,x\n5,Eka,22,extra\n6,Fajar,50\n"
@@ -70,7 +70,7 @@ async def test_csv_broken_encoding_and_ragged_rows_are_rejected_with_line_and_co
     ]
 
 
-async def test_csv_errors_beyond_the_budget_fail_the_run(tmp_path: Path, store: SQLiteStateStore) -> None:
+async def test_csv_errors_beyond_the_budget_fail_the_run(tmp_path: Path, store: RunStore) -> None:
     (tmp_path / "in.csv").write_bytes(b"id,name,age\n1,Ani,30\n2,Bud\xe9,41\n")
     record = await _run(tmp_path, store, _job({"file": "in.csv", "format": "csv"}, budget=0))
     assert record.state == "failed"
@@ -81,7 +81,7 @@ async def test_csv_errors_beyond_the_budget_fail_the_run(tmp_path: Path, store: 
     assert await _rejected(tmp_path) == []  # the failing batch rolled back whole
 
 
-async def test_xml_not_well_formed_fails_with_line_and_column(tmp_path: Path, store: SQLiteStateStore) -> None:
+async def test_xml_not_well_formed_fails_with_line_and_column(tmp_path: Path, store: RunStore) -> None:
     (tmp_path / "in.xml").write_text(
         "<people>\n<p><id>1</id><name>Ani</name></p>\n<p><id>2</id><name>Budi</nama></p>\n</people>\n"
     )
@@ -93,14 +93,14 @@ async def test_xml_not_well_formed_fails_with_line_and_column(tmp_path: Path, st
     )
 
 
-async def test_json_malformed_fails_with_line(tmp_path: Path, store: SQLiteStateStore) -> None:
+async def test_json_malformed_fails_with_line(tmp_path: Path, store: RunStore) -> None:
     (tmp_path / "in.json").write_text('[\n {"id": 1, "name": "Ani"},\n {"id": 2, "name": "Budi"\n]')
     record = await _run(tmp_path, store, _job({"file": "in.json", "format": "json"}))
     assert record.state == "failed"
     assert record.error == f"{tmp_path / 'in.json'}: line 3: malformed JSON: Expecting ',' delimiter"
 
 
-async def test_jsonl_bad_line_and_non_object_are_rejected(tmp_path: Path, store: SQLiteStateStore) -> None:
+async def test_jsonl_bad_line_and_non_object_are_rejected(tmp_path: Path, store: RunStore) -> None:
     (tmp_path / "in.jsonl").write_text('{"id": 1, "name": "Ani"}\n{"id": 2,\n[3]\n{"id": 4}\n')
     record = await _run(tmp_path, store, _job({"file": "in.jsonl", "format": "jsonl"}))
     assert record.state == "succeeded", record.error
@@ -149,16 +149,14 @@ async def test_jsonl_bad_line_and_non_object_are_rejected(tmp_path: Path, store:
         ),
     ],
 )
-async def test_plan_errors_name_step_and_column(
-    tmp_path: Path, store: SQLiteStateStore, step: dict, message: str
-) -> None:
+async def test_plan_errors_name_step_and_column(tmp_path: Path, store: RunStore, step: dict, message: str) -> None:
     (tmp_path / "in.csv").write_text("id,name,age\n1,Ani,30\n")
     record = await _run(tmp_path, store, _job({"file": "in.csv", "format": "csv"}, **step))
     assert record.state == "failed"
     assert record.error == message.format(csv=tmp_path / "in.csv")
 
 
-async def test_missing_tables_and_wrong_types(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_missing_tables_and_wrong_types(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     conn = await asyncpg.connect(pg_dsn)
     await conn.execute(
         "CREATE TABLE src (id int PRIMARY KEY, born date); CREATE TABLE dst (id int PRIMARY KEY, born integer)"

@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.etl.engine import execute
 from gateway.etl.load import load_job
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore, open_runs
 
 from .conftest import pg_sql as _sql
 from .conftest import write_job
@@ -25,7 +25,7 @@ CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, amount numeric(1
 """
 
 
-async def _run(tmp_path: Path, store: SQLiteStateStore, dsn: str, **job: Any) -> tuple[Any, list[str]]:
+async def _run(tmp_path: Path, store: RunStore, dsn: str, **job: Any) -> tuple[Any, list[str]]:
     spec = {
         "name": "copy",
         "connections": {"db": {"kind": "postgres", "dsn": dsn}},
@@ -46,7 +46,7 @@ async def _run(tmp_path: Path, store: SQLiteStateStore, dsn: str, **job: Any) ->
     return await store.get_run(record.id), [line["message"] for line in await store.logs(record.id)]
 
 
-async def test_identical_columns_stream_by_binary_copy(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_identical_columns_stream_by_binary_copy(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _sql(pg_dsn, TABLES)
     await _sql(
         pg_dsn,
@@ -62,9 +62,7 @@ async def test_identical_columns_stream_by_binary_copy(tmp_path: Path, store: SQ
     assert copied == await _sql(pg_dsn, "SELECT * FROM src_items ORDER BY id")
 
 
-async def test_refused_batch_falls_back_to_rows_and_rejects(
-    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str
-) -> None:
+async def test_refused_batch_falls_back_to_rows_and_rejects(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _sql(pg_dsn, TABLES)
     await _sql(pg_dsn, "INSERT INTO src_items SELECT i, 'nama ' || i, i, now() FROM generate_series(1, 10) i")
     await _sql(pg_dsn, "UPDATE src_items SET amount = 950 WHERE id = 6")  # breaks the target's CHECK
@@ -104,9 +102,7 @@ def _family_job(dsn: str) -> dict[str, Any]:
     }
 
 
-async def test_idmap_and_fk_lookup_by_copy_match_the_source(
-    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str
-) -> None:
+async def test_idmap_and_fk_lookup_by_copy_match_the_source(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _sql(pg_dsn, FAMILY)
     await _sql(pg_dsn, "INSERT INTO src_units SELECT i * 10, 'unit ' || i FROM generate_series(1, 5) i")
     await _sql(
@@ -141,7 +137,7 @@ async def test_idmap_and_fk_lookup_by_copy_match_the_source(
     assert await _sql(pg_dsn, "SELECT count(*) FROM units") == [(5,)]
 
 
-async def test_missing_fk_in_idmap_falls_back_and_rejects(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_missing_fk_in_idmap_falls_back_and_rejects(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _sql(pg_dsn, FAMILY.replace(" REFERENCES src_units(id)", ""))
     await _sql(pg_dsn, "INSERT INTO src_units SELECT i, 'unit ' || i FROM generate_series(1, 3) i")
     await _sql(
@@ -187,8 +183,8 @@ async def test_sigkill_mid_copy_then_resume_exact(tmp_path: Path, pg_dsn: str) -
             sys.executable,
             "-m",
             "gateway.etl",
-            "--state",
-            str(tmp_path / "state.sqlite"),
+            "--catalog",
+            f"sqlite:///{tmp_path}/catalog.db",
             *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -210,7 +206,7 @@ async def test_sigkill_mid_copy_then_resume_exact(tmp_path: Path, pg_dsn: str) -
     resumed = await spawn("run", "--resume", run_id)
     _, err = await asyncio.wait_for(resumed.communicate(), 120)
     assert resumed.returncode == 0, err.decode()
-    store = await SQLiteStateStore.open(tmp_path / "state.sqlite")
+    store = await open_runs(f"sqlite:///{tmp_path}/catalog.db")
     try:
         record = await store.get_run(run_id)
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.etl.engine import execute
 from gateway.etl.load import load_job
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore
 
 from .conftest import write_job
 
@@ -45,7 +45,7 @@ def _job(dsn: str, idmap: bool) -> dict:
     return {"name": "org", "connections": {"db": {"kind": "postgres", "dsn": dsn}}, "steps": steps}
 
 
-async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict):  # type: ignore[no-untyped-def]
+async def _run(tmp_path: Path, store: RunStore, job: dict):  # type: ignore[no-untyped-def]
     path = write_job(tmp_path, job)
     record = await store.create_run(job["name"], str(path), {})
     await execute(load_job(path), tmp_path, record.id, store)
@@ -54,7 +54,7 @@ async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict):  # type: ign
 
 @pytest.mark.parametrize("idmap", [False, True], ids=["keys-kept", "idmap"])
 async def test_nullable_cycle_is_filled_after_the_load(
-    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str, idmap: bool
+    tmp_path: Path, store: RunStore, pg_dsn: str, idmap: bool
 ) -> None:
     conn = await asyncpg.connect(pg_dsn)
     await conn.execute(SOURCE + _target(head_nullable=True, serial=idmap))
@@ -70,7 +70,7 @@ async def test_nullable_cycle_is_filled_after_the_load(
     assert [(r["name"], r["head"]) for r in rows] == [(f"Bidang {i}", f"Pegawai {i * 10}") for i in range(1, 6)]
 
 
-async def test_not_null_cycle_is_refused(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_not_null_cycle_is_refused(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     conn = await asyncpg.connect(pg_dsn)
     await conn.execute(SOURCE + _target(head_nullable=False, serial=False))
     await conn.close()

@@ -14,7 +14,7 @@ from gateway.etl.engine import execute
 from gateway.etl.errors import SourceError
 from gateway.etl.load import load_job
 from gateway.etl.model import FileSource as FileSpec
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore
 
 from .conftest import write_job
 
@@ -54,7 +54,7 @@ def _job(source: dict, **step: object) -> dict:
     }
 
 
-async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict) -> tuple[str, str]:
+async def _run(tmp_path: Path, store: RunStore, job: dict) -> tuple[str, str]:
     path = write_job(tmp_path, job)
     record = await store.create_run("people", str(path), {})
     state = await execute(load_job(path), tmp_path, record.id, store)
@@ -118,7 +118,7 @@ EXPECTED = [
         ("xlsx", _write_xlsx, {"sheet": "Data"}),
     ],
 )
-async def test_every_format_loads(tmp_path: Path, store: SQLiteStateStore, fmt: str, writer, extra: dict) -> None:
+async def test_every_format_loads(tmp_path: Path, store: RunStore, fmt: str, writer, extra: dict) -> None:
     await _sqlite_target(tmp_path / "out.db")
     writer(tmp_path / f"in.{fmt}")
     run_id, state = await _run(tmp_path, store, _job({"file": f"in.{fmt}", "format": fmt, **extra}))

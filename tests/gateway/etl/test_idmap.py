@@ -10,7 +10,7 @@ import pytest
 from gateway.etl.engine import execute
 from gateway.etl.errors import JobConfigError
 from gateway.etl.load import load_job
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore
 
 from .conftest import write_job
 
@@ -31,7 +31,7 @@ def _job(**extra: object) -> dict:
     }
 
 
-async def test_duplicate_source_key_in_one_batch_updates_the_first(tmp_path: Path, store: SQLiteStateStore) -> None:
+async def test_duplicate_source_key_in_one_batch_updates_the_first(tmp_path: Path, store: RunStore) -> None:
     async with aiosqlite.connect(tmp_path / "out.db") as db:
         await db.execute("CREATE TABLE keluarga (id INTEGER PRIMARY KEY, no_kk TEXT NOT NULL, kepala TEXT)")
         await db.commit()

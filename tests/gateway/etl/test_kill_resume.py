@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import open_runs
 
 from . import lapor
 from .conftest import write_job
@@ -25,8 +25,8 @@ async def _spawn(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
         sys.executable,
         "-m",
         "gateway.etl",
-        "--state",
-        str(tmp_path / "state.sqlite"),
+        "--catalog",
+        f"sqlite:///{tmp_path}/catalog.db",
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -87,7 +87,7 @@ async def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path, 
     assert proc.returncode == 0, (out.decode(), err.decode())
     assert killed_mid_step == 4
 
-    store = await SQLiteStateStore.open(tmp_path / "state.sqlite")
+    store = await open_runs(f"sqlite:///{tmp_path}/catalog.db")
     try:
         record = await store.get_run(run_id)
         logs = [e["message"] for e in await store.logs(run_id)]

@@ -49,7 +49,7 @@ steps:
         == f"""{p}: 6 errors
   connections.src.database: required key is missing
   connections.dst: Input tag 'postgress' found using 'kind' does not match any of the expected tags: 'postgres', \
-'mysql', 'sqlite'
+'mysql', 'sqlite', 'catalog'
   steps[0].batch_size: 0: Input should be greater than or equal to 1
   steps[0].colums: unknown key
   steps[1].source: format xml requires `record`, the tag of one record element

@@ -10,7 +10,7 @@ import asyncpg
 
 from gateway.etl.engine import execute
 from gateway.etl.load import load_job
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore
 
 from . import lapor
 from .conftest import maria_exec, write_job
@@ -18,7 +18,7 @@ from .conftest import maria_exec, write_job
 JKT = ZoneInfo("Asia/Jakarta")
 
 
-async def _start(tmp_path: Path, store: SQLiteStateStore, job: dict[str, Any], params: dict | None = None) -> str:
+async def _start(tmp_path: Path, store: RunStore, job: dict[str, Any], params: dict | None = None) -> str:
     path = write_job(tmp_path, job)
     record = await store.create_run(job["name"], str(path), params or {})
     state = await execute(load_job(path), tmp_path, record.id, store)
@@ -34,7 +34,7 @@ async def _idmap(conn: asyncpg.Connection, table: str) -> dict[int, int]:
     return {int(r[0]): r[1] for r in rows}
 
 
-async def test_lapor_mariadb_to_postgres(tmp_path: Path, store: SQLiteStateStore, maria: dict, pg_dsn: str) -> None:
+async def test_lapor_mariadb_to_postgres(tmp_path: Path, store: RunStore, maria: dict, pg_dsn: str) -> None:
     rows = lapor.seed_rows()
     await lapor.create_source(maria, rows)
     await lapor.create_target(pg_dsn)
@@ -107,7 +107,7 @@ async def test_lapor_mariadb_to_postgres(tmp_path: Path, store: SQLiteStateStore
 
 
 async def test_rerun_updates_through_idmap_instead_of_inserting(
-    tmp_path: Path, store: SQLiteStateStore, maria: dict, pg_dsn: str
+    tmp_path: Path, store: RunStore, maria: dict, pg_dsn: str
 ) -> None:
     rows = lapor.seed_rows()
     await lapor.create_source(maria, rows)

@@ -9,7 +9,7 @@ import asyncpg
 
 from gateway.etl.engine import execute
 from gateway.etl.load import load_job
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore
 
 from .conftest import pg_sql as _sql
 from .conftest import write_job
@@ -38,7 +38,7 @@ def _job(dsn: str, **step: Any) -> dict[str, Any]:
     }
 
 
-async def _run(tmp_path: Path, store: SQLiteStateStore, job: dict[str, Any]) -> Any:
+async def _run(tmp_path: Path, store: RunStore, job: dict[str, Any]) -> Any:
     path = write_job(tmp_path, job)
     record = await store.create_run(job["name"], str(path), {})
     await execute(load_job(path), tmp_path, record.id, store)
@@ -55,7 +55,7 @@ async def _seed(dsn: str, n: int = 7) -> None:
     )
 
 
-async def test_append_then_upsert(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_append_then_upsert(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _seed(pg_dsn)
     first = await _run(tmp_path, store, _job(pg_dsn, mode="append"))
     assert first.state == "succeeded", first.error
@@ -68,9 +68,7 @@ async def test_append_then_upsert(tmp_path: Path, store: SQLiteStateStore, pg_ds
     assert second.reconcile["items"]["match"] is True
 
 
-async def test_append_twice_is_refused_by_the_key_and_budget(
-    tmp_path: Path, store: SQLiteStateStore, pg_dsn: str
-) -> None:
+async def test_append_twice_is_refused_by_the_key_and_budget(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _seed(pg_dsn, 2)
     assert (await _run(tmp_path, store, _job(pg_dsn))).state == "succeeded"
     again = await _run(tmp_path, store, _job(pg_dsn))
@@ -82,7 +80,7 @@ async def test_append_twice_is_refused_by_the_key_and_budget(
     )
 
 
-async def test_rejected_rows_within_budget(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_rejected_rows_within_budget(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _seed(pg_dsn)
     await _sql(pg_dsn, "UPDATE src_items SET name = 'much too long' WHERE id = 2")
     await _sql(pg_dsn, "UPDATE src_items SET qty = -1 WHERE id = 5")
@@ -110,7 +108,7 @@ async def test_rejected_rows_within_budget(tmp_path: Path, store: SQLiteStateSto
     assert "error budget exceeded: 2 rows rejected, budget 1" in failed.error
 
 
-async def test_replace_swaps_a_new_table_in(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_replace_swaps_a_new_table_in(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _seed(pg_dsn, 4)
     await _sql(pg_dsn, "INSERT INTO items VALUES (99, 'stale', 1, now(), 'old')")
     record = await _run(tmp_path, store, _job(pg_dsn, mode="replace"))
@@ -120,7 +118,7 @@ async def test_replace_swaps_a_new_table_in(tmp_path: Path, store: SQLiteStateSt
     assert record.reconcile["items"]["match"] is True
 
 
-async def test_incremental_by_watermark(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_incremental_by_watermark(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _seed(pg_dsn, 5)
     job = _job(pg_dsn, mode="incremental", key=["id"], watermark="changed_at")
     first = await _run(tmp_path, store, job)
@@ -139,7 +137,7 @@ async def test_incremental_by_watermark(tmp_path: Path, store: SQLiteStateStore,
     assert await _sql(pg_dsn, "SELECT value FROM splp_etl_watermark") == [('{"$dt":"2025-01-02T00:00:00+00:00"}',)]
 
 
-async def test_one_run_of_a_job_at_a_time(tmp_path: Path, store: SQLiteStateStore, pg_dsn: str) -> None:
+async def test_one_run_of_a_job_at_a_time(tmp_path: Path, store: RunStore, pg_dsn: str) -> None:
     await _seed(pg_dsn, 2)
     holder = await asyncpg.connect(pg_dsn)
     try:  # another process running the same job holds the job's lock in the target database

@@ -10,7 +10,7 @@ import asyncmy
 
 from gateway.etl.engine import execute
 from gateway.etl.load import load_job
-from gateway.etl.state import SQLiteStateStore
+from gateway.etl.state import RunStore
 
 from .conftest import maria_exec, write_job
 
@@ -49,7 +49,7 @@ def _job(maria: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def test_files_into_mariadb_with_idmap(tmp_path: Path, store: SQLiteStateStore, maria: dict) -> None:
+async def test_files_into_mariadb_with_idmap(tmp_path: Path, store: RunStore, maria: dict) -> None:
     await maria_exec(
         maria,
         "CREATE TABLE units (id INT AUTO_INCREMENT PRIMARY KEY, kode VARCHAR(10) NOT NULL UNIQUE, "
@@ -83,7 +83,7 @@ async def test_files_into_mariadb_with_idmap(tmp_path: Path, store: SQLiteStateS
     assert await _fetch(maria, "SELECT count(*) FROM staff") == [(8,)]  # two batches of four committed
     job["error_budget"] = 1  # the operator accepts one bad row and resumes the same run
     write_job(tmp_path, job)
-    state = await execute(load_job(path), tmp_path, record.id, store, resume=True)
+    state = await execute(load_job(path), tmp_path, record.id, store)
     assert state == "succeeded", (await store.get_run(record.id)).error
     done = await store.get_run(record.id)
     assert done.steps["units"]["written"] == 3
