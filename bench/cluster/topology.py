@@ -189,7 +189,7 @@ def start_node(cluster: Cluster, index: int) -> int:
     name = f"node{index + 1}"
     port = cluster.ports.nodes[index]
     command = [*SPLP, "serve", "--role", "gateway", "--config", str(cluster.config_path)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--status-port", "0", "--log-level", "warning"]
     pid = start_process(cluster, name, command, {"SPLP_NODE": name})
     wait_ready(cluster, name, f"{cluster.node_url(index)}/_ready")
     return pid

@@ -21,10 +21,10 @@ import os
 import shutil
 import signal
 import socket
-import tempfile
-from collections.abc import Iterator
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from types import FrameType
@@ -204,7 +204,6 @@ def serve(options: ServeOptions) -> int:
     gateway_role = options.role != "control"
     with_control = options.role == "control" or (options.role == "all" and config.gateway.control.enabled)
     with_status = gateway_role and config.gateway.observability.status.enabled
-    in_workers = gateway_role and (options.workers or config.gateway.gateway.workers) > 1
     sockets: list[socket.socket] = []
     try:  # before any app is built: a taken port is reported in the time it takes to load the config
         if gateway_role:
