@@ -28,6 +28,8 @@ _PG_LOST = (
 def _is_lost(exc: BaseException) -> bool:
     if isinstance(exc, (CannotConnect, ConnectionError, TimeoutError, *_PG_LOST)):
         return True
+    if isinstance(exc, asyncpg.InternalClientError) and "another operation" in str(exc):
+        return True  # a statement issued on a connection the server just terminated mid-operation
     if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc).lower():
         return True
     if isinstance(exc, (asyncmy.errors.OperationalError, asyncmy.errors.InterfaceError)):

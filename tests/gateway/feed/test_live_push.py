@@ -159,15 +159,15 @@ async def test_a_node_started_while_the_store_is_down_serves_the_cached_view(
         assert cache.stat().st_mode & 0o777 == 0o600
         dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
         down = write_config([], storage={"catalog": dead, "serve_catalog": True, "catalog_cache": str(cache)})
-        async with running_gateway(down) as (base, _), aiohttp.ClientSession() as http:
+        async with running_gateway(down) as (base, app), serve_status(app) as status, aiohttp.ClientSession() as http:
             assert (await http.get(f"{base}/pegawai/v1/echo")).status == 200
-            ready = await (await http.get(f"{base}/_ready")).json()
+            ready = await (await http.get(f"{status}/_ready")).json()  # store details: the status listener's
             assert ready["status"] == "degraded"
             assert "serving the catalog view cached at " in ready["stores"]["catalog"]  # readiness says so
         cache.write_text("{not json")
-        async with running_gateway(down) as (base, _), aiohttp.ClientSession() as http:
+        async with running_gateway(down) as (base, app), serve_status(app) as status, aiohttp.ClientSession() as http:
             assert (await http.get(f"{base}/pegawai/v1/echo")).status == 404  # a broken cache is ignored
-            ready = await (await http.get(f"{base}/_ready")).json()
+            ready = await (await http.get(f"{status}/_ready")).json()
             assert ready["stores"]["catalog"].endswith("; serving conf/ only")
 
 
